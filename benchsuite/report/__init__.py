@@ -1,0 +1,1 @@
+"""Rendering: tables and figures from results DataFrames. Never imports torch."""

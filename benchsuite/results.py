@@ -1,0 +1,257 @@
+"""The results store: one append-only ``results.jsonl`` per run, and the loader.
+
+A file holds a header record (schema version, run id, host, devices, versions, the
+command), one ``case`` record per Case written and flushed as it ends, then an ``end``
+record (``completed`` or ``interrupted``). `load` is the one way in for everything
+downstream; this module never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pandas as pd
+
+SCHEMA_VERSION = 1
+STATUSES = ("ok", "skipped", "oom", "error")
+RESULTS_FILE = "results.jsonl"
+SAMPLES_FILE = "samples.csv"
+# Older schema -> function that upgrades one record to the next version.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+
+class ResultsError(ValueError):
+    """A results file that cannot be read; the message names the file and line."""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    """Sortable and unique: ``20261125-183000-4f2a``."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def check_out_dir(parent: Path) -> Path:
+    """``--out`` must be a directory (or not exist yet); raise ResultsError otherwise."""
+    parent = Path(parent)
+    if parent.exists() and not parent.is_dir():
+        raise ResultsError(f"--out {str(parent)!r} is an existing file; give a directory (each run goes to DIR/<run-id>/)")
+    return parent
+
+
+class RunStore:
+    """Writes one run directory: the header at once, each case as it ends, then the end."""
+
+    def __init__(self, parent: Path, header: dict[str, Any], run_id: str | None = None) -> None:
+        self.run_id = run_id or new_run_id()
+        self.dir = check_out_dir(parent) / self.run_id
+        self.dir.mkdir(parents=True, exist_ok=False)
+        self.path = self.dir / RESULTS_FILE
+        self._file = self.path.open("a", encoding="utf-8")
+        self.count = 0
+        self.closed = False
+        self._write({"record": "header", "schema": SCHEMA_VERSION, "run_id": self.run_id,
+                     "started_at": now_iso(), **header})
+
+    def _write(self, record: dict) -> None:
+        self._file.write(json.dumps(record, default=_json_default, allow_nan=False) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one finished case; it is on disk when this returns."""
+        self._write({"record": "case", **record})
+        self.count += 1
+
+    def close(self, status: str, **extra: Any) -> None:
+        """Write the end record (``completed``, ``interrupted`` or ``failed``)."""
+        if self.closed:
+            return
+        self._write({"record": "end", "status": status, "ended_at": now_iso(), "cases": self.count, **extra})
+        self._file.close()
+        self.closed = True
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def clean_number(value: Any) -> Any:
+    """NaN and infinity are not JSON: store them as null (not measured)."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    return value
+
+
+@dataclass
+class Run:
+    """One results file, read back."""
+
+    path: Path
+    header: dict
+    cases: list[dict]
+    end: dict | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """``completed``/``interrupted``/``failed`` from the end record, or ``unfinished``."""
+        return self.end["status"] if self.end else "unfinished"
+
+
+def results_path(path: str | Path) -> Path:
+    """A run directory or its results.jsonl -> the results.jsonl."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    if not path.is_file():
+        raise ResultsError(f"{path}: no such results file (give a run directory or its {RESULTS_FILE})")
+    return path
+
+
+def read_run(path: str | Path) -> Run:
+    """Read and check one results file. A truncated last line is reported and skipped."""
+    path = results_path(path)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not text.strip():
+        raise ResultsError(f"{path}: empty file, not a benchsuite results file")
+    lines = text.split("\n")
+    ends_cleanly = text.endswith("\n")
+    records, problems = [], []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append((number, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            if number == len(lines) and not ends_cleanly and records:
+                problems.append(f"{path}:{number}: truncated last line (a crash mid-write?) was skipped")
+                warnings.warn(problems[-1])
+                continue
+            if number == 1:
+                raise ResultsError(f"{path}:1: not a benchsuite results file (not JSON: {exc.msg})") from None
+            raise ResultsError(f"{path}:{number}: not valid JSON ({exc.msg}); the file is damaged") from None
+    number, header = records[0]
+    if not isinstance(header, dict) or header.get("record") != "header" or "schema" not in header:
+        raise ResultsError(f"{path}:1: not a benchsuite results file (no header record)")
+    schema = header["schema"]
+    if not isinstance(schema, int) or schema > SCHEMA_VERSION:
+        raise ResultsError(f"{path}:1: written with results schema {schema}, newer than this benchsuite reads "
+                           f"(up to {SCHEMA_VERSION}); upgrade benchsuite to read it")
+    cases, end = [], None
+    for number, record in records[1:]:
+        kind = record.get("record") if isinstance(record, dict) else None
+        if kind == "case":
+            cases.append(_migrate(record, schema))
+        elif kind == "end":
+            end = record
+        else:
+            raise ResultsError(f"{path}:{number}: unknown record {kind!r} (expected case or end)")
+    return Run(path, _migrate(header, schema), cases, end, problems)
+
+
+def _migrate(record: dict, schema: int) -> dict:
+    while schema < SCHEMA_VERSION:
+        record = MIGRATIONS[schema](record)
+        schema += 1
+    return record
+
+
+def run_paths(path: str | Path) -> list[Path]:
+    """Results files under ``path``: itself, a run directory, or a folder of run directories."""
+    path = Path(path)
+    if path.is_file() or (path / RESULTS_FILE).is_file():
+        return [results_path(path)]
+    if path.is_dir():
+        found = sorted(p for p in path.glob(f"*/{RESULTS_FILE}"))
+        if found:
+            return found
+    raise ResultsError(f"{path}: no benchsuite results here (expected a run directory, its {RESULTS_FILE}, "
+                       "or a folder of run directories)")
+
+
+def newest_run(parent: str | Path = "reports") -> Path:
+    """The most recent run directory under ``parent`` (run ids sort by time)."""
+    parent = Path(parent)
+    runs = sorted((p.parent for p in parent.glob(f"*/{RESULTS_FILE}")), key=lambda p: p.name)
+    if not runs:
+        raise ResultsError(f"{parent}: no runs found (run `benchsuite run` first)")
+    return runs[-1]
+
+
+FLAT_FIRST = ["run_id", "id", "workload", "mode", "device", "device_name", "precision", "batch_size",
+              "status", "reason"]
+
+
+def flatten(run: Run) -> list[dict]:
+    """One flat row per case: key, status, parameters (``param_*``) and every metric."""
+    rows = []
+    for case in run.cases:
+        row: dict[str, Any] = {
+            "run_id": run.header.get("run_id"),
+            "tag": run.header.get("tag"),
+            "hostname": (run.header.get("host") or {}).get("hostname"),
+        }
+        for key, value in case.items():
+            if key in ("record", "params", "metrics", "telemetry", "timing"):
+                continue
+            row[key] = value
+        for key, value in (case.get("params") or {}).items():
+            row[f"param_{key}"] = "x".join(map(str, value)) if isinstance(value, list) else value
+        row.update(case.get("metrics") or {})
+        row.update(case.get("telemetry") or {})
+        timing = case.get("timing") or {}
+        row["timing_method"] = timing.get("method")
+        row["warmup_iters"] = timing.get("warmup_iters")
+        row["warmup_s"] = timing.get("warmup_s")
+        row["step_times_s"] = timing.get("times_s")
+        rows.append(row)
+    return rows
+
+
+def load(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
+    """Results as a DataFrame, one row per case, from run directories or results files.
+
+    ``df.attrs["runs"]`` holds each run's header and end status.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    runs = [read_run(p) for given in paths for p in run_paths(given)]
+    rows = [row for run in runs for row in flatten(run)]
+    df = pd.DataFrame(rows)
+    if df.empty:
+        df = pd.DataFrame(columns=FLAT_FIRST)
+    ordered = [c for c in FLAT_FIRST if c in df.columns]
+    df = df[ordered + [c for c in df.columns if c not in ordered]]
+    df.attrs["runs"] = [{"path": str(r.path), "header": r.header, "status": r.status, "problems": r.problems}
+                        for r in runs]
+    return df
+
+
+def reference_dir() -> Path:
+    """Shipped reference results: in the installed wheel, or ``reports/reference`` in a clone."""
+    try:
+        from importlib.resources import files
+
+        shipped = Path(str(files("benchsuite.reference")))
+        if shipped.is_dir():
+            return shipped
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parent.parent / "reports" / "reference"

@@ -1,0 +1,240 @@
+"""Runs Cases end to end: set up, warm up, time, record. OOM and errors are results.
+
+Nothing here formats output: progress goes out through callbacks, results through the
+store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from benchsuite import peaks, precision, results
+from benchsuite.devices import Device
+from benchsuite.plan import Case
+from benchsuite.timing import TimingSettings, measure
+from benchsuite.workload import Registry
+
+# Default timing per device type. A GPU window of 5 s or more is what board energy
+# sensors need (see the telemetry README section); CPU cases stay short so that a
+# default sweep finishes in about a minute on two cores.
+TIMING_DEFAULTS = {
+    "cpu": TimingSettings(min_time_s=1.0, min_iters=3, warmup_iters=2, warmup_time_s=0.25),
+    "cuda": TimingSettings(min_time_s=5.0, min_iters=10, warmup_iters=10, warmup_time_s=1.0),
+}
+TIMING_QUICK = {
+    "cpu": TimingSettings(min_time_s=0.2, min_iters=2, warmup_iters=1, warmup_time_s=0.05),
+    "cuda": TimingSettings(min_time_s=0.5, min_iters=5, warmup_iters=3, warmup_time_s=0.2),
+}
+AUTO_BATCH_MAX = 65536  # `--batch-size auto` never goes past this
+AUTO_BATCH_CPU_MEMORY_SHARE = 0.5  # a CPU probe may use at most this share of available memory
+AUTO_BATCH_CPU_STEP_S = 2.0  # and stops growing past this step time, to stay interruptible
+
+
+def timing_settings(device_type: str, quick: bool = False, **overrides: Any) -> TimingSettings:
+    """Default timing for a device type, with the user's overrides (None = keep default)."""
+    base = (TIMING_QUICK if quick else TIMING_DEFAULTS)[device_type]
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass
+class RunSettings:
+    """How each case is measured."""
+
+    timing: dict[str, TimingSettings] = field(default_factory=lambda: dict(TIMING_DEFAULTS))
+    fail_fast: bool = False
+
+
+def is_oom(exc: BaseException) -> bool:
+    """A CUDA out-of-memory error, or the CPU allocator giving up."""
+    import torch
+
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, (RuntimeError, MemoryError)) and (
+        "out of memory" in text.lower() or "can't allocate memory" in text or isinstance(exc, MemoryError)
+    )
+
+
+def free_memory(device: Device) -> None:
+    """Release what a finished or failed case left behind."""
+    gc.collect()
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+class Runner:
+    """Runs a list of Cases into a RunStore."""
+
+    def __init__(self, registry: Registry, devices: list[Device], store: results.RunStore,
+                 settings: RunSettings | None = None, telemetry=None,
+                 on_start: Callable[[int, int, Case], None] | None = None,
+                 on_end: Callable[[int, int, dict], None] | None = None) -> None:
+        self.registry = registry
+        self.devices = {d.id: d for d in devices}
+        self.store = store
+        self.settings = settings or RunSettings()
+        self.telemetry = telemetry
+        self.on_start = on_start or (lambda i, n, c: None)
+        self.on_end = on_end or (lambda i, n, r: None)
+
+    def run(self, cases: list[Case]) -> str:
+        """Run every case; return the end status written (completed/interrupted/failed)."""
+        total = len(cases)
+        try:
+            for index, case in enumerate(cases):
+                self.on_start(index, total, case)
+                record = self.run_case(case)
+                self.store.append(record)
+                self.on_end(index, total, record)
+                if self.settings.fail_fast and record["status"] == "error":
+                    self.store.close("failed", reason=f"--fail-fast: {record['id']} failed: {record['reason']}")
+                    return "failed"
+        except KeyboardInterrupt:
+            self.store.close("interrupted", reason="interrupted by the user (SIGINT)")
+            raise
+        except BaseException as exc:
+            self.store.close("failed", reason=f"{type(exc).__name__}: {exc}")
+            raise
+        self.store.close("completed")
+        return "completed"
+
+    def run_case(self, case: Case) -> dict[str, Any]:
+        """Measure one case and return its record; never raises but for Ctrl-C."""
+        device = self.devices[case.device]
+        started = results.now_iso()
+        record: dict[str, Any] = {"started_at": started}
+        if case.skip_reason:
+            return self._record(case, device, record, "skipped", case.skip_reason)
+        workload = None
+        try:
+            if case.auto_batch:
+                size, probes = self.find_auto_batch(case, device)
+                record["auto_batch_probes"] = probes
+                if size is None:
+                    return self._record(case, device, record, "oom", "batch size auto: even batch 1 does not fit")
+                case = case.with_batch(size)
+            workload = self.registry[case.workload](**case.param_dict)
+            record.update(self._measure(workload, case, device))
+            status, reason = "ok", None
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # any failure is a result; the sweep goes on
+            status = "oom" if is_oom(exc) else "error"
+            reason = f"{type(exc).__name__}: {exc}".strip()
+            if status == "error":
+                record["traceback"] = traceback.format_exc(limit=8)
+        finally:
+            if workload is not None:
+                workload.teardown()
+            free_memory(device)
+        return self._record(case, device, record, status, reason)
+
+    def _record(self, case: Case, device: Device, record: dict, status: str, reason: str | None) -> dict:
+        record.update(case.to_dict())
+        record.update({"device_name": device.name, "status": status, "reason": reason,
+                       "ended_at": results.now_iso()})
+        return record
+
+    def _measure(self, workload, case: Case, device: Device) -> dict[str, Any]:
+        import torch
+
+        settings = self.settings.timing[device.type]
+        torch_device = torch.device(case.device)
+        with precision.numerics(case.precision), _cudnn_benchmark(device.type == "cuda"):
+            workload.setup(case)
+            flops = workload.flops_per_step()  # runs one step: part of the warm-up
+            nbytes = workload.bytes_per_step()
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(torch_device)
+            window = self.telemetry.window(case.device, case.id) if self.telemetry else None
+            timings = measure(workload.step, device.type, settings, device=torch_device, window=window)
+            mem_peak = torch.cuda.max_memory_allocated(torch_device) if device.type == "cuda" else None
+        median = timings.median_s
+        samples = workload.samples_per_step
+        tflops = flops / median / 1e12 if flops else None
+        peak = peaks.peak_tflops(device.name, case.precision) if device.type == "cuda" else None
+        metrics = {
+            **timings.stats,
+            "samples_per_step": samples,
+            "sample_unit": workload.sample_unit,
+            "samples_per_s": samples / median,
+            "flops_per_step": flops,
+            "bytes_per_step": nbytes,
+            "tflop_per_s": tflops,
+            "peak_tflop_per_s": peak,
+            "pct_of_peak": 100.0 * tflops / peak if tflops and peak else None,
+            "mem_peak_bytes": mem_peak,
+            "threads": torch.get_num_threads(),
+        }
+        out = {
+            "timing": {"method": timings.method, "warmup_iters": timings.warmup_iters,
+                       "warmup_s": timings.warmup_s, "times_s": list(timings.times_s),
+                       "min_time_s": settings.min_time_s, "min_iters": settings.min_iters},
+            "metrics": {k: results.clean_number(v) for k, v in metrics.items()},
+        }
+        if window is not None:
+            out["telemetry"] = getattr(window, "summary", None)
+        return out
+
+    def find_auto_batch(self, case: Case, device: Device) -> tuple[int | None, list[dict]]:
+        """Largest power of two that fits: doubles until OOM (GPU) or a memory/time cap (CPU)."""
+        import psutil
+
+        cls = self.registry[case.workload]
+        best, probes, size = None, [], 1
+        while size <= AUTO_BATCH_MAX:
+            available = psutil.virtual_memory().available
+            rss_before = psutil.Process().memory_info().rss
+            workload = cls(**case.param_dict)
+            try:
+                with precision.numerics(case.precision):
+                    workload.setup(case.with_batch(size))
+                    t0 = time.perf_counter()
+                    workload.step()
+                    workload.step()
+                    if device.type == "cuda":
+                        import torch
+
+                        torch.cuda.synchronize(case.device)
+                    step_s = (time.perf_counter() - t0) / 2
+                    used = psutil.Process().memory_info().rss - rss_before  # weights, data, state
+            except Exception as exc:
+                if not is_oom(exc):
+                    raise
+                probes.append({"batch_size": size, "fits": False})
+                break
+            finally:
+                workload.teardown()
+                free_memory(device)
+            probes.append({"batch_size": size, "fits": True, "step_s": step_s})
+            best = size
+            if device.type == "cpu":
+                if 2 * max(used, 0) >= AUTO_BATCH_CPU_MEMORY_SHARE * available:
+                    probes[-1]["stop"] = "memory: the next doubling would pass half of the available memory"
+                    break
+                if step_s > AUTO_BATCH_CPU_STEP_S:
+                    probes[-1]["stop"] = f"time: a step took over {AUTO_BATCH_CPU_STEP_S} s"
+                    break
+            size *= 2
+        return best, probes
+
+
+@contextlib.contextmanager
+def _cudnn_benchmark(enabled: bool):
+    """Let cuDNN pick its fastest convolution algorithms (during warm-up) on a GPU."""
+    import torch
+
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = enabled or previous
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = previous

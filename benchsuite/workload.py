@@ -1,0 +1,209 @@
+"""The Workload protocol and the entry-point registry.
+
+A workload knows its model and data, nothing about timing or telemetry. Built-in and
+third-party workloads register the same way, in the ``benchsuite.workloads`` entry-point
+group::
+
+    [project.entry-points."benchsuite.workloads"]
+    mywork = "mypackage.module:MyWorkload"
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Mapping
+
+ENTRY_POINT_GROUP = "benchsuite.workloads"
+MODES = ("train", "infer")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A workload parameter: its type, default (optionally per device type), unit and help.
+
+    ``kind`` is one of ``int``, ``float``, ``str``, ``choice``, ``ints`` (a list written
+    with ``x``: ``1024x4096x1024``) or ``path``.
+    """
+
+    name: str
+    kind: str
+    default: Any
+    unit: str = ""
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    check: Callable[[Any], None] | None = field(default=None, compare=False, repr=False)
+
+    def parse(self, text: str) -> Any:
+        """Turn the text after ``key=`` into a value, or raise ValueError saying what is allowed."""
+        text = text.strip()
+        try:
+            if self.kind == "int":
+                value: Any = int(text)
+                if value <= 0:
+                    raise ValueError
+            elif self.kind == "float":
+                value = float(text)
+            elif self.kind == "ints":
+                value = tuple(int(v) for v in text.lower().split("x"))
+                if not value or min(value) <= 0:
+                    raise ValueError
+            elif self.kind == "choice":
+                if text not in self.choices:
+                    raise ValueError
+                value = text
+            elif self.kind == "path":
+                value = str(Path(text).expanduser())
+            else:
+                value = text
+        except ValueError:
+            raise ValueError(f"parameter {self.name}={text!r}: expected {self.expects()}") from None
+        if self.check is not None:
+            self.check(value)
+        return value
+
+    def expects(self) -> str:
+        """What a valid value looks like, for error messages and `benchsuite list`."""
+        return {
+            "int": "a positive integer",
+            "float": "a number",
+            "ints": "positive integers joined by 'x', e.g. 1024x4096x1024",
+            "choice": "one of " + ", ".join(self.choices),
+            "path": "a directory path",
+        }.get(self.kind, "a string")
+
+    def default_for(self, device_type: str) -> Any:
+        """The default value on a device type ("cpu" or "cuda")."""
+        if isinstance(self.default, Mapping):
+            return self.default.get(device_type, self.default.get("cpu"))
+        return self.default
+
+    def format(self, value: Any) -> str:
+        """A value written the way `--param` takes it."""
+        if value is None:
+            return "none"
+        if isinstance(value, (tuple, list)):
+            return "x".join(str(v) for v in value)
+        return str(value)
+
+
+class Workload:
+    """Base class of every workload. Subclasses set the class attributes and implement
+    ``setup`` and ``step``; ``flops_per_step`` defaults to counting one step with
+    ``torch.utils.flop_counter.FlopCounterMode``."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    modes: ClassVar[tuple[str, ...]] = MODES
+    precisions: ClassVar[tuple[str, ...]] = ("fp32", "tf32", "fp16", "bf16")
+    batched: ClassVar[bool] = True
+    #: batch sizes swept by default, per device type; ``--quick`` takes the first.
+    batch_sizes: ClassVar[Mapping[str, tuple[int, ...]]] = {"cpu": (32, 128), "cuda": (256, 2048)}
+    params: ClassVar[tuple[Param, ...]] = ()
+    #: parameters always written into case ids (others only when set with --param)
+    shown_params: ClassVar[tuple[str, ...]] = ()
+    #: what one "sample" is, for samples/s (an image, a matrix product, ...)
+    sample_unit: ClassVar[str] = "sample"
+
+    def __init__(self, **params: Any) -> None:
+        self.p = params
+        self.samples_per_step = 1
+
+    def setup(self, case) -> None:
+        """Build the model and data on ``case.device`` in ``case.precision``."""
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """One iteration: a forward pass, or forward + backward + optimizer step."""
+        raise NotImplementedError
+
+    def flops_per_step(self) -> float | None:
+        """Floating-point operations of one step (counts one step, which also warms up)."""
+        from torch.utils.flop_counter import FlopCounterMode
+
+        counter = FlopCounterMode(display=False)
+        with counter:
+            self.step()
+        return float(counter.get_total_flops()) or None
+
+    def bytes_per_step(self) -> float | None:
+        """Fewest bytes one step must move through device memory, where known."""
+        return None
+
+    def teardown(self) -> None:
+        """Drop everything setup made, so the device memory can be freed."""
+        keep = {"p": self.p, "samples_per_step": self.samples_per_step}
+        self.__dict__.clear()
+        self.__dict__.update(keep)
+
+    @classmethod
+    def param(cls, name: str) -> Param | None:
+        """The declared parameter called ``name``."""
+        return next((p for p in cls.params if p.name == name), None)
+
+    @classmethod
+    def describe(cls) -> dict:
+        """What `benchsuite list` shows of this workload."""
+        return {
+            "name": cls.name,
+            "summary": cls.summary,
+            "modes": list(cls.modes),
+            "precisions": list(cls.precisions),
+            "batched": cls.batched,
+            "batch_sizes": {k: list(v) for k, v in cls.batch_sizes.items()} if cls.batched else None,
+            "sample_unit": cls.sample_unit,
+            "params": [
+                {
+                    "name": p.name,
+                    "type": p.expects(),
+                    "default": {k: p.format(v) for k, v in p.default.items()} if isinstance(p.default, Mapping) else p.format(p.default),
+                    "unit": p.unit,
+                    "help": p.help,
+                }
+                for p in cls.params
+            ],
+        }
+
+
+@dataclass
+class Registry:
+    """Workload classes by name, and the entry points that failed to load."""
+
+    workloads: dict[str, type[Workload]]
+    errors: dict[str, str]
+
+    def __getitem__(self, name: str) -> type[Workload]:
+        return self.workloads[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.workloads
+
+    def names(self) -> list[str]:
+        return sorted(self.workloads)
+
+
+def registry(group: str = ENTRY_POINT_GROUP) -> Registry:
+    """Load every workload registered in the entry-point group (read anew on each call)."""
+    found: dict[str, type[Workload]] = {}
+    errors: dict[str, str] = {}
+    for ep in metadata.entry_points(group=group):
+        if ep.name in found or ep.name in errors:
+            warnings.warn(f"workload {ep.name!r} is registered twice; keeping the first ({ep.value})")
+            continue
+        try:
+            cls = ep.load()
+        except Exception as exc:  # a broken plugin must not break the tool
+            errors[ep.name] = f"{ep.value}: {type(exc).__name__}: {exc}"
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, Workload)):
+            errors[ep.name] = f"{ep.value} is not a benchsuite.workload.Workload subclass"
+            continue
+        if cls.name and cls.name != ep.name:
+            errors[ep.name] = f"{ep.value} calls itself {cls.name!r} but is registered as {ep.name!r}"
+            continue
+        if not cls.name:
+            cls.name = ep.name
+        found[ep.name] = cls
+    return Registry(found, errors)

@@ -1,0 +1,35 @@
+"""Shared fixtures: tiny sweep options, a fake third-party workload, CPU-only device lists."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from benchsuite import devices
+from tests.fakes import tiny_workload
+
+# Options that make any sweep fast enough for unit tests.
+TINY = ["--min-time", "0.01", "--min-iters", "2", "--warmup", "1"]
+# Small shapes, for sweeps that include both workloads.
+SMALL = ["--param", "matmul.m=64", "--param", "matmul.n=64", "--param", "matmul.k=64",
+         "--param", "mlp.widths=32x64x10"]
+
+
+@pytest.fixture
+def third_party(tmp_path, monkeypatch):
+    """A fake installed distribution registering the workload ``tiny``."""
+    root = tiny_workload.install(tmp_path / "site")
+    monkeypatch.syspath_prepend(str(root))
+    yield root
+    sys.modules.pop("tinywl", None)
+
+
+@pytest.fixture
+def fake_gpus():
+    """Two GPU descriptions (no CUDA needed) beside the real CPU."""
+    def gpu(i, name="NVIDIA H100 80GB HBM3", cc=(9, 0)):
+        return devices.Device(id=f"cuda:{i}", type="cuda", name=name, index=i, memory_bytes=80 * 2**30,
+                              compute_capability=cc, multiprocessors=132,
+                              native_precisions=frozenset({"fp16", "bf16"}))
+    return [devices.cpu(), gpu(0), gpu(1)]

@@ -1,0 +1,125 @@
+"""The runner with stand-in workloads: ok, error, OOM, skip, auto batch, fail-fast, Ctrl-C."""
+
+import pytest
+import torch
+
+from benchsuite import devices, results, runner
+from benchsuite.plan import Case
+from benchsuite.timing import TimingSettings
+from benchsuite.workload import Registry, Workload
+
+FAST = runner.RunSettings(timing={"cpu": TimingSettings(min_time_s=0.001, min_iters=2, warmup_iters=1,
+                                                        warmup_time_s=0)})
+
+
+class Add(Workload):
+    name = "add"
+    modes = ("infer",)
+
+    def setup(self, case):
+        self.samples_per_step = case.batch_size or 1
+        self.x = torch.randn(self.samples_per_step, 8)
+
+    def step(self):
+        self.x.add(1.0)
+
+
+class Broken(Add):
+    name = "broken"
+
+    def step(self):
+        raise ValueError("bad shapes")
+
+
+class FitsUpTo16(Add):
+    name = "fits16"
+
+    def setup(self, case):
+        if case.batch_size > 16:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        super().setup(case)
+
+
+class Interrupt(Add):
+    name = "interrupt"
+
+    def step(self):
+        raise KeyboardInterrupt
+
+
+REG = Registry({c.name: c for c in (Add, Broken, FitsUpTo16, Interrupt)}, {})
+
+
+def make_runner(tmp_path, **kw):
+    store = results.RunStore(tmp_path, {"tag": None})
+    settings = runner.RunSettings(timing=FAST.timing, **kw)
+    return runner.Runner(REG, [devices.cpu()], store, settings), store
+
+
+def case(name, bs=4, **kw):
+    return Case(name, "infer", "cpu", "fp32", bs, **kw)
+
+
+def test_statuses_are_results_and_the_sweep_goes_on(tmp_path):
+    r, store = make_runner(tmp_path)
+    assert r.run([case("add"), case("broken"), case("fits16", 32), case("add", skip_reason="not here")]) == "completed"
+    df = results.load(store.path)
+    assert df["status"].tolist() == ["ok", "error", "oom", "skipped"]
+    assert df["reason"][1] == "ValueError: bad shapes"
+    assert "out of memory" in df["reason"][2] and df["reason"][3] == "not here"
+    ok = df.iloc[0]
+    assert ok["samples_per_s"] == pytest.approx(4 / ok["step_s_median"])
+    assert ok["iters"] == len(ok["step_times_s"]) >= 2
+    assert pd_isnull(df["samples_per_s"][1])  # a failed case has no figure, never a zero
+
+
+def pd_isnull(value):
+    import pandas as pd
+
+    return pd.isna(value)
+
+
+def test_fail_fast_stops_and_says_why(tmp_path):
+    r, store = make_runner(tmp_path, fail_fast=True)
+    assert r.run([case("broken"), case("add")]) == "failed"
+    run = results.read_run(store.path)
+    assert len(run.cases) == 1 and run.end["status"] == "failed" and "bad shapes" in run.end["reason"]
+
+
+def test_ctrl_c_keeps_finished_cases_and_marks_interrupted(tmp_path):
+    r, store = make_runner(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        r.run([case("add"), case("interrupt"), case("add")])
+    run = results.read_run(store.path)
+    assert len(run.cases) == 1 and run.status == "interrupted"
+
+
+def test_auto_batch_doubles_until_out_of_memory(tmp_path):
+    r, store = make_runner(tmp_path)
+    r.run([Case("fits16", "infer", "cpu", "fp32", None, auto_batch=True)])
+    rec = results.read_run(store.path).cases[0]
+    assert rec["status"] == "ok" and rec["batch_size"] == 16 and rec["auto_batch"]
+    assert [p["batch_size"] for p in rec["auto_batch_probes"]] == [1, 2, 4, 8, 16, 32]
+    assert rec["auto_batch_probes"][-1]["fits"] is False
+
+
+def test_auto_batch_on_cpu_stops_at_the_memory_cap(tmp_path, monkeypatch):
+    class NoMemory:
+        available = 0
+
+    monkeypatch.setattr("psutil.virtual_memory", lambda: NoMemory)
+    r, store = make_runner(tmp_path)
+    size, probes = r.find_auto_batch(Case("add", "infer", "cpu", "fp32", None, auto_batch=True), devices.cpu())
+    assert size == 1 and "memory" in probes[-1]["stop"]
+
+
+def test_oom_classification():
+    assert runner.is_oom(torch.cuda.OutOfMemoryError("CUDA out of memory"))
+    assert runner.is_oom(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes"))
+    assert not runner.is_oom(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+
+
+def test_timing_settings_overrides():
+    s = runner.timing_settings("cuda", quick=False, min_time_s=None, min_iters=7)
+    assert s.min_time_s == 5.0 and s.min_iters == 7
+    assert runner.timing_settings("cpu", quick=True).min_time_s < runner.timing_settings("cpu").min_time_s

@@ -1,0 +1,70 @@
+import itertools
+
+import pytest
+
+from benchsuite import stats, timing
+
+
+def test_summarize_percentiles():
+    s = stats.summarize([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert s["iters"] == 5 and s["step_s_median"] == 3.0
+    assert s["step_s_iqr"] == 2.0 and s["step_s_max"] == 100.0
+    assert s["step_s_p99"] > s["step_s_p90"] > s["step_s_median"]
+    assert stats.summarize([]) == {"iters": 0}
+
+
+class FakeClock:
+    """Each step advances time by `step` seconds; reading the clock is free."""
+
+    def __init__(self, step):
+        self.t, self.step = 0.0, step
+
+    def __call__(self):
+        return self.t
+
+    def tick(self):
+        self.t += self.step
+
+
+def test_warm_up_needs_both_count_and_time():
+    clock = FakeClock(0.125)
+    settings = timing.TimingSettings(warmup_iters=2, warmup_time_s=1.0)
+    iters, seconds = timing.warm_up(clock.tick, settings, lambda: None, clock)
+    assert iters == 8 and seconds == 1.0
+    clock = FakeClock(1.0)
+    iters, _ = timing.warm_up(clock.tick, timing.TimingSettings(warmup_iters=5, warmup_time_s=0.1), lambda: None, clock)
+    assert iters == 5
+
+
+def test_timed_loop_stops_when_count_and_time_are_met():
+    clock = FakeClock(0.25)
+    times = timing.time_cpu(clock.tick, timing.TimingSettings(min_time_s=1.0, min_iters=2), clock)
+    assert times == [0.25] * 4
+    clock = FakeClock(0.25)
+    times = timing.time_cpu(clock.tick, timing.TimingSettings(min_time_s=0.1, min_iters=6), clock)
+    assert len(times) == 6
+    clock = FakeClock(0.0)
+    times = timing.time_cpu(clock.tick, timing.TimingSettings(min_time_s=1.0, min_iters=1, max_iters=50), clock)
+    assert len(times) == 50
+
+
+def test_measure_keeps_raw_times_and_enters_the_window_after_warmup():
+    calls = itertools.count()
+    events = []
+
+    class Window:
+        def __enter__(self):
+            events.append(("open", next(calls)))
+
+        def __exit__(self, *exc):
+            events.append(("close", next(calls)))
+
+    def step():
+        events.append(("step", next(calls)))
+
+    settings = timing.TimingSettings(min_time_s=0.0001, min_iters=3, warmup_iters=2, warmup_time_s=0)
+    result = timing.measure(step, "cpu", settings, window=Window())
+    kinds = [k for k, _ in events]
+    assert kinds[:2] == ["step", "step"] and kinds[2] == "open" and kinds[-1] == "close"
+    assert len(result.times_s) == kinds.count("step") - 2 == result.stats["iters"]
+    assert result.method == "perf_counter" and result.warmup_iters == 2

@@ -1,0 +1,1 @@
+"""benchsuite's built-in workloads, registered through the `benchsuite.workloads` entry points."""

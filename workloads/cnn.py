@@ -1,0 +1,84 @@
+"""The article's CIFAR-10 CNN, with its bugs fixed (``variant=fixed``) or as printed (``article``).
+
+Fixed: Conv2d(3, 64, 3, stride 1, padding 1) -> ReLU -> MaxPool2d(2, 2) -> flatten ->
+Linear(64·16·16, 128) -> ReLU -> Linear(128, 10); SGD lr 0.001, momentum 0.9.
+As printed, the article has Linear(64·6·6, 128), no flatten, and a max-pool after fc1:
+that network cannot run, and its case records PyTorch's shape-mismatch error.
+"""
+
+from __future__ import annotations
+
+from benchsuite import cifar
+from benchsuite.modeling import LR, MOMENTUM, ClassifierWorkload
+from benchsuite.workload import Param
+
+
+def _build(variant: str):
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class FixedNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 64, 3, 1, 1)
+            self.pool = nn.MaxPool2d(2, 2)
+            self.fc1 = nn.Linear(64 * 16 * 16, 128)
+            self.fc2 = nn.Linear(128, 10)
+
+        def forward(self, x):
+            x = self.pool(F.relu(self.conv1(x)))
+            x = x.flatten(1)
+            x = F.relu(self.fc1(x))
+            return self.fc2(x)
+
+    class ArticleNet(FixedNet):
+        """Exactly as printed: wrong fc1 input size, no flatten, a pool after fc1."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc1 = nn.Linear(64 * 6 * 6, 128)
+
+        def forward(self, x):
+            x = self.pool(F.relu(self.conv1(x)))
+            x = self.pool(F.relu(self.fc1(x)))
+            return self.fc2(x)
+
+    return ArticleNet() if variant == "article" else FixedNet()
+
+
+class CifarCNN(ClassifierWorkload):
+    name = "cnn"
+    summary = "the article's CIFAR-10 CNN (fixed): conv-relu-pool-fc-relu-fc, SGD momentum"
+    batch_sizes = {"cpu": (32, 128), "cuda": (128, 1024, 4096)}
+    sample_unit = "image"
+    params = (
+        Param("variant", "choice", "fixed", "", "fixed: the article's network with its bugs fixed; "
+              "article: exactly as printed (fails with a shape mismatch)", choices=("fixed", "article")),
+        Param("data", "path", None, "", "CIFAR-10 python batches (cifar-10-batches-py/ or its parent); "
+              "none = random CIFAR-shaped tensors on the device", check=cifar.check),
+        LR,
+        MOMENTUM,
+    )
+
+    def build_model(self):
+        return _build(self.p["variant"])
+
+    def input_shape(self) -> tuple[int, ...]:
+        return (3, 32, 32)
+
+    def num_classes(self) -> int:
+        return 10
+
+    def make_data(self, batch: int, device):
+        """Random tensors, or the real training set as batches already on the device."""
+        if not self.p.get("data"):
+            return super().make_data(batch, device)
+        images, labels = cifar.load(self.p["data"], train=True)
+        if len(images) < batch:
+            raise ValueError(f"batch size {batch} is larger than the {len(images)} training images in {self.p['data']}")
+        import torch
+
+        x = cifar.normalise(images).to(device)
+        y = torch.from_numpy(labels).to(device)
+        count = len(images) // batch
+        return [(x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch]) for i in range(count)]
