@@ -245,13 +245,8 @@ def load(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
 
 
 def reference_dir() -> Path:
-    """Shipped reference results: in the installed wheel, or ``reports/reference`` in a clone."""
-    try:
-        from importlib.resources import files
-
-        shipped = Path(str(files("benchsuite.reference")))
-        if shipped.is_dir():
-            return shipped
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parent.parent / "reports" / "reference"
+    """Shipped reference results: ``benchsuite/reference`` in an installed wheel,
+    ``reports/reference`` in a clone or an editable install."""
+    package = Path(__file__).resolve().parent
+    installed = package / "reference"
+    return installed if installed.is_dir() else package.parent / "reports" / "reference"

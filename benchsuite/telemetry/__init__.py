@@ -1,0 +1,204 @@
+"""Telemetry: GPU (NVML) and host sampling, and per-case window summaries.
+
+Importing this package does nothing: NVML is initialised on first use, psutil imported
+when a sampler is made, and torch never. Typical use by the runner::
+
+    with Telemetry([0], hz=20, samples_path=run_dir / "samples.csv") as tel:
+        idle_w = tel.measure_idle("cuda:0")          # once per device, before the sweep
+        ...warm up...
+        with tel.window("cuda:0", case.id) as w:
+            ...timed steps; synchronise the device...
+        result.telemetry = w.summary
+
+Without NVML everything still runs: GPU summaries say "not measured" with the reason,
+host rows are sampled and samples.csv is written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from . import nvml
+from .host import POWERCAP_ROOT, HostSampler
+from .nvml import NvmlError, NvmlUnavailable
+from .sampler import Sampler, validate_hz
+from .window import Window
+
+__all__ = ["Telemetry", "Window", "Sampler", "NvmlError", "NvmlUnavailable", "parse_device",
+           "IDLE_CASE_ID"]
+
+IDLE_CASE_ID = "__idle__"
+_DEVICE = re.compile(r"^(cpu|cuda)(?::(\d+))?$")
+
+
+def parse_device(device: str) -> int | None:
+    """GPU index of ``"cuda:N"`` (``"cuda"`` is 0), None for ``"cpu"``; else ValueError."""
+    m = _DEVICE.match(device or "")
+    if m is None or (m.group(1) == "cpu" and m.group(2) is not None):
+        raise ValueError(f"device {device!r} is not allowed: use 'cpu' or 'cuda:N'")
+    return None if m.group(1) == "cpu" else int(m.group(2) or 0)
+
+
+class Telemetry:
+    """Samples GPUs ``gpu_indices`` and the host, and makes windows over them.
+
+    ``hz`` must be 1..1000. ``samples_path`` (optional) receives every row as CSV.
+    ``enabled=False`` samples nothing and every summary says "telemetry disabled".
+    ``clock`` (monotonic seconds) and ``gpu_reader``/``rapl_root`` are for tests.
+    """
+
+    def __init__(self, gpu_indices: list[int], *, hz: float = 20.0,
+                 samples_path: Path | str | None = None, enabled: bool = True,
+                 clock: Callable[[], float] = time.monotonic,
+                 rapl_root: Path | str = POWERCAP_ROOT) -> None:
+        self.gpu_indices = list(gpu_indices)
+        self.hz = validate_hz(hz)
+        self.samples_path = Path(samples_path) if samples_path is not None else None
+        self.enabled = enabled
+        self._clock = clock
+        self._rapl_root = rapl_root
+        self._sampler: Sampler | None = None
+        self._idle: dict[str, float | None] = {}
+        self._device_reason: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    # -- availability --------------------------------------------------------------
+    @property
+    def available(self) -> bool:
+        """True when GPU telemetry (NVML) can be read."""
+        return self.enabled and nvml.status()[0]
+
+    @property
+    def reason(self) -> str | None:
+        """Why GPU telemetry is not available, or None."""
+        if not self.enabled:
+            return "telemetry disabled"
+        return nvml.status()[1]
+
+    def device_reason(self, device: str) -> str | None:
+        """Why ``device`` cannot be measured, or None."""
+        if not self.enabled:
+            return "telemetry disabled"
+        index = parse_device(device)
+        if index is None:
+            return None
+        if not self.available:
+            return self.reason
+        if index in self._device_reason:
+            return self._device_reason[index]
+        if index not in self.gpu_indices:
+            return f"{device} is not sampled by this Telemetry (gpu_indices={self.gpu_indices})"
+        return None
+
+    @property
+    def sampler(self) -> Sampler | None:
+        return self._sampler
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the sampler thread (and NVML). Calling it twice is harmless."""
+        if not self.enabled or self._sampler is not None:
+            return
+        gpus: list[int] = []
+        if self.gpu_indices and self.available:
+            count = nvml.device_count()
+            for i in self.gpu_indices:
+                if 0 <= i < count:
+                    gpus.append(i)
+                else:
+                    self._device_reason[i] = f"cuda:{i} not found by NVML ({count} GPUs)"
+        sampler = Sampler(gpus, hz=self.hz, samples_path=self.samples_path,
+                          host=HostSampler(self._rapl_root), clock=self._clock)
+        sampler.start()
+        self._sampler = sampler
+
+    def stop(self) -> None:
+        """Stop the sampler thread and flush samples.csv; idempotent."""
+        if self._sampler is not None:
+            self._sampler.stop()
+
+    def __enter__(self) -> "Telemetry":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- measuring --------------------------------------------------------------------
+    def window(self, device: str, case_id: str) -> Window:
+        """A window over ``device`` ("cpu" or "cuda:N"); its summary is set on exit."""
+        index = parse_device(device)
+        reason = self.device_reason(device)
+        sampler = self._sampler
+        if reason is None and sampler is None:
+            reason = "telemetry not started"
+        if index is None:
+            host = sampler.host if sampler is not None else None
+            return Window(device, case_id, sampler=sampler, host=True,
+                          idle_power_w=self._idle.get(device), reason=reason,
+                          rapl_reason=host.rapl.reason if host is not None else None,
+                          clock=self._clock)
+        procs = None
+        if reason is None:
+            def procs(i: int = index) -> list[int] | None:
+                return nvml.running_processes(i)
+        return Window(device, case_id, sampler=sampler, host=False,
+                      idle_power_w=self._idle.get(device), reason=reason, procs=procs,
+                      clock=self._clock)
+
+    def measure_idle(self, device: str, seconds: float = 3.0) -> float | None:
+        """Mean power of ``device`` in W over ``seconds`` of doing nothing; cached per device.
+
+        Call before the sweep with the device idle. None when power cannot be read.
+        """
+        with self._lock:
+            if device in self._idle:
+                return self._idle[device]
+        if self._sampler is None:
+            self.start()
+        w = self.window(device, IDLE_CASE_ID)
+        with w:
+            if self._sampler is not None:
+                # Wait on the sampler's stop event: returns early if the sampler stops.
+                self._sampler.wait(seconds)
+        assert w.summary is not None
+        idle = w.summary.get("power_mean_w")
+        with self._lock:
+            self._idle[device] = idle
+        return idle
+
+    def idle_power_w(self, device: str) -> float | None:
+        """The cached idle power of ``device``, None if not measured."""
+        return self._idle.get(device)
+
+    def info(self) -> dict[str, Any]:
+        """Run-header facts: NVML status, driver/CUDA versions, per-GPU static properties."""
+        ok, why = nvml.status() if self.enabled else (False, "telemetry disabled")
+        devices = []
+        if ok:
+            for i in self.gpu_indices:
+                errors: list[str] = []
+                try:
+                    devices.append(nvml.device_static(i, errors=errors))
+                except NvmlError as exc:
+                    devices.append({"index": i, "error": str(exc)})
+        host = self._sampler.host if self._sampler is not None else None
+        return {
+            "nvml_available": ok,
+            "nvml_reason": why,
+            "driver_version": nvml.driver_version() if ok else None,
+            "cuda_driver_version": nvml.cuda_driver_version() if ok else None,
+            "gpus": devices,
+            "rapl_available": host.rapl.available if host is not None else None,
+            "rapl_reason": host.rapl.reason if host is not None else None,
+            "hz": self.hz,
+            "achieved_hz": self._sampler.achieved_hz if self._sampler is not None else None,
+            "sampler_errors": self._sampler.errors if self._sampler is not None else 0,
+            "sampler_last_error": self._sampler.last_error if self._sampler else None,
+            "pid": os.getpid(),
+        }

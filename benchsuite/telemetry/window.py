@@ -1,0 +1,366 @@
+"""A telemetry window: one device over one span of time, summarised into a flat dict.
+
+The runner opens a window after warm-up and closes it after the timed steps (after
+synchronising the device). At open and close the window reads the device itself, in the
+caller's thread, so the energy counter is read exactly at the window's edges and the
+power trace has a point at each edge; the sampler's rows fill the inside.
+
+Energy: the GPU's total-energy counter (Volta and newer) where it exists and advanced
+("counter"), else the trapezoid integral of sampled power ("integrated-power"); both are
+kept when both exist. Whatever could not be measured is None, never 0, with the reason
+in ``not_measured[field]`` and in the one-line ``telemetry_note``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Iterable
+
+from .nvml import SLOWING_REASONS, THROTTLE_REASONS, decode_throttle
+
+__all__ = ["Window", "summarize_gpu", "summarize_host", "MIN_WINDOW_S", "MIN_SAMPLES",
+           "MISMATCH_TOLERANCE", "GPU_SUMMARY_FIELDS", "HOST_SUMMARY_FIELDS"]
+
+# NVML power readings are updated every ~20-100 ms and nvmlDeviceGetPowerUsage is a 1 s
+# moving average on Ampere and newer (NVML API reference, nvmlDeviceGetPowerUsage);
+# "Part-time Power Measurements: nvidia-smi's Lack of Attention" (arXiv 2312.02741)
+# shows short runs misreport energy and recommends measuring for several seconds.
+# Below this a window is flagged "short-window".
+MIN_WINDOW_S = 5.0
+#: Fewer in-window sampler rows than this is flagged "few-samples".
+MIN_SAMPLES = 10
+#: Counter and integral further apart than this (relative) is flagged.
+MISMATCH_TOLERANCE = 0.05
+
+GPU_SUMMARY_FIELDS: tuple[str, ...] = (
+    "device", "case_id", "energy_j", "energy_method", "energy_counter_j",
+    "energy_integrated_j", "power_mean_w", "power_max_w", "power_source", "idle_power_w",
+    "active_energy_j", "mem_used_peak_bytes", "util_gpu_mean_pct", "util_mem_mean_pct",
+    "sm_clock_mean_mhz", "mem_clock_mean_mhz", "temp_max_c", "temp_start_c",
+    "throttle_reasons", "throttled_share", "other_pids", "window_s", "samples",
+    "achieved_hz", "quality_flags", "not_measured", "telemetry_note",
+)
+HOST_SUMMARY_FIELDS: tuple[str, ...] = (
+    "device", "case_id", "energy_j", "energy_method", "power_mean_w", "idle_power_w",
+    "active_energy_j", "cpu_util_mean_pct", "rss_peak_bytes", "window_s", "samples",
+    "achieved_hz", "quality_flags", "not_measured", "telemetry_note",
+)
+
+Row = dict[str, Any]
+
+
+def _values(rows: Iterable[Row | None], key: str) -> list[float]:
+    return [r[key] for r in rows if r is not None and r.get(key) is not None]
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def _rate(rows: list[Row]) -> float | None:
+    if len(rows) < 2:
+        return None
+    span = rows[-1]["t_s"] - rows[0]["t_s"]
+    return (len(rows) - 1) / span if span > 0 else None
+
+
+def _integrate_power(points: list[Row], window_s: float) -> float | None:
+    """Trapezoid integral of power_w over ``points`` (sorted by t_s), in J.
+
+    If the points do not reach the window's edges the mean power of the covered span
+    is applied to the whole window.
+    """
+    pts = [(p["t_s"], p["power_w"]) for p in points if p.get("power_w") is not None]
+    if len(pts) < 2:
+        return None
+    pts.sort()
+    joules = sum((t1 - t0) * (p0 + p1) / 2 for (t0, p0), (t1, p1) in zip(pts, pts[1:]))
+    span = pts[-1][0] - pts[0][0]
+    if span <= 0:
+        return None
+    return joules if abs(span - window_s) < 1e-9 else joules / span * window_s
+
+
+def _finish(summary: dict[str, Any], not_measured: dict[str, str],
+            notes: list[str]) -> dict[str, Any]:
+    for field, why in not_measured.items():
+        if summary.get(field) is None and why not in notes:
+            notes.append(why)
+    summary["not_measured"] = not_measured
+    summary["telemetry_note"] = "; ".join(notes) if notes else None
+    return summary
+
+
+def _window_flags(window_s: float, rows: list[Row]) -> list[str]:
+    flags = []
+    if window_s < MIN_WINDOW_S:
+        flags.append("short-window")
+    if len(rows) < MIN_SAMPLES:
+        flags.append("few-samples")
+    return flags
+
+
+def _unmeasured(fields: tuple[str, ...], device: str, case_id: str, window_s: float,
+                reason: str, idle_power_w: float | None) -> dict[str, Any]:
+    summary: dict[str, Any] = {f: None for f in fields}
+    skip = {"device", "case_id", "window_s", "samples", "quality_flags", "not_measured",
+            "telemetry_note", "idle_power_w", "energy_method", "power_source", "achieved_hz"}
+    summary.update(device=device, case_id=case_id, window_s=window_s, samples=0,
+                   quality_flags=[], idle_power_w=idle_power_w)
+    return _finish(summary, {f: reason for f in fields if f not in skip}, [])
+
+
+def summarize_gpu(rows: list[Row], *, device: str, case_id: str, t_open: float,
+                  t_close: float, open_row: Row | None, close_row: Row | None,
+                  idle_power_w: float | None = None, pids: list[int] | None = None,
+                  own_pid: int | None = None, reason: str | None = None,
+                  new_errors: int = 0) -> dict[str, Any]:
+    """Summary of a GPU window from sampler ``rows`` inside [t_open, t_close].
+
+    ``open_row``/``close_row`` are the readings taken at the edges (their ``energy_j``
+    is the counter); ``pids`` the compute PIDs seen on the GPU during the window (None:
+    not supported); ``reason`` set means nothing could be measured (e.g. no NVML).
+    """
+    window_s = max(0.0, t_close - t_open)
+    if reason is not None:
+        return _unmeasured(GPU_SUMMARY_FIELDS, device, case_id, window_s, reason, idle_power_w)
+    inside = sorted((r for r in rows if t_open <= r["t_s"] <= t_close), key=lambda r: r["t_s"])
+    points = [r for r in [open_row, *inside, close_row] if r is not None]
+    not_measured: dict[str, str] = {}
+    notes: list[str] = []
+    flags = _window_flags(window_s, inside)
+
+    # Energy: counter read at the edges, and the integral of sampled power.
+    counter_j = None
+    e0 = open_row.get("energy_j") if open_row else None
+    e1 = close_row.get("energy_j") if close_row else None
+    if e0 is None or e1 is None:
+        not_measured["energy_counter_j"] = "energy counter not supported on this GPU"
+    elif e1 - e0 > 0:
+        counter_j = e1 - e0
+    else:
+        flags.append("counter-stalled")
+        not_measured["energy_counter_j"] = (
+            "energy counter did not advance in this window; energy by power integration")
+    integrated_j = _integrate_power(points, window_s) if window_s > 0 else None
+    if integrated_j is None:
+        not_measured["energy_integrated_j"] = (
+            "power reading not supported on this GPU" if not _values(points, "power_w")
+            else "too few power readings to integrate")
+    if counter_j is not None:
+        energy_j, method = counter_j, "counter"
+    elif integrated_j is not None:
+        energy_j, method = integrated_j, "integrated-power"
+    else:
+        energy_j, method = None, None
+        not_measured["energy_j"] = not_measured.get("energy_integrated_j", "no energy reading")
+    if counter_j is not None and integrated_j is not None:
+        if abs(counter_j - integrated_j) > MISMATCH_TOLERANCE * max(abs(counter_j),
+                                                                     abs(integrated_j)):
+            flags.append("counter-integration-mismatch")
+
+    powers = _values(points, "power_w")
+    power_mean_w = energy_j / window_s if energy_j is not None and window_s > 0 else _mean(powers)
+    active_energy_j = None
+    if energy_j is not None and idle_power_w is not None:
+        active_energy_j = energy_j - idle_power_w * window_s
+    elif energy_j is not None:
+        not_measured["active_energy_j"] = "idle power not measured"
+    sources = sorted({p["power_source"] for p in points if p.get("power_source")})
+
+    # Throttling: share of readings with a reason that slows the work.
+    masks = [int(m) for m in _values(points, "throttle_mask")]
+    if masks:
+        seen = set()
+        for m in masks:
+            seen.update(decode_throttle(m))
+        order = list(THROTTLE_REASONS)
+        reasons = sorted(seen, key=lambda n: (order.index(n) if n in order else len(order), n))
+        slowed = sum(1 for m in masks if SLOWING_REASONS.intersection(decode_throttle(m)))
+        share = slowed / len(masks)
+        if slowed:
+            flags.append("throttled")
+    else:
+        reasons, share = None, None
+        not_measured["throttled_share"] = "clock event reasons not supported on this GPU"
+
+    # Another process on the GPU. NVML reports host-namespace PIDs: in a container our
+    # own PID is not among them, and then only more than one process is suspicious.
+    other_pids = None
+    if pids is not None:
+        pid_set = set(pids)
+        own = own_pid if own_pid is not None else os.getpid()
+        other_pids = sorted(pid_set - {own})
+        if (own in pid_set and other_pids) or (own not in pid_set and len(pid_set) > 1):
+            flags.append("other-process")
+    else:
+        not_measured["other_pids"] = "process list not supported on this GPU"
+    if new_errors:
+        flags.append("sampler-errors")
+
+    temps = _values(points, "temp_c")
+    summary = {
+        "device": device,
+        "case_id": case_id,
+        "energy_j": energy_j,
+        "energy_method": method,
+        "energy_counter_j": counter_j,
+        "energy_integrated_j": integrated_j,
+        "power_mean_w": power_mean_w,
+        "power_max_w": max(powers) if powers else None,
+        "power_source": ",".join(sources) if sources else None,
+        "idle_power_w": idle_power_w,
+        "active_energy_j": active_energy_j,
+        "mem_used_peak_bytes": max(_values(points, "mem_used_bytes"), default=None),
+        "util_gpu_mean_pct": _mean(_values(inside, "util_gpu_pct")),
+        "util_mem_mean_pct": _mean(_values(inside, "util_mem_pct")),
+        "sm_clock_mean_mhz": _mean(_values(inside, "sm_clock_mhz")),
+        "mem_clock_mean_mhz": _mean(_values(inside, "mem_clock_mhz")),
+        "temp_max_c": max(temps) if temps else None,
+        "temp_start_c": open_row.get("temp_c") if open_row else None,
+        "throttle_reasons": reasons,
+        "throttled_share": share,
+        "other_pids": other_pids,
+        "window_s": window_s,
+        "samples": len(inside),
+        "achieved_hz": _rate(inside),
+        "quality_flags": flags,
+    }
+    for field in ("power_max_w", "mem_used_peak_bytes", "util_gpu_mean_pct",
+                  "sm_clock_mean_mhz", "temp_max_c"):
+        if summary[field] is None:
+            not_measured.setdefault(field, f"{field} not reported by this GPU")
+    return _finish(summary, not_measured, notes)
+
+
+def summarize_host(rows: list[Row], *, device: str, case_id: str, t_open: float,
+                   t_close: float, open_row: Row | None, close_row: Row | None,
+                   idle_power_w: float | None = None, rapl_reason: str | None = None,
+                   reason: str | None = None, new_errors: int = 0) -> dict[str, Any]:
+    """Summary of a host (CPU) window; energy from RAPL's cumulative ``cpu_energy_j``."""
+    window_s = max(0.0, t_close - t_open)
+    if reason is not None:
+        return _unmeasured(HOST_SUMMARY_FIELDS, device, case_id, window_s, reason, idle_power_w)
+    inside = sorted((r for r in rows if t_open <= r["t_s"] <= t_close), key=lambda r: r["t_s"])
+    points = [r for r in [open_row, *inside, close_row] if r is not None]
+    not_measured: dict[str, str] = {}
+    flags = _window_flags(window_s, inside)
+    if new_errors:
+        flags.append("sampler-errors")
+
+    e0 = open_row.get("cpu_energy_j") if open_row else None
+    e1 = close_row.get("cpu_energy_j") if close_row else None
+    energy_j = method = None
+    if e0 is not None and e1 is not None and e1 - e0 > 0:
+        energy_j, method = e1 - e0, "rapl"
+    else:
+        not_measured["energy_j"] = rapl_reason or (
+            "RAPL counter did not advance" if e0 is not None else "no RAPL on this CPU")
+    power_mean_w = energy_j / window_s if energy_j is not None and window_s > 0 else None
+    active_energy_j = None
+    if energy_j is not None and idle_power_w is not None:
+        active_energy_j = energy_j - idle_power_w * window_s
+    elif energy_j is not None:
+        not_measured["active_energy_j"] = "idle power not measured"
+    for f in ("power_mean_w", "active_energy_j"):
+        if energy_j is None:
+            not_measured[f] = not_measured["energy_j"]
+    cpu = _values(inside, "cpu_util_pct")
+    summary = {
+        "device": device,
+        "case_id": case_id,
+        "energy_j": energy_j,
+        "energy_method": method,
+        "power_mean_w": power_mean_w,
+        "idle_power_w": idle_power_w,
+        "active_energy_j": active_energy_j,
+        "cpu_util_mean_pct": _mean(cpu),
+        "rss_peak_bytes": max(_values(points, "rss_bytes"), default=None),
+        "window_s": window_s,
+        "samples": len(inside),
+        "achieved_hz": _rate(inside),
+        "quality_flags": flags,
+    }
+    if not cpu:
+        not_measured["cpu_util_mean_pct"] = "no host samples in this window"
+    return _finish(summary, not_measured, [])
+
+
+class Window:
+    """Context manager around the timed steps of one case on one device.
+
+    After ``__exit__`` (also on an exception), :attr:`summary` holds the summary dict.
+    Made by :meth:`benchsuite.telemetry.Telemetry.window`; ``sampler`` None or ``reason``
+    set gives a not-measured summary that still has ``window_s``.
+    """
+
+    def __init__(self, device: str, case_id: str, *, sampler: Any, host: bool,
+                 idle_power_w: float | None = None, reason: str | None = None,
+                 rapl_reason: str | None = None,
+                 procs: Callable[[], list[int] | None] | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
+        self.device = device
+        self.case_id = case_id
+        self.summary: dict[str, Any] | None = None
+        self._sampler = sampler
+        self._host = host
+        self._row_device = "host" if host else device
+        self._idle = idle_power_w
+        self._reason = reason
+        self._rapl_reason = rapl_reason
+        self._procs = procs
+        self._clock = clock
+        self._token: int | None = None
+        self._pids: set[int] | None = set()
+        self._errors0 = 0
+
+    def _now(self) -> float:
+        if self._sampler is not None:
+            return self._sampler.elapsed()
+        assert self._clock is not None
+        return self._clock()
+
+    def _edge(self) -> tuple[float, Row | None]:
+        """Read the device at the edge of the window; returns (t_s, row or None)."""
+        if self._sampler is None or self._reason is not None:
+            return self._now(), None
+        row = self._sampler.read_now(self._row_device)
+        return (row["t_s"] if row is not None else self._now()), row
+
+    def _collect_pids(self) -> None:
+        if self._procs is None or self._pids is None:
+            return
+        try:
+            pids = self._procs()
+        except Exception:
+            pids = None
+        if pids is None:
+            self._pids = None
+        else:
+            self._pids.update(pids)
+
+    def __enter__(self) -> "Window":
+        if self._sampler is not None:
+            self._token = self._sampler.push_label(self.case_id)
+            self._errors0 = self._sampler.errors
+        self._collect_pids()
+        self._t_open, self._open_row = self._edge()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        t_close, close_row = self._edge()
+        self._collect_pids()
+        rows: list[Row] = []
+        new_errors = 0
+        if self._sampler is not None:
+            self._sampler.pop_label(self._token)
+            rows = self._sampler.samples(self._row_device, self._t_open, t_close)
+            new_errors = self._sampler.errors - self._errors0
+        common = dict(device=self.device, case_id=self.case_id, t_open=self._t_open,
+                      t_close=t_close, open_row=self._open_row, close_row=close_row,
+                      idle_power_w=self._idle, reason=self._reason, new_errors=new_errors)
+        if self._host:
+            self.summary = summarize_host(rows, rapl_reason=self._rapl_reason, **common)
+        else:
+            pids = sorted(self._pids) if self._pids is not None and self._procs else None
+            self.summary = summarize_gpu(rows, pids=pids, **common)
