@@ -50,14 +50,21 @@ def main() -> None:
 @click.option("--tag", default=None, help="A label stored with the run.")
 @click.option("--quick", is_flag=True, help="Smallest sweep: one batch size, short timing (smoke tests, CI).")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first case that fails (exit 1).")
+@click.option("--sample-hz", type=click.FloatRange(1, 1000), default=20.0, show_default=True,
+              help="Telemetry samples per second (1 to 1000).")
+@click.option("--cooldown", type=click.FloatRange(min=0), default=None,
+              help="Seconds to rest between cases on a GPU.  [default: 3 when energy is measured]")
+@click.option("--telemetry/--no-telemetry", default=True, show_default=True,
+              help="Sample power, energy, memory, clocks and host load during each case.")
 @FORMAT
 def run(workload, device, precision, batch_size, mode, params, min_time, min_iters, warmup, threads,
-        out_dir, tag, quick, fail_fast, fmt) -> None:
+        out_dir, tag, quick, fail_fast, sample_hz, cooldown, telemetry, fmt) -> None:
     """Sweep workloads x devices x precisions x batch sizes and record every case."""
     import torch
 
     from benchsuite import devices as devices_mod
     from benchsuite import plan, results, runner
+    from benchsuite.telemetry import Telemetry
     from benchsuite.workload import registry as load_registry
 
     reg = load_registry()
@@ -79,10 +86,16 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
     except (plan.PlanError, devices_mod.DeviceError, results.ResultsError) as exc:
         raise _usage(str(exc)) from None
     cases = plan.expand(sweep, reg)
+    run_id = results.new_run_id()
+    gpus = [d.index for d in chosen if d.type == "cuda"]
+    tel = Telemetry(gpus, hz=sample_hz, samples_path=out_dir / run_id / results.SAMPLES_FILE, enabled=telemetry)
+    gpu_cooldown = cooldown if cooldown is not None else (runner.COOLDOWN_GPU_S if tel.available else 0.0)
     overrides = {"min_time_s": min_time, "min_iters": min_iters, "warmup_iters": warmup}
     settings = runner.RunSettings(
         timing={t: runner.timing_settings(t, quick, **overrides) for t in ("cpu", "cuda")},
         fail_fast=fail_fast,
+        cooldown_s={"cpu": cooldown or 0.0, "cuda": gpu_cooldown},
+        idle_s=(1.0 if quick else runner.IDLE_S) if telemetry else 0.0,
     )
     header = {
         "benchsuite": __version__,
@@ -93,15 +106,22 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
         "host": devices_mod.host_info(),
         "devices": [_device_record(d) for d in chosen],
         "threads": torch.get_num_threads(),
-        "settings": {"quick": quick, "fail_fast": fail_fast,
+        "settings": {"quick": quick, "fail_fast": fail_fast, "sample_hz": sample_hz,
+                     "cooldown_s": settings.cooldown_s, "idle_s": settings.idle_s,
                      "timing": {t: vars(s) for t, s in settings.timing.items()}},
+        "telemetry": tel.info(),
     }
-    store = results.RunStore(out_dir, header)
+    store = results.RunStore(out_dir, header, run_id=run_id)
     _stderr.print(f"benchsuite: {len(cases)} cases -> {store.path}")
-    status = _run_with_progress(runner.Runner(reg, chosen, store, settings), cases)
+    with tel:
+        status = _run_with_progress(runner.Runner(reg, chosen, store, settings, telemetry=tel if telemetry else None),
+                                    cases)
     df = results.load(store.path)
     _print_table(df, fmt, title=f"run {store.run_id} ({status})")
+    _print_not_measured(df)
     _stderr.print(f"Results: {store.path}")
+    if telemetry:
+        _stderr.print(f"Telemetry samples: {store.dir / results.SAMPLES_FILE}")
     if status == "interrupted":
         _stderr.print("Interrupted: the cases finished before Ctrl-C are kept.")
         sys.exit(EXIT_INTERRUPTED)
@@ -131,8 +151,7 @@ def _run_with_progress(the_runner, cases) -> str:
 
     def on_end(i, n, record):
         progress.advance(task)
-        if record["status"] not in ("ok", "skipped"):
-            progress.console.print(f"[yellow]{record['status']}[/]: {record['id']}: {record['reason']}")
+        progress.console.print(_case_line(record), highlight=False)
 
     the_runner.on_start, the_runner.on_end = on_start, on_end
     try:
@@ -140,6 +159,29 @@ def _run_with_progress(the_runner, cases) -> str:
             return the_runner.run(cases)
     except KeyboardInterrupt:
         return "interrupted"
+
+
+def _case_line(record: dict) -> str:
+    """One line per finished case: its figures next to its timing, '—' where not measured."""
+    if record["status"] != "ok":
+        return f"{_status_markup(record['status'])} {record['id']}: {record['reason']}"
+    from benchsuite.report.tables import fmt_value
+
+    m = record["metrics"]
+    return (f"{_status_markup('ok')} {record['id']}: {fmt_value(m['samples_per_s'], 'num')} {m['sample_unit']}/s, "
+            f"median {fmt_value(m['step_s_median'], 'ms')} ms (IQR {fmt_value(m['step_s_iqr'], 'ms')}), "
+            f"{fmt_value((record.get('telemetry') or {}).get('power_mean_w'), 'num')} W, "
+            f"{fmt_value(m.get('j_per_sample'), 'num')} J/{m['sample_unit']}, "
+            f"{fmt_value(m.get('samples_per_j'), 'num')} {m['sample_unit']}/J")
+
+
+def _print_not_measured(df) -> None:
+    """Say once per device why energy or power could not be measured."""
+    if "telemetry_note" not in df.columns:
+        return
+    notes = df[df["telemetry_note"].notna()].groupby("device")["telemetry_note"].first()
+    for device, note in notes.items():
+        _stderr.print(f"not measured on {device}: {note}", highlight=False)
 
 
 def _print_table(df, fmt: str, title: str) -> None:

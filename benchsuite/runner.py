@@ -41,12 +41,18 @@ def timing_settings(device_type: str, quick: bool = False, **overrides: Any) -> 
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
+IDLE_S = 3.0  # idle power is measured for this long per device before the sweep
+COOLDOWN_GPU_S = 3.0  # pause between GPU cases when energy is measured, so heat does not carry over
+
+
 @dataclass
 class RunSettings:
     """How each case is measured."""
 
     timing: dict[str, TimingSettings] = field(default_factory=lambda: dict(TIMING_DEFAULTS))
     fail_fast: bool = False
+    cooldown_s: dict[str, float] = field(default_factory=lambda: {"cpu": 0.0, "cuda": 0.0})
+    idle_s: float = IDLE_S
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -88,9 +94,15 @@ class Runner:
     def run(self, cases: list[Case]) -> str:
         """Run every case; return the end status written (completed/interrupted/failed)."""
         total = len(cases)
+        last_on: dict[str, bool] = {}
         try:
+            self.measure_idle(cases)
             for index, case in enumerate(cases):
                 self.on_start(index, total, case)
+                if not case.skip_reason:
+                    if last_on.get(case.device):
+                        time.sleep(self.settings.cooldown_s.get(self.devices[case.device].type, 0.0))
+                    last_on[case.device] = True
                 record = self.run_case(case)
                 self.store.append(record)
                 self.on_end(index, total, record)
@@ -98,13 +110,24 @@ class Runner:
                     self.store.close("failed", reason=f"--fail-fast: {record['id']} failed: {record['reason']}")
                     return "failed"
         except KeyboardInterrupt:
-            self.store.close("interrupted", reason="interrupted by the user (SIGINT)")
+            self.store.close("interrupted", reason="interrupted by the user (SIGINT)", **self._end_extra())
             raise
         except BaseException as exc:
-            self.store.close("failed", reason=f"{type(exc).__name__}: {exc}")
+            self.store.close("failed", reason=f"{type(exc).__name__}: {exc}", **self._end_extra())
             raise
-        self.store.close("completed")
+        self.store.close("completed", **self._end_extra())
         return "completed"
+
+    def measure_idle(self, cases: list[Case]) -> None:
+        """Idle power of each device that will run a case, once, before the sweep."""
+        if self.telemetry is None or self.settings.idle_s <= 0:
+            return
+        for device in dict.fromkeys(c.device for c in cases if not c.skip_reason):
+            if self.telemetry.measures_energy(device):
+                self.telemetry.measure_idle(device, self.settings.idle_s)
+
+    def _end_extra(self) -> dict[str, Any]:
+        return {"telemetry": self.telemetry.info()} if self.telemetry is not None else {}
 
     def run_case(self, case: Case) -> dict[str, Any]:
         """Measure one case and return its record; never raises but for Ctrl-C."""
@@ -160,6 +183,7 @@ class Runner:
         median = timings.median_s
         samples = workload.samples_per_step
         tflops = flops / median / 1e12 if flops else None
+        summary = getattr(window, "summary", None) if window is not None else None
         peak = peaks.peak_tflops(device.name, case.precision) if device.type == "cuda" else None
         metrics = {
             **timings.stats,
@@ -173,6 +197,7 @@ class Runner:
             "pct_of_peak": 100.0 * tflops / peak if tflops and peak else None,
             "mem_peak_bytes": mem_peak,
             "threads": torch.get_num_threads(),
+            **energy_metrics(summary, samples * len(timings.times_s), samples / median, tflops),
         }
         out = {
             "timing": {"method": timings.method, "warmup_iters": timings.warmup_iters,
@@ -180,8 +205,8 @@ class Runner:
                        "min_time_s": settings.min_time_s, "min_iters": settings.min_iters},
             "metrics": {k: results.clean_number(v) for k, v in metrics.items()},
         }
-        if window is not None:
-            out["telemetry"] = getattr(window, "summary", None)
+        if summary is not None:
+            out["telemetry"] = {k: results.clean_number(v) for k, v in summary.items()}
         return out
 
     def find_auto_batch(self, case: Case, device: Device) -> tuple[int | None, list[dict]]:
@@ -225,6 +250,19 @@ class Runner:
                     break
             size *= 2
         return best, probes
+
+
+def energy_metrics(summary: dict | None, samples_in_window: int, samples_per_s: float,
+                   tflop_per_s: float | None) -> dict[str, float | None]:
+    """Energy figures of one case from its telemetry window; None where not measured."""
+    energy = (summary or {}).get("energy_j")
+    watts = (summary or {}).get("power_mean_w")
+    return {
+        "samples_per_j": samples_in_window / energy if energy else None,
+        "j_per_sample": energy / samples_in_window if energy and samples_in_window else None,
+        "samples_per_s_per_w": samples_per_s / watts if watts else None,
+        "tflop_per_s_per_w": tflop_per_s / watts if watts and tflop_per_s else None,
+    }
 
 
 @contextlib.contextmanager

@@ -10,6 +10,8 @@ import pandas as pd
 
 FORMATS = ("table", "markdown", "csv", "json")
 
+# Shown even when every value is missing, so that "not measured" is visible.
+ALWAYS = ("samples/s", "step ms (median)", "mean W", "J/sample", "samples/J")
 # display name -> (column, how to format)
 SUMMARY_COLUMNS = {
     "case": ("id", "text"),
@@ -41,7 +43,9 @@ def _num(value: Any) -> str:
     return f"{value:.3g}"
 
 
-def _fmt(value: Any, how: str) -> str:
+def fmt_value(value: Any, how: str) -> str:
+    """A figure for people: ``text``, ``num``, ``ms`` (seconds shown as ms), ``pct`` or ``bytes``;
+    '—' where it was not measured."""
     if how == "text":
         return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -77,10 +81,13 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     """One display row per case: the measured figures, '—' where not measured."""
     frame = df.copy()
     frame["remark"] = frame.apply(_remark, axis=1) if not frame.empty else []
+    for name in ALWAYS:
+        column = SUMMARY_COLUMNS[name][0]
+        if column not in frame.columns:
+            frame[column] = None
     columns = {name: (col, how) for name, (col, how) in SUMMARY_COLUMNS.items()
-               if col in frame.columns and (how == "text" or frame[col].notna().any())}
-    out = pd.DataFrame({name: [_fmt(v, how) for v in frame[col]] for name, (col, how) in columns.items()})
-    return out
+               if col in frame.columns and (how == "text" or name in ALWAYS or frame[col].notna().any())}
+    return pd.DataFrame({name: [fmt_value(v, how) for v in frame[col]] for name, (col, how) in columns.items()})
 
 
 def raw(df: pd.DataFrame) -> pd.DataFrame:

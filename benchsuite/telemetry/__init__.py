@@ -151,6 +151,16 @@ class Telemetry:
                       idle_power_w=self._idle.get(device), reason=reason, procs=procs,
                       clock=self._clock)
 
+    def measures_energy(self, device: str) -> bool:
+        """Whether ``device`` gets energy figures: NVML for a GPU, readable RAPL for the CPU."""
+        if self.device_reason(device) is not None:
+            return False
+        if parse_device(device) is not None:
+            return True
+        if self._sampler is None:
+            self.start()
+        return self._sampler is not None and self._sampler.host.rapl.available
+
     def measure_idle(self, device: str, seconds: float = 3.0) -> float | None:
         """Mean power of ``device`` in W over ``seconds`` of doing nothing; cached per device.
 

@@ -265,6 +265,8 @@ def summarize_host(rows: list[Row], *, device: str, case_id: str, t_open: float,
     for f in ("power_mean_w", "active_energy_j"):
         if energy_j is None:
             not_measured[f] = not_measured["energy_j"]
+    if energy_j is None:  # the window flags qualify an energy result; there is none
+        flags = [f for f in flags if f not in ("short-window", "few-samples")]
     cpu = _values(inside, "cpu_util_pct")
     summary = {
         "device": device,
