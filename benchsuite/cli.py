@@ -87,7 +87,7 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
         raise _usage(str(exc)) from None
     cases = plan.expand(sweep, reg)
     run_id = results.new_run_id()
-    gpus = [d.index for d in chosen if d.type == "cuda"]
+    gpus = [d.nvml_index for d in chosen if d.type == "cuda" and d.nvml_index is not None]
     tel = Telemetry(gpus, hz=sample_hz, samples_path=out_dir / run_id / results.SAMPLES_FILE, enabled=telemetry)
     gpu_cooldown = cooldown if cooldown is not None else (runner.COOLDOWN_GPU_S if tel.available else 0.0)
     overrides = {"min_time_s": min_time, "min_iters": min_iters, "warmup_iters": warmup}

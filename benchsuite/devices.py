@@ -31,9 +31,18 @@ class Device:
     memory_bytes: int | None = None
     compute_capability: tuple[int, int] | None = None
     multiprocessors: int | None = None
+    uuid: str | None = None
+    nvml_index: int | None = None  # NVML numbers GPUs by PCI bus; torch may not (CUDA_VISIBLE_DEVICES)
     cores_physical: int | None = None
     cores_logical: int | None = None
     native_precisions: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def telemetry_id(self) -> str | None:
+        """The name telemetry knows this device by: "cpu", "cuda:<NVML index>", or None if unmatched."""
+        if self.type == "cpu":
+            return "cpu"
+        return f"cuda:{self.nvml_index}" if self.nvml_index is not None else None
 
     def to_dict(self) -> dict:
         """Plain data for the run header."""
@@ -92,6 +101,7 @@ def cuda() -> list[Device]:
     gpus = []
     for i in range(torch.cuda.device_count()):
         props = torch.cuda.get_device_properties(i)
+        uuid = str(props.uuid) if getattr(props, "uuid", None) is not None else None
         gpus.append(
             Device(
                 id=f"cuda:{i}",
@@ -101,10 +111,25 @@ def cuda() -> list[Device]:
                 memory_bytes=props.total_memory,
                 compute_capability=(props.major, props.minor),
                 multiprocessors=props.multi_processor_count,
+                uuid=uuid,
+                nvml_index=_nvml_index(i, uuid),
                 native_precisions=frozenset(("fp16", "bf16") if props.major >= 8 else ("fp16",)),
             )
         )
     return gpus
+
+
+def _nvml_index(torch_index: int, uuid: str | None) -> int | None:
+    """Match a torch GPU to NVML's numbering by UUID; without a UUID, only when no
+    CUDA_VISIBLE_DEVICES remaps the devices is the index taken as the same."""
+    from benchsuite.telemetry import nvml
+
+    found = nvml.index_of_uuid(uuid)
+    if found is not None:
+        return found
+    if uuid is None and not os.environ.get("CUDA_VISIBLE_DEVICES") and nvml.status()[0]:
+        return torch_index
+    return None
 
 
 def available() -> list[Device]:

@@ -123,8 +123,9 @@ class Runner:
         if self.telemetry is None or self.settings.idle_s <= 0:
             return
         for device in dict.fromkeys(c.device for c in cases if not c.skip_reason):
-            if self.telemetry.measures_energy(device):
-                self.telemetry.measure_idle(device, self.settings.idle_s)
+            name = self.devices[device].telemetry_id
+            if name is not None and self.telemetry.measures_energy(name):
+                self.telemetry.measure_idle(name, self.settings.idle_s)
 
     def _end_extra(self) -> dict[str, Any]:
         return {"telemetry": self.telemetry.info()} if self.telemetry is not None else {}
@@ -177,7 +178,7 @@ class Runner:
             nbytes = workload.bytes_per_step()
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(torch_device)
-            window = self.telemetry.window(case.device, case.id) if self.telemetry else None
+            window = self._window(device, case)
             timings = measure(workload.step, device.type, settings, device=torch_device, window=window)
             mem_peak = torch.cuda.max_memory_allocated(torch_device) if device.type == "cuda" else None
         median = timings.median_s
@@ -208,6 +209,14 @@ class Runner:
         if summary is not None:
             out["telemetry"] = {k: results.clean_number(v) for k, v in summary.items()}
         return out
+
+    def _window(self, device: Device, case: Case):
+        """The telemetry window of a case, or None when telemetry is off or cannot see the device."""
+        if self.telemetry is None:
+            return None
+        if device.telemetry_id is None:
+            return _Unmatched(device)
+        return self.telemetry.window(device.telemetry_id, case.id)
 
     def find_auto_batch(self, case: Case, device: Device) -> tuple[int | None, list[dict]]:
         """Largest power of two that fits: doubles until OOM (GPU) or a memory/time cap (CPU)."""
@@ -250,6 +259,16 @@ class Runner:
                     break
             size *= 2
         return best, probes
+
+
+class _Unmatched(contextlib.nullcontext):
+    """A window for a GPU that NVML could not be matched to: says so instead of guessing."""
+
+    def __init__(self, device: Device) -> None:
+        super().__init__()
+        note = f"{device.id} could not be matched to an NVML device (no UUID match)"
+        self.summary = {"device": device.id, "energy_j": None, "telemetry_note": note,
+                        "not_measured": {"energy_j": note}, "quality_flags": []}
 
 
 def energy_metrics(summary: dict | None, samples_in_window: int, samples_per_s: float,

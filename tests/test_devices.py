@@ -36,3 +36,33 @@ def test_host_info_has_versions_and_nvml_state():
         assert key in info
     if not info["nvml"]:
         assert info["nvml_reason"]
+
+
+def test_torch_gpus_are_matched_to_nvml_by_uuid(monkeypatch):
+    from benchsuite.telemetry import nvml
+    from tests.fakes import fake_pynvml
+
+    nvml._reset_for_tests()
+    try:
+        fake_pynvml.install(monkeypatch, [fake_pynvml.FakeGpu(uuid="GPU-aaaa"), fake_pynvml.FakeGpu(uuid="GPU-bbbb")])
+        assert nvml.index_of_uuid("BBBB") == 1 and nvml.index_of_uuid("gpu-aaaa") == 0
+        assert nvml.index_of_uuid("cccc") is None
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+        assert devices._nvml_index(0, "bbbb") == 1  # torch's cuda:0 is NVML's GPU 1
+        assert devices._nvml_index(0, None) is None  # remapped and no UUID: never guess
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+        assert devices._nvml_index(0, None) == 0
+    finally:
+        nvml._reset_for_tests()
+
+
+def test_unmatched_gpu_gets_no_energy_and_says_why(tmp_path):
+    from benchsuite import results, runner
+    from benchsuite.workload import Registry
+
+    gpu = devices.Device(id="cuda:0", type="cuda", name="x", index=0)
+    r = runner.Runner(Registry({}, {}), [gpu], results.RunStore(tmp_path, {}), telemetry=object())
+    window = r._window(gpu, None)
+    with window:
+        pass
+    assert window.summary["energy_j"] is None and "could not be matched" in window.summary["telemetry_note"]

@@ -259,6 +259,18 @@ def device_count() -> int:
         return 0
 
 
+def index_of_uuid(uuid: str | None) -> int | None:
+    """NVML's index of the GPU with this UUID (``GPU-`` prefix and case ignored), or None."""
+    if not uuid or not status()[0]:
+        return None
+    wanted = uuid.lower().removeprefix("gpu-")
+    for i in range(device_count()):
+        found = _decode(query("nvmlDeviceGetUUID", handle(i)))
+        if isinstance(found, str) and found.lower().removeprefix("gpu-") == wanted:
+            return i
+    return None
+
+
 def handle(index: int) -> Any:
     """The NVML handle of GPU ``index`` (cached). Raises NvmlError for a bad index."""
     with _lock:
