@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,13 +22,19 @@ ROOT = Path(__file__).resolve().parents[1]
 # The same case the live suite (benchmarks/conftest.py) runs for matmul in fp32 on the CPU;
 # fp8 on a CPU is a skipped case, which the pytest-benchmark export leaves out.
 RUN_ARGS = ["run", "-w", "matmul", "-d", "cpu", "-p", "fp32,fp8", "--param", "m=256", "--param", "n=256",
-            "--param", "k=256", "--min-time", "0.2", "--min-iters", "20", "--warmup", "3", "--format", "json"]
+            "--param", "k=256", "--min-time", "0.2", "--min-iters", "20", "--warmup", "3", "--threads", "1",
+            "--format", "json"]
 CASE_ID = "matmul/infer/cpu/fp32[m=256,n=256,k=256]"
 PYTEST_BENCHMARK = [sys.executable, "-m", "pytest_benchmark"]  # pytest_benchmark/__main__.py -> cli.main
 
 
+# One torch thread in the measuring subprocesses: on a shared 2-core machine a 2-thread
+# matmul can slow down by far more than 2x when another process takes a core.
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
 def _run(cmd: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=ONE_THREAD)
 
 
 @pytest.fixture(scope="module")
@@ -140,10 +147,10 @@ def test_regression_thresholds_with_pytest_benchmarks_checks(run_dir, tmp_path):
     assert failures(base, slower) == []  # faster than the baseline is not a regression
 
 
-@pytest.mark.parametrize("factor, fails", [(0.25, True), (4.0, False)], ids=["faster-baseline", "slower-baseline"])
+@pytest.mark.parametrize("factor, fails", [(0.1, True), (10.0, False)], ids=["faster-baseline", "slower-baseline"])
 def test_live_benchmark_compare_fail_against_an_exported_run(run_dir, tmp_path, factor, fails):
     """`pytest benchmarks/ --benchmark-compare=EXPORT --benchmark-compare-fail=median:5%` on a baseline
-    made 4x faster (the live run is a regression: pytest fails) or 4x slower (it passes)."""
+    made 10x faster (the live run is a regression: pytest fails) or 10x slower (it passes)."""
     baseline = _export(scaled_run(run_dir, tmp_path, factor), tmp_path / "baseline.json")
     done = _run([sys.executable, "-m", "pytest", "benchmarks/test_workloads.py", "-k", "matmul and cpu and fp32",
                  "-p", "no:cacheprovider", "--benchmark-max-time=0.2", f"--benchmark-compare={baseline}",
