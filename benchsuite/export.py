@@ -206,7 +206,7 @@ def _cell(value: Any) -> Any:
 
 def case_table(run_path: str | Path) -> pd.DataFrame:
     """The run's case table (`benchsuite.results.load`), every cell a scalar."""
-    df = results.load(run_path)
+    df = results.load(results.results_path(run_path))
     return df.apply(lambda column: column.map(_cell)) if not df.empty else df
 
 

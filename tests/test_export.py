@@ -105,6 +105,31 @@ def test_export_leaves_out_cases_without_times(run_dir, tmp_path):
     assert "Wrote 1 benchmarks (pytest-benchmark) to" in r.output
 
 
+def test_export_carries_energy_from_the_telemetry_summary(run_dir, tmp_path):
+    path = results.results_path(run_dir)
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    case = next(r for r in records if r.get("id") == CASE_ID)
+    rounds = len(case["timing"]["times_s"])
+    case["telemetry"] = {"device": "cpu", "energy_j": 3.0 * rounds, "energy_method": "rapl", "power_mean_w": 42.0,
+                         "window_s": 0.25, "quality_flags": ["short-window"], "telemetry_note": None}
+    doctored = tmp_path / "run" / "results.jsonl"
+    doctored.parent.mkdir()
+    doctored.write_text("".join(json.dumps(r) + "\n" for r in records))
+    (bench,) = export.to_pytest_benchmark(doctored).document["benchmarks"]
+    info = bench["extra_info"]
+    assert info["energy_per_round_j"] == pytest.approx(3.0)  # one step per round
+    assert info["samples_per_j"] == pytest.approx(1 / 3.0)  # one product per step
+    assert (info["power_mean_w"], info["energy_method"], info["quality_flags"]) == (42.0, "rapl", ["short-window"])
+
+
+def test_energy_fields():
+    assert export.energy_fields(12.0, rounds=4, iterations=2, samples_per_call=8) == {
+        "energy_per_round_j": 3.0, "samples_per_j": 8 * 2 / 3.0}
+    assert export.energy_fields(12.0, rounds=4, iterations=1, samples_per_call=None)["samples_per_j"] is None
+    assert export.energy_fields(None, rounds=4, iterations=1, samples_per_call=8) == {
+        "energy_per_round_j": None, "samples_per_j": None}
+
+
 def test_pytest_benchmark_compare_shows_both_runs(run_dir, tmp_path):
     base = _export(run_dir, tmp_path / "0001_base.json")
     slower = _export(scaled_run(run_dir, tmp_path, 1.5), tmp_path / "0002_slower.json")
@@ -206,6 +231,8 @@ def test_export_bad_input_is_a_usage_error(run_dir, tmp_path):
     assert r.exit_code == 2 and "no such results file" in r.output
     r = cli("export", str(run_dir), "--format", "pytest-benchmark", "-o", str(tmp_path))
     assert r.exit_code == 2 and "is a directory" in r.output
+    r = cli("export", str(run_dir.parent), "--format", "csv", "-o", str(tmp_path / "x.csv"))  # a folder of runs
+    assert r.exit_code == 2 and "no such results file" in r.output
     r = cli("export", str(run_dir), "--format", "xml", "-o", str(tmp_path / "x.xml"))
     assert r.exit_code == 2 and "'xml' is not one of" in r.output
 
