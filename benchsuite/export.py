@@ -76,9 +76,22 @@ def _stats(times_s: list[float]) -> dict[str, Any]:
 
 
 def _machine_info(header: dict) -> dict[str, Any]:
-    """The run's machine in pytest-benchmark's ``machine_info`` keys, plus benchsuite's own."""
+    """The run's machine in pytest-benchmark's ``machine_info`` keys.
+
+    Exported on the machine the run was made on (same host name, OS release and Python),
+    it is what pytest-benchmark itself records, so comparing the export with a live run
+    there raises no "machine_info is different" warning; elsewhere it is built from the
+    run header.
+    """
+    import platform
+
     host = header.get("host") or {}
     system, _, release = (host.get("os") or "").partition(" ")
+    if (host.get("hostname"), host.get("python"), release) == (platform.node(), platform.python_version(),
+                                                               platform.release()):
+        from pytest_benchmark.plugin import pytest_benchmark_generate_machine_info
+
+        return pytest_benchmark_generate_machine_info()
     return {
         "node": host.get("hostname"),
         "processor": host.get("cpu_model"),
@@ -91,22 +104,29 @@ def _machine_info(header: dict) -> dict[str, Any]:
         "release": release or None,
         "system": system or None,
         "cpu": {"brand_raw": host.get("cpu_model"), "count": host.get("cpu_cores_logical")},
-        "benchsuite": {
-            "run_id": header.get("run_id"),
-            "torch": host.get("torch"),
-            "cuda_runtime": host.get("cuda_runtime"),
-            "driver": host.get("driver"),
-            "devices": [{k: d.get(k) for k in ("id", "name", "memory_bytes", "compute_capability")}
-                        for d in header.get("devices") or []],
-        },
     }
 
 
 def _commit_info(header: dict) -> dict[str, Any]:
-    # benchsuite records no git commit of the measured code; say so the way pytest-benchmark does.
-    return {"id": "unversioned", "time": None, "author_time": None, "dirty": False,
-            "project": "benchsuite", "branch": "(unknown)", "benchsuite_run_id": header.get("run_id"),
-            "tag": header.get("tag")}
+    """pytest-benchmark's ``commit_info``; benchsuite records no commit of the measured code,
+    so it says so as pytest-benchmark does, and adds the run's own facts under ``benchsuite``."""
+    host = header.get("host") or {}
+    return {
+        "id": "unversioned", "time": None, "author_time": None, "dirty": False,
+        "project": "benchsuite", "branch": "(unknown)",
+        "benchsuite": {
+            "run_id": header.get("run_id"),
+            "tag": header.get("tag"),
+            "version": header.get("benchsuite"),
+            "command": header.get("command"),
+            "torch": host.get("torch"),
+            "cuda_runtime": host.get("cuda_runtime"),
+            "driver": host.get("driver"),
+            "threads": header.get("threads"),
+            "devices": [{k: d.get(k) for k in ("id", "name", "memory_bytes", "compute_capability")}
+                        for d in header.get("devices") or []],
+        },
+    }
 
 
 def _options(case: dict, timing: dict) -> dict[str, Any]:

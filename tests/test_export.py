@@ -64,7 +64,8 @@ def test_export_mirrors_a_real_pytest_benchmark_file(run_dir, tmp_path, pytester
     ours = json.loads(_export(run_dir, tmp_path / "ours.json").read_text())
     assert list(ours) == list(real)
     assert set(ours["commit_info"]) >= set(real["commit_info"])
-    assert set(ours["machine_info"]) >= set(real["machine_info"]) - {"cpu"}
+    assert ours["machine_info"] == real["machine_info"]  # exported where the run was made
+    assert ours["commit_info"]["benchsuite"]["run_id"] == run_dir.name
     (bench,) = ours["benchmarks"]
     real_bench = real["benchmarks"][0]
     assert list(bench) == list(real_bench)
@@ -120,6 +121,19 @@ def test_export_carries_energy_from_the_telemetry_summary(run_dir, tmp_path):
     assert info["energy_per_round_j"] == pytest.approx(3.0)  # one step per round
     assert info["samples_per_j"] == pytest.approx(1 / 3.0)  # one product per step
     assert (info["power_mean_w"], info["energy_method"], info["quality_flags"]) == (42.0, "rapl", ["short-window"])
+
+
+def test_export_of_a_run_from_another_machine_describes_that_machine(run_dir, tmp_path):
+    path = results.results_path(run_dir)
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[0]["host"] = {**records[0]["host"], "hostname": "gpu-box-7", "cpu_model": "Intel Xeon Platinum 8480+",
+                          "os": "Linux 5.15.0-91-generic"}
+    doctored = tmp_path / "run" / "results.jsonl"
+    doctored.parent.mkdir()
+    doctored.write_text("".join(json.dumps(r) + "\n" for r in records))
+    info = export.to_pytest_benchmark(doctored).document["machine_info"]
+    assert (info["node"], info["processor"], info["system"], info["release"]) == (
+        "gpu-box-7", "Intel Xeon Platinum 8480+", "Linux", "5.15.0-91-generic")
 
 
 def test_energy_fields():
@@ -184,6 +198,7 @@ def test_live_benchmark_compare_fail_against_an_exported_run(run_dir, tmp_path, 
     output = done.stdout + done.stderr
     assert f"Comparing against benchmarks from: {baseline}" in output.replace("\n", "")
     assert f"test_workload[{CASE_ID}] (NOW)" in output  # the live case matched the exported one
+    assert "machine_info is different" not in output
     if fails:
         assert done.returncode != 0 and "Performance has regressed" in output, output
         assert f"test_workload[{CASE_ID}]" in output.split("Performance has regressed")[1]
