@@ -57,9 +57,18 @@ def workload(case_id: str):
 
     case = cases()[case_id]
     instance = registry()[case.workload](**case.param_dict)
-    with precision.numerics(case.precision):
-        instance.setup(case)
-        try:
-            yield case, instance
-        finally:
-            instance.teardown()
+    cudnn = None
+    if case.device.startswith("cuda"):  # as `benchsuite run` does: cuDNN picks its fastest kernels
+        import torch
+
+        cudnn, torch.backends.cudnn.benchmark = torch.backends.cudnn.benchmark, True
+    try:
+        with precision.numerics(case.precision):
+            instance.setup(case)
+            try:
+                yield case, instance
+            finally:
+                instance.teardown()
+    finally:
+        if cudnn is not None:
+            torch.backends.cudnn.benchmark = cudnn

@@ -172,6 +172,14 @@ def attach(benchmark: Any, config: pytest.Config) -> EnergyMeter:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from benchsuite.telemetry import parse_device, validate_hz
+
+    try:  # bad values are usage errors before anything runs (neither needs NVML)
+        validate_hz(config.getoption("benchsuite_telemetry_hz"))
+        if config.getoption("benchsuite_device"):
+            parse_device(config.getoption("benchsuite_device"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"benchsuite: {exc}") from None
     config.stash[_SESSION_KEY] = _TelemetrySession(config)
 
 

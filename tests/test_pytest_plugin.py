@@ -157,3 +157,14 @@ def test_plugin_import_touches_neither_torch_nor_nvml():
             "print('torch' in sys.modules, 'pynvml' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("option, message", [
+    ("--benchsuite-telemetry-hz=0", "sampling rate hz=0.0 is not allowed"),
+    ("--benchsuite-device=tpu:0", "device 'tpu:0' is not allowed: use 'cpu' or 'cuda:N'"),
+])
+def test_bad_option_values_are_usage_errors(pytester, option, message):
+    pytester.makepyfile(test_bench="def test_x(benchmark):\n    benchmark(lambda: None)\n")
+    result = pytester.runpytest(*PLUGIN, *QUICK, "--benchsuite-telemetry", option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*benchsuite: {message}*"])
