@@ -289,5 +289,24 @@ def info(fmt: str) -> None:
     _stdout.print("CPU datasheet peaks: none (no comparable vendor figure; benchsuite invents none)")
 
 
+@main.command(name="export")
+@click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["pytest-benchmark", "csv", "parquet"]), required=True,
+              help="pytest-benchmark JSON (for pytest-benchmark compare), or the case table as csv/parquet.")
+@click.option("--output", "-o", "output", type=click.Path(path_type=Path), required=True, help="File to write.")
+def export_(run_dir: Path, fmt: str, output: Path) -> None:
+    """Write a run (a run directory or its results.jsonl) in another tool's format."""
+    from benchsuite import export, results
+
+    try:
+        done = export.export(run_dir, fmt, output)
+    except (export.ExportError, results.ResultsError) as exc:
+        raise _usage(str(exc)) from None
+    for case_id, why in done["left_out"]:
+        _stderr.print(f"[dim]left out[/] {case_id}: {why}")
+    _stderr.print(f"Wrote {done['written']} {'benchmarks' if fmt == 'pytest-benchmark' else 'cases'} "
+                  f"({fmt}) to {done['path']}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

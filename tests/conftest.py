@@ -33,3 +33,7 @@ def fake_gpus():
                               compute_capability=cc, multiprocessors=132,
                               native_precisions=frozenset({"fp16", "bf16"}))
     return [devices.cpu(), gpu(0), gpu(1)]
+
+
+# pytest's own fixture for running pytest inside a test (tests/test_pytest_plugin.py).
+pytest_plugins = ("pytester",)

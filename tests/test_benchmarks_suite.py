@@ -1,0 +1,32 @@
+"""The pytest-benchmark suite in benchmarks/: what it collects, and what the default run leaves out."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _collect(*args: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return [line for line in done.stdout.splitlines() if "::" in line]
+
+
+def test_suite_has_one_test_per_case_and_never_collects_selfcheck():
+    from benchsuite.workload import registry
+
+    ids = _collect("benchmarks/")
+    assert ids and all(i.startswith("benchmarks/test_workloads.py::test_workload[") for i in ids)
+    workloads = {i.split("[", 1)[1].split("/", 1)[0] for i in ids}
+    assert workloads == set(registry().names())
+    assert "benchmarks/test_workloads.py::test_workload[matmul/infer/cpu/fp32[m=256,n=256,k=256]]" in ids
+    assert not any("selfcheck" in i for i in ids)
+
+
+def test_default_test_run_does_not_collect_the_suite():
+    ids = _collect()
+    assert ids and not any(i.startswith("benchmarks/") for i in ids)
