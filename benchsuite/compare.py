@@ -196,6 +196,9 @@ def _judge(label: str, b: pd.Series | None, n: pd.Series | None, metric: str, th
         row["verdict"] = "regression"
         row["noise"] = f"now {row['new_status']}"
         return row
+    if row["base_status"] == row["new_status"] and row["base_status"] != "ok":
+        row["verdict"] = f"both {row['base_status']}"
+        return row
     if row["base_status"] != row["new_status"]:
         row["verdict"] = "status changed"
         return row
@@ -233,7 +236,7 @@ def display(comparison: Comparison) -> pd.DataFrame:
         f"new {comparison.metric}": [_num(v) for v in rows["new"]],
         "new/base": ["—" if v is None or v != v else f"{v:.3f}" for v in rows["ratio"]],
         "change": ["—" if v is None or v != v else f"{v:+.1f}%" for v in rows["change_pct"]],
-        "noise": [v or "" for v in rows["noise"]],
+        "noise": [v if isinstance(v, str) else "" for v in rows["noise"]],
         "verdict": [MARKS.get(v, v) if v != "status changed" else f"status {b} → {n}"
                     for v, b, n in zip(rows["verdict"], rows["base_status"], rows["new_status"])],
     })

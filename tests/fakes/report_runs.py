@@ -83,9 +83,11 @@ def make_run(parent: Path, run_id: str, *, workloads=("mlp", "cnn"), precisions=
                 metrics = {"iters": 50, "step_s_median": med, "step_s_iqr": q3 - q1, "step_s_p90": times[45],
                            "step_s_p99": times[49], "step_s_mean": sum(times) / 50, "step_s_min": times[0],
                            "step_s_max": times[49], "samples_per_s": sps, "tflop_per_s": flops / med / 1e12,
-                           "peak_tflop_per_s": 989.0 if precision == "bf16" else 67.0, "flops_per_step": flops,
+                           "peak_tflop_per_s": (989.0 if precision == "bf16" else 67.0) if device != "cpu" else None,
+                           "flops_per_step": flops,
                            "mem_peak_bytes": int(2**20 * bs * (4 if precision == "fp32" else 2))}
-                metrics["pct_of_peak"] = 100 * metrics["tflop_per_s"] / metrics["peak_tflop_per_s"]
+                metrics["pct_of_peak"] = (100 * metrics["tflop_per_s"] / metrics["peak_tflop_per_s"]
+                                          if metrics["peak_tflop_per_s"] else None)
                 tele = None
                 if telemetry:
                     energy = power * med * 50
