@@ -37,6 +37,9 @@ TIMELINE_ROWS = ["power (W)", "utilisation (%)", "memory (GiB)", "clocks (MHz)"]
 # every peak and trough survives while the report stays small.
 CASE_BUCKETS = 150
 RUN_BUCKETS = 600
+# One colour per precision in every figure (plotly's default qualitative palette).
+PRECISION_COLORS = {"fp32": "#636EFA", "tf32": "#00CC96", "bf16": "#EF553B", "fp16": "#AB63FA", "fp8": "#FFA15A"}
+SYMBOLS = ["circle", "square", "diamond", "triangle-up", "cross", "x", "star", "hexagon"]
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50), legend=dict(orientation="h", y=-0.2))
 
 
@@ -44,6 +47,10 @@ def _ok(df: pd.DataFrame) -> pd.DataFrame:
     frame = df[df["status"] == "ok"].copy() if "status" in df.columns else df.iloc[0:0].copy()
     frame["_device"] = device_labels(frame).values
     return frame
+
+
+def _color(precision: Any) -> str | None:
+    return PRECISION_COLORS.get(str(precision))
 
 
 def _has(df: pd.DataFrame, column: str) -> bool:
@@ -96,10 +103,10 @@ def energy(df: pd.DataFrame) -> go.Figure | None:
         x = [labels[i] for i in idx]
         if "samples_per_s_per_w" in part:
             fig.add_trace(go.Bar(x=x, y=_num(part["samples_per_s_per_w"]), name=escape(f"{precision} samples/s/W"),
-                                 legendgroup=precision), row=1, col=1)
+                                 legendgroup=precision, marker_color=_color(precision)), row=1, col=1)
         if "j_per_sample" in part:
             fig.add_trace(go.Bar(x=x, y=_num(part["j_per_sample"]), name=escape(f"{precision} J/sample"),
-                                 legendgroup=precision), row=2, col=1)
+                                 legendgroup=precision, marker_color=_color(precision)), row=2, col=1)
     fig.update_layout(title="Energy efficiency", height=650, **LAYOUT)
     fig.update_yaxes(type="log", row=2, col=1)
     return fig
@@ -116,9 +123,11 @@ def pct_of_peak(df: pd.DataFrame) -> go.Figure | None:
     for precision, part in ok.groupby("precision", sort=True):
         idx = [ok.index.get_loc(i) for i in part.index]
         fig.add_trace(go.Bar(x=[labels[i] for i in idx], y=_num(part["pct_of_peak"]), name=escape(precision),
-                             customdata=np.stack([_num(part["tflop_per_s"]), _num(part["peak_tflop_per_s"])], axis=-1)
-                             if _has(part, "peak_tflop_per_s") else None,
-                             hovertemplate="%{x}<br>%{y:.1f}% of peak<extra></extra>"))
+                             marker_color=_color(precision),
+                             customdata=np.stack([_num(part.get("tflop_per_s", np.nan)),
+                                                  _num(part.get("peak_tflop_per_s", np.nan))], axis=-1),
+                             hovertemplate="%{x}<br>%{y:.1f}% of peak<br>%{customdata[0]:.4g} of "
+                                           "%{customdata[1]:.4g} TFLOP/s<extra></extra>"))
     fig.update_layout(title="% of datasheet peak (dense TFLOP/s)", yaxis_title="% of peak", **LAYOUT)
     return fig
 
@@ -150,20 +159,24 @@ def pareto(df: pd.DataFrame) -> list[tuple[str, go.Figure]]:
         top = float(mem.max()) if mem.notna().any() else 0.0
         size = (8 + 30 * np.sqrt(mem.fillna(0) / top)).to_numpy() if top > 0 else np.full(len(part), 12.0)
         fig = go.Figure()
+        symbols = {d: SYMBOLS[i % len(SYMBOLS)] for i, d in enumerate(sorted(part["_device"].unique()))}
         for key, sub in part.groupby(["precision", "_device", "mode"], sort=True):
             pos = [part.index.get_loc(i) for i in sub.index]
             text = [escape(f"{i}<br>") + f"peak memory {m / 2**30:.2f} GiB" if m == m else escape(str(i))
                     for i, m in zip(sub["id"], mem.iloc[pos])]
             fig.add_trace(go.Scatter(x=x[pos], y=y[pos], mode="markers+text", name=escape(" ".join(map(str, key))),
-                                     marker=dict(size=size[pos], opacity=0.7, line=dict(width=1)),
+                                     marker=dict(size=size[pos], opacity=0.7, line=dict(width=1), color=_color(key[0]),
+                                                 symbol=symbols[key[1]]),
                                      text=[f"bs{b}" if b == b else "" for b in _num(sub["batch_size"])],
                                      textposition="top center", hovertext=text,
                                      hovertemplate="%{hovertext}<br>%{x:.3s} J/sample<br>%{y:.4s} samples/s"
                                                    "<extra></extra>"))
         front = pareto_front(x, y)
         order = np.argsort(x[front])
-        fig.add_trace(go.Scatter(x=x[front][order], y=y[front][order], mode="lines", name="Pareto front",
-                                 line=dict(color="black", dash="dash")))
+        fig.add_trace(go.Scatter(x=x[front][order], y=y[front][order], mode="lines+markers", name="Pareto front",
+                                 line=dict(color="black", dash="dash"),
+                                 marker=dict(symbol="circle-open", size=size[front][order] + 8, color="black"),
+                                 hoverinfo="skip"))
         fig.update_layout(title=escape(f"{workload}: throughput against energy per sample (size: peak memory)"),
                           xaxis_title="J/sample (lower is better)", yaxis_title="samples/s (higher is better)",
                           **LAYOUT)
