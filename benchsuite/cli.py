@@ -255,6 +255,7 @@ if __name__ == "__main__":  # pragma: no cover
 # Everything below works from results files alone and never imports torch.
 
 EXIT_UNREADABLE = 2
+from benchsuite.compare import METRICS as COMPARE_METRICS  # noqa: E402  (torch-free; the choices for --metric)
 
 
 def _load_or_exit(paths):
@@ -272,10 +273,10 @@ def _load_or_exit(paths):
     return df
 
 
-def _warn_fingerprints(df, gpus_paired: bool) -> None:
+def _warn_fingerprints(runs: list[dict], gpus_paired: bool) -> None:
     from benchsuite import fingerprint
 
-    for line in fingerprint.warning_lines(df.attrs.get("runs", []), gpus_paired=gpus_paired):
+    for line in fingerprint.warning_lines(runs, gpus_paired=gpus_paired):
         click.echo(f"warning: {line}", err=True)
 
 
@@ -318,7 +319,7 @@ def report(runs, output, baseline) -> None:
 @main.command()
 @click.argument("base", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
-@click.option("--metric", type=click.Choice(list(__import__("benchsuite.compare", fromlist=["METRICS"]).METRICS)),
+@click.option("--metric", type=click.Choice(list(COMPARE_METRICS)),
               default="samples_per_s", show_default=True, help="What to compare.")
 @click.option("--threshold", default="5%", show_default=True, help="Smallest change called a regression (5% or 0.05).")
 @click.option("--fail-on-regression", is_flag=True, help="Exit 1 when any case got worse past the threshold and noise.")
@@ -333,10 +334,7 @@ def compare(base, new, metric, threshold, fail_on_regression, fmt) -> None:
     except compare_mod.CompareError as exc:
         raise click.BadParameter(str(exc), param_hint="--threshold") from None
     base_df, new_df = _load_or_exit([base]), _load_or_exit([new])
-    both = base_df.attrs["runs"] + new_df.attrs["runs"]
-    from benchsuite import fingerprint
-    for line in fingerprint.warning_lines(both):
-        click.echo(f"warning: {line}", err=True)
+    _warn_fingerprints(base_df.attrs["runs"] + new_df.attrs["runs"], gpus_paired=True)
     result = compare_mod.compare(base_df, new_df, metric, limit)
     shown = compare_mod.display(result)
     counts = result.rows["verdict"].value_counts().to_dict()
@@ -383,7 +381,7 @@ def table_(runs, fmt, baseline, reference, output) -> None:
         if any(ref.glob(f"*/{results.RESULTS_FILE}")):
             paths.append(ref)
     df = _load_or_exit(paths)
-    _warn_fingerprints(df, gpus_paired=False)
+    _warn_fingerprints(df.attrs["runs"], gpus_paired=False)
     try:
         frame, devices, base = tables.hardware(df, baseline)
     except ValueError as exc:
