@@ -223,6 +223,13 @@ def _judge(label: str, b: pd.Series | None, n: pd.Series | None, metric: str, th
 MARKS = {"regression": "▼ REGRESSION", "improvement": "▲ improvement"}
 
 
+def _device_cell(base: Any, new: Any) -> str:
+    base, new = (v if isinstance(v, str) else None for v in (base, new))
+    if base is None or new is None or base == new:
+        return base or new or ""
+    return f"{base} → {new}"
+
+
 def display(comparison: Comparison) -> pd.DataFrame:
     """Printable rows: values with 4 significant digits, the verdict marked."""
     from benchsuite.report.tables import _num
@@ -230,8 +237,7 @@ def display(comparison: Comparison) -> pd.DataFrame:
     rows = comparison.rows
     return pd.DataFrame({
         "case": rows["case"],
-        "device": [b if b == n or n is None else (n if b is None else f"{b} → {n}")
-                   for b, n in zip(rows["base_device"], rows["new_device"])],
+        "device": [_device_cell(b, n) for b, n in zip(rows["base_device"], rows["new_device"])],
         f"base {comparison.metric}": [_num(v) for v in rows["base"]],
         f"new {comparison.metric}": [_num(v) for v in rows["new"]],
         "new/base": ["—" if v is None or v != v else f"{v:.3f}" for v in rows["ratio"]],
