@@ -142,3 +142,19 @@ def test_reporting_never_imports_torch(tmp_path):
                           cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("NO-TORCH")
+
+
+def test_timeline_entries_per_case_and_whole_run(tmp_path):
+    run = make_run(tmp_path, "r", samples_per_case=30, **SMALL)
+    df = results.load(run)
+    entries = figures.timeline_data([("r", figures.read_samples(run))], df)
+    labels = [e["label"] for e in entries]
+    ok_cases = df[df["status"] == "ok"]["id"].tolist()
+    assert labels == ["r · whole run (cuda:0)"] + [f"r · {c}" for c in ok_cases]
+    case = entries[1]
+    assert set(case["series"]) == {"power_w", "util_gpu_pct", "util_mem_pct", "mem_used_bytes", "sm_clock_mhz",
+                                   "mem_clock_mhz", "cpu_util_pct", "rss_bytes"}
+    # GPU rows and host rows each share one time array; times start at 0 for the case.
+    assert len(case["times"]) == 2 and case["times"][0][0] == 0.0
+    assert len(case["series"]["power_w"]["y"]) == 30
+    assert max(case["series"]["mem_used_bytes"]["y"]) <= 2.0  # GiB

@@ -236,7 +236,7 @@ def _series(frame: pd.DataFrame, t: np.ndarray, buckets: int) -> dict[str, Any]:
 
 def timeline_data(runs: list[tuple[str, pd.DataFrame]], df: pd.DataFrame) -> list[dict[str, Any]]:
     """One entry per (run, case) with samples, plus one "whole run" entry per run:
-    ``{"label": ..., "series": {column: {"t": [...s], "y": [...]}}}``, downsampled.
+    see :func:`_entry` for the shape; downsampled by the rule above.
 
     A case's GPU series come from the rows of its own device, CPU ones from ``host`` rows;
     time is seconds from the case's (or run's) first sample.
@@ -251,11 +251,10 @@ def timeline_data(runs: list[tuple[str, pd.DataFrame]], df: pd.DataFrame) -> lis
         t_all = pd.to_numeric(samples["t_s"], errors="coerce").to_numpy(dtype=float)
         whole = samples["device"] != "host"
         if whole.any():
-            entries.append({"label": f"{run_id} · whole run ({_device_names(samples)})",
-                            "series": _merge(_series(samples[whole], t_all[whole.to_numpy()] - np.nanmin(t_all),
-                                                     RUN_BUCKETS),
-                                             _series(samples[~whole], t_all[~whole.to_numpy()] - np.nanmin(t_all),
-                                                     RUN_BUCKETS))})
+            start = np.nanmin(t_all)
+            entries.append(_entry(f"{run_id} · whole run ({_device_names(samples)})",
+                                  _series(samples[whole], t_all[whole.to_numpy()] - start, RUN_BUCKETS),
+                                  _series(samples[~whole], t_all[~whole.to_numpy()] - start, RUN_BUCKETS)))
         in_case = samples[samples["case_id"] != ""]
         for case_id, part in in_case.groupby("case_id", sort=False):
             t = pd.to_numeric(part["t_s"], errors="coerce").to_numpy(dtype=float)
@@ -263,10 +262,10 @@ def timeline_data(runs: list[tuple[str, pd.DataFrame]], df: pd.DataFrame) -> lis
             device = device_of.get((run_id, case_id))
             gpu_rows = (part["device"] == device).to_numpy() if device else (part["device"] != "host").to_numpy()
             host_rows = (part["device"] == "host").to_numpy()
-            series = _merge(_series(part[gpu_rows], t[gpu_rows], CASE_BUCKETS),
-                            _series(part[host_rows], t[host_rows], CASE_BUCKETS))
-            if series:
-                entries.append({"label": f"{run_id} · {case_id}", "series": series})
+            entry = _entry(f"{run_id} · {case_id}", _series(part[gpu_rows], t[gpu_rows], CASE_BUCKETS),
+                           _series(part[host_rows], t[host_rows], CASE_BUCKETS))
+            if entry["series"]:
+                entries.append(entry)
     return entries
 
 
@@ -274,11 +273,24 @@ def _device_names(samples: pd.DataFrame) -> str:
     return ", ".join(sorted(d for d in samples["device"].unique() if d and d != "host")) or "host"
 
 
-def _merge(gpu: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]:
-    out = dict(gpu)
+def _entry(label: str, gpu: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]:
+    """``{"label", "times": [[s...], ...], "series": {column: {"ti": i, "y": [...]}}}``: series
+    sampled at the same instants share one time array (GPU rows, host rows), which keeps
+    the page small."""
+    merged = dict(gpu)
     for key, value in host.items():
-        out.setdefault(key, value)
-    return out
+        merged.setdefault(key, value)
+    times: list[list[float]] = []
+    series = {}
+    for column, data in merged.items():
+        for index, existing in enumerate(times):
+            if existing == data["t"]:
+                break
+        else:
+            times.append(data["t"])
+            index = len(times) - 1
+        series[column] = {"ti": index, "y": data["y"]}
+    return {"label": label, "times": times, "series": series}
 
 
 def timeline(entries: list[dict[str, Any]]) -> go.Figure | None:
@@ -288,10 +300,11 @@ def timeline(entries: list[dict[str, Any]]) -> go.Figure | None:
         return None
     fig = make_subplots(rows=len(TIMELINE_ROWS), cols=1, shared_xaxes=True, vertical_spacing=0.05,
                         subplot_titles=TIMELINE_ROWS)
-    first = entries[0]["series"]
+    first = entries[0]
     for column, name, row, _ in TIMELINE_SERIES:
-        data = first.get(column, {"t": [], "y": []})
-        fig.add_trace(go.Scatter(x=data["t"], y=data["y"], mode="lines", name=name), row=row, col=1)
+        data = first["series"].get(column)
+        x, y = (first["times"][data["ti"]], data["y"]) if data else ([], [])
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name), row=row, col=1)
     fig.update_layout(title="Power, utilisation, memory and clocks over time", height=800, **LAYOUT)
     fig.update_xaxes(title_text="seconds from the start of the case", row=len(TIMELINE_ROWS), col=1)
     return fig

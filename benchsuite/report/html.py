@@ -99,8 +99,8 @@ def _timeline_section(entries: list[dict[str, Any]]) -> str:
   var columns = {_script_json(columns)};
   var select = document.getElementById("bs-timeline-select");
   select.addEventListener("change", function() {{
-    var series = entries[Number(select.value)].series;
-    var xs = columns.map(function(c) {{ return series[c] ? series[c].t : []; }});
+    var entry = entries[Number(select.value)], series = entry.series;
+    var xs = columns.map(function(c) {{ return series[c] ? entry.times[series[c].ti] : []; }});
     var ys = columns.map(function(c) {{ return series[c] ? series[c].y : []; }});
     Plotly.restyle("bs-timeline", {{x: xs, y: ys}}, columns.map(function(_, i) {{ return i; }}));
   }});
