@@ -154,7 +154,7 @@ def test_timeline_entries_per_case_and_whole_run(tmp_path):
     case = entries[1]
     assert set(case["series"]) == {"power_w", "util_gpu_pct", "util_mem_pct", "mem_used_bytes", "sm_clock_mhz",
                                    "mem_clock_mhz", "cpu_util_pct", "rss_bytes"}
-    # GPU rows and host rows each share one time array; times start at 0 for the case.
-    assert len(case["times"]) == 2 and case["times"][0][0] == 0.0
+    # The fixture samples GPU and host rows at the same instants: one shared time array, from 0.
+    assert len(case["times"]) == 1 and case["times"][0][0] == 0.0
     assert len(case["series"]["power_w"]["y"]) == 30
     assert max(case["series"]["mem_used_bytes"]["y"]) <= 2.0  # GiB
