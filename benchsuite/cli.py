@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchsuite import __version__
+from benchsuite.compare import METRICS as COMPARE_METRICS  # torch-free: the choices of `compare --metric`
 
 EXIT_INTERRUPTED = 130
 _stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
@@ -255,7 +256,6 @@ if __name__ == "__main__":  # pragma: no cover
 # Everything below works from results files alone and never imports torch.
 
 EXIT_UNREADABLE = 2
-from benchsuite.compare import METRICS as COMPARE_METRICS  # noqa: E402  (torch-free; the choices for --metric)
 
 
 def _load_or_exit(paths):
@@ -369,7 +369,7 @@ def compare(base, new, metric, threshold, fail_on_regression, fmt) -> None:
 @click.option("--reference/--no-reference", default=True, show_default=True,
               help="Include the shipped reference results (reports/reference/).")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write to this file instead of standard output.")
+              help="Write to this file instead of standard output (--format table writes markdown).")
 def table_(runs, fmt, baseline, reference, output) -> None:
     """Hardware comparison: rows are cases less the device, columns are devices."""
     from benchsuite import results

@@ -9,6 +9,7 @@ that ``--dump-dom`` prints. Skipped when chromium is absent; `.ci/run` installs 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -102,6 +103,7 @@ def test_screenshot(report, tmp_path):
     _chromium(tmp_path, "--virtual-time-budget=20000", "--window-size=1400,3000", f"--screenshot={shot}",
               report.as_uri())
     assert shot.is_file() and shot.stat().st_size > 50_000  # a blank page is a few KiB
-    keep = Path(__file__).resolve().parent.parent / "reports" / "browser-test-screenshot.png"
-    if keep.parent.is_dir():
-        shutil.copy(shot, keep)  # for a person to look at (reports/ is git-ignored)
+    keep = os.environ.get("BENCHSUITE_SCREENSHOT_DIR")  # for a person to look at the page
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / "report.png")

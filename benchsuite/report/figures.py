@@ -162,7 +162,7 @@ def pareto(df: pd.DataFrame) -> list[tuple[str, go.Figure]]:
         symbols = {d: SYMBOLS[i % len(SYMBOLS)] for i, d in enumerate(sorted(part["_device"].unique()))}
         for key, sub in part.groupby(["precision", "_device", "mode"], sort=True):
             pos = [part.index.get_loc(i) for i in sub.index]
-            text = [escape(f"{i}<br>") + f"peak memory {m / 2**30:.2f} GiB" if m == m else escape(str(i))
+            text = [escape(str(i)) + (f"<br>peak memory {m / 2**30:.2f} GiB" if m == m else "")
                     for i, m in zip(sub["id"], mem.iloc[pos])]
             fig.add_trace(go.Scatter(x=x[pos], y=y[pos], mode="markers+text", name=escape(" ".join(map(str, key))),
                                      marker=dict(size=size[pos], opacity=0.7, line=dict(width=1), color=_color(key[0]),

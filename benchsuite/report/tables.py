@@ -67,6 +67,9 @@ def _remark(row: pd.Series) -> str:
     notes = row.get("notes")
     if isinstance(notes, list):
         parts.extend(notes)
+    note = row.get("telemetry_note")
+    if isinstance(note, str) and note:
+        parts.append(note)
     flags = row.get("quality_flags")
     if isinstance(flags, list) and flags:
         parts.append("flags: " + ", ".join(flags))
