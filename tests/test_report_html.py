@@ -108,8 +108,14 @@ def test_cli_unreadable_input_exits_2_naming_the_file(tmp_path, content, message
     done = _cli("report", tmp_path / "bad", "-o", tmp_path / "r.html")
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "r.html").exists()
-    assert _cli("table", tmp_path / "bad").returncode == 2
-    assert _cli("compare", tmp_path / "bad", tmp_path / "bad").returncode == 2
+
+
+def test_cli_table_and_compare_refuse_unreadable_input(tmp_path):
+    (tmp_path / "results.jsonl").write_text("hello\n")
+    good = make_run(tmp_path, "good", **SMALL)
+    for args in (("table", tmp_path / "results.jsonl"), ("compare", good, tmp_path / "results.jsonl")):
+        done = _cli(*args)
+        assert done.returncode == 2 and "results.jsonl:1: not a benchsuite results file" in done.stderr, args
 
 
 def test_cli_truncated_last_line_is_reported_and_the_rest_used(tmp_path):
