@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from benchsuite import compare, fingerprint, results
+from benchsuite.report.tables import markdown
 from tests.fakes import report_runs
+from tests.fakes.golden import check_golden
 
 
 def _case(case_id, times, status="ok", batch=32, precision="fp32", device="cuda:0", **metrics):
@@ -126,3 +128,11 @@ def test_cli_exit_codes_format_and_fingerprint_warning(tmp_path):
     shown = _cli("compare", base, new, "--threshold", "50%", "--fail-on-regression", "--format", "markdown")
     assert shown.returncode == 0 and "| case |" in shown.stdout and "REGRESSION" not in shown.stdout
     assert _cli("compare", base, new, "--threshold", "x").returncode == 2
+
+
+def test_compare_markdown_golden(tmp_path):
+    small = dict(workloads=("mlp",), batch_sizes=(32, 128))
+    base = report_runs.make_run(tmp_path, "base", **small)
+    new = report_runs.make_run(tmp_path, "new", speed=0.9, seed=1, **small)
+    result = compare.compare(results.load(base), results.load(new), "samples_per_s", 0.05)
+    check_golden("compare.md", markdown(compare.display(result)))

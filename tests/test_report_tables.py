@@ -1,7 +1,5 @@
-"""Report tables against small golden files (tests/golden/). Regenerate after a deliberate
-change with ``BENCHSUITE_UPDATE_GOLDEN=1 python -m pytest tests/test_report_tables.py``."""
+"""Report tables against small golden files (tests/golden/; see tests/fakes/golden.py)."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,16 +8,8 @@ import pytest
 
 from benchsuite import results
 from benchsuite.report import tables
+from tests.fakes.golden import GOLDEN, check_golden
 from tests.fakes.report_runs import make_run
-
-GOLDEN = Path(__file__).parent / "golden"
-
-
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("BENCHSUITE_UPDATE_GOLDEN"):
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
 
 
 @pytest.fixture(scope="module")
