@@ -307,10 +307,10 @@ def report(runs, output, baseline) -> None:
             runs = (results.newest_run("reports"),)
         except results.ResultsError as exc:
             raise _usage(str(exc)) from None
-    _load_or_exit(runs)  # clean message and exit 2 before anything is written
+    df = _load_or_exit(runs)  # unreadable input: a clean message and exit 2 before anything is written
     out = output or _default_report_path(list(runs))
     try:
-        path, _ = html.write(runs, out, baseline=baseline)
+        path = html.write_frame(df, out, baseline=baseline)
     except ValueError as exc:  # a --baseline that matches no device
         raise _usage(str(exc)) from None
     click.echo(f"Report: {path} ({path.stat().st_size / 2**20:.1f} MiB)", err=True)

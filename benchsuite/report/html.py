@@ -179,6 +179,13 @@ th, td {{ border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-a
 def write(paths: Iterable[str | Path], out: str | Path, baseline: str | None = None) -> tuple[Path, list[str]]:
     """Load the runs, render the report to ``out``; returns (path, problems met)."""
     df, problems = load_runs(paths)
+    return write_frame(df, out, problems, baseline), problems
+
+
+def write_frame(df: pd.DataFrame, out: str | Path, problems: list[str] | None = None,
+                baseline: str | None = None) -> Path:
+    """Render already loaded runs (``results.load``) to ``out``; each run's samples.csv is
+    read from beside its results file."""
     samples = []
     for run in df.attrs["runs"]:
         run_dir = Path(run["path"]).parent
@@ -187,4 +194,4 @@ def write(paths: Iterable[str | Path], out: str | Path, baseline: str | None = N
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
-    return out, problems
+    return out
