@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchsuite import __version__
+from benchsuite.compare import METRICS as COMPARE_METRICS  # torch-free: the choices of `compare --metric`
 
 EXIT_INTERRUPTED = 130
 _stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
@@ -310,3 +311,155 @@ def export_(run_dir: Path, fmt: str, output: Path) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# ------------------------------------------------------------------------------ reports
+# Everything below works from results files alone and never imports torch.
+
+EXIT_UNREADABLE = 2
+
+
+def _load_or_exit(paths):
+    """Load runs for report/compare/table; unreadable input is a clean message and exit 2."""
+    from benchsuite import results
+    from benchsuite.report import html
+
+    try:
+        df, problems = html.load_runs(paths)
+    except results.ResultsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_UNREADABLE)
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
+    return df
+
+
+def _warn_fingerprints(runs: list[dict], gpus_paired: bool) -> None:
+    from benchsuite import fingerprint
+
+    for line in fingerprint.warning_lines(runs, gpus_paired=gpus_paired):
+        click.echo(f"warning: {line}", err=True)
+
+
+def _default_report_path(runs: list[Path]) -> Path:
+    from benchsuite import results
+
+    if len(runs) == 1:
+        path = Path(runs[0])
+        return (path.parent if path.name == results.RESULTS_FILE else path) / "report.html"
+    return Path("reports") / f"report-{len(runs)}-runs.html"
+
+
+@main.command()
+@click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="HTML file to write.  [default: RUN/report.html for one run, reports/report-N-runs.html for several]")
+@click.option("--baseline", default=None, help="Device for the hardware comparison's ratios (several runs).")
+def report(runs, output, baseline) -> None:
+    """Write one self-contained HTML report of RUN(s) (run directories or results.jsonl files).
+
+    With no RUN, reports the newest run in reports/.
+    """
+    from benchsuite import results
+    from benchsuite.report import html
+
+    if not runs:
+        try:
+            runs = (results.newest_run("reports"),)
+        except results.ResultsError as exc:
+            raise _usage(str(exc)) from None
+    df = _load_or_exit(runs)  # unreadable input: a clean message and exit 2 before anything is written
+    out = output or _default_report_path(list(runs))
+    try:
+        path = html.write_frame(df, out, baseline=baseline)
+    except ValueError as exc:  # a --baseline that matches no device
+        raise _usage(str(exc)) from None
+    click.echo(f"Report: {path} ({path.stat().st_size / 2**20:.1f} MiB)", err=True)
+
+
+@main.command()
+@click.argument("base", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--metric", type=click.Choice(list(COMPARE_METRICS)),
+              default="samples_per_s", show_default=True, help="What to compare.")
+@click.option("--threshold", default="5%", show_default=True, help="Smallest change called a regression (5% or 0.05).")
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 when any case got worse past the threshold and noise.")
+@FORMAT
+def compare(base, new, metric, threshold, fail_on_regression, fmt) -> None:
+    """Compare NEW against BASE case by case: ratios NEW/BASE, regressions marked."""
+    from benchsuite import compare as compare_mod
+    from benchsuite.report import tables
+
+    try:
+        limit = compare_mod.parse_threshold(threshold)
+    except compare_mod.CompareError as exc:
+        raise click.BadParameter(str(exc), param_hint="--threshold") from None
+    base_df, new_df = _load_or_exit([base]), _load_or_exit([new])
+    _warn_fingerprints(base_df.attrs["runs"] + new_df.attrs["runs"], gpus_paired=True)
+    result = compare_mod.compare(base_df, new_df, metric, limit)
+    shown = compare_mod.display(result)
+    counts = result.rows["verdict"].value_counts().to_dict()
+    if fmt == "json":
+        click.echo(json.dumps({"metric": metric, "threshold": limit, "counts": counts,
+                               "rows": json.loads(result.rows.to_json(orient="records"))}, indent=2))
+    elif fmt == "csv":
+        click.echo(result.rows.to_csv(index=False), nl=False)
+    elif fmt == "markdown":
+        click.echo(tables.markdown(shown), nl=False)
+    else:
+        table = Table(title=f"{metric}: NEW/BASE (threshold {limit:.1%})")
+        for column in shown.columns:
+            table.add_column(column, justify="left" if column in ("case", "device", "noise", "verdict") else "right",
+                             no_wrap=column == "case")
+        for row in shown.itertuples(index=False):
+            style = "red" if "REGRESSION" in row.verdict else "green" if "improvement" in row.verdict else None
+            table.add_row(*map(str, row), style=style)
+        _stdout.print(table)
+    summary = ", ".join(f"{n} {v}" for v, n in counts.items()) or "no cases"
+    click.echo(f"{summary} (metric {metric}, threshold {limit:.1%}); nothing written", err=True)
+    if fail_on_regression and counts.get("regression", 0):
+        sys.exit(1)
+
+
+@main.command(name="table")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "html"]), default="table",
+              show_default=True, help="How to print the table.")
+@click.option("--baseline", default=None, help="Device the speedup and efficiency ratios are against "
+                                                "(a device label or a unique part of one).  [default: the first]")
+@click.option("--reference/--no-reference", default=True, show_default=True,
+              help="Include the shipped reference results (reports/reference/).")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write to this file instead of standard output (--format table writes markdown).")
+def table_(runs, fmt, baseline, reference, output) -> None:
+    """Hardware comparison: rows are cases less the device, columns are devices."""
+    from benchsuite import results
+    from benchsuite.report import tables
+
+    paths = list(runs)
+    if reference:
+        ref = results.reference_dir()
+        if any(ref.glob(f"*/{results.RESULTS_FILE}")):
+            paths.append(ref)
+    df = _load_or_exit(paths)
+    _warn_fingerprints(df.attrs["runs"], gpus_paired=False)
+    try:
+        frame, devices, base = tables.hardware(df, baseline)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--baseline") from None
+    if fmt == "table" and output is None:
+        shown = tables.hardware_display(frame, devices, base)
+        table = Table(title=f"samples/s · samples/J · % of peak; ratios against {base}")
+        for column in shown.columns:
+            table.add_column(column, justify="left" if column == "case" else "right", no_wrap=column == "case")
+        for row in shown.itertuples(index=False):
+            table.add_row(*map(str, row))
+        _stdout.print(table)
+        return
+    text = tables.render_hardware(df, "markdown" if fmt == "table" else fmt, baseline)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"Table: {output}", err=True)

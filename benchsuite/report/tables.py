@@ -71,6 +71,9 @@ def _remark(row: pd.Series) -> str:
     notes = row.get("notes")
     if isinstance(notes, list):
         parts.extend(notes)
+    note = row.get("telemetry_note")
+    if isinstance(note, str) and note:
+        parts.append(note)
     flags = row.get("quality_flags")
     if isinstance(flags, list) and flags:
         parts.append("flags: " + ", ".join(flags))
@@ -117,3 +120,204 @@ def render(df: pd.DataFrame, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(json.loads(raw(df).to_json(orient="records")), indent=2) + "\n"
     raise ValueError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+
+
+# ---------------------------------------------------------------------------------------
+# Hardware comparison: rows are the case key less the device, columns are devices.
+
+HARDWARE_FORMATS = ("table", "markdown", "csv", "html")
+_HW_METRICS = {"samples/s": "samples_per_s", "samples/J": "samples_per_j", "% peak": "pct_of_peak"}
+
+
+def device_labels(df: pd.DataFrame) -> pd.Series:
+    """A column label per row: the device name, with ``@host`` (then ``@run``) added only
+    where the same name comes from several machines (or runs on one machine)."""
+    if df.empty:
+        return pd.Series([], dtype=object)
+    name = df.get("device_name", pd.Series([None] * len(df), index=df.index))
+    name = name.where(name.notna(), df["device"]).astype(str)
+    host = df.get("hostname", pd.Series([""] * len(df), index=df.index)).fillna("").astype(str)
+    run = df.get("run_id", pd.Series([""] * len(df), index=df.index)).fillna("").astype(str)
+    label = name.copy()
+    for value in name.unique():
+        mask = name == value
+        if (host[mask] + "/" + df.loc[mask, "device"].astype(str)).nunique() > 1:
+            label[mask] = name[mask] + " @" + host[mask] + " " + df.loc[mask, "device"].astype(str)
+    for value in label.unique():
+        mask = label == value
+        if run[mask].nunique() > 1:
+            label[mask] = label[mask] + " @" + run[mask]
+    return label
+
+
+def hardware(df: pd.DataFrame, baseline: str | None = None) -> tuple[pd.DataFrame, list[str], str | None]:
+    """The numeric hardware comparison: one row per case key, for each device its
+    samples/s, samples/J and % of peak, then speedup (samples/s ratio) and efficiency
+    (samples/J ratio) of each other device against ``baseline``.
+
+    Only ``ok`` cases take part. A ratio needs the same case key on both devices;
+    anything else is NaN. ``baseline`` matches a device label exactly, else as a
+    case-insensitive substring of one label; default: the first device.
+    Returns (frame, device labels in column order, baseline label).
+    """
+    from benchsuite.compare import case_keys, key_columns, key_label
+
+    ok = df[df["status"] == "ok"].copy() if "status" in df.columns else df.iloc[0:0]
+    ok["_device"] = device_labels(ok).values
+    devices = list(dict.fromkeys(ok["_device"]))
+    base = _pick_baseline(devices, baseline)
+    columns = key_columns(ok)
+    ok["_key"] = case_keys(ok, columns)
+    keys = list(dict.fromkeys(ok["_key"]))
+    records = []
+    for key in keys:
+        rows = ok[ok["_key"] == key]
+        rec: dict[str, Any] = {"case": key_label(key, columns)}
+        cell = {}
+        for dev in devices:
+            mine = rows[rows["_device"] == dev]
+            last = mine.iloc[-1] if len(mine) else None  # newest run wins when repeated
+            cell[dev] = last
+            for shown, col in _HW_METRICS.items():
+                rec[f"{dev} | {shown}"] = _float(None if last is None else last.get(col))
+        for dev in devices:
+            if dev == base:
+                continue
+            for shown, col in (("speedup", "samples_per_s"), ("efficiency", "samples_per_j")):
+                a = _float(None if cell[base] is None else cell[base].get(col))
+                b = _float(None if cell[dev] is None else cell[dev].get(col))
+                rec[f"{dev} | {shown} vs {base}"] = b / a if a == a and b == b and a > 0 else math.nan
+        records.append(rec)
+    frame = pd.DataFrame(records)
+    if not frame.empty:  # drop columns that hold nothing anywhere (e.g. no energy measured)
+        frame = frame[["case"] + [c for c in frame.columns[1:] if frame[c].notna().any()]]
+    return frame, devices, base
+
+
+def _float(value: Any) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return out
+
+
+def _pick_baseline(devices: list[str], wanted: str | None) -> str | None:
+    if not devices:
+        return None
+    if wanted is None:
+        return devices[0]
+    if wanted in devices:
+        return wanted
+    hits = [d for d in devices if wanted.lower() in d.lower()]
+    if len(hits) == 1:
+        return hits[0]
+    why = "matches several devices" if hits else "matches no device"
+    raise ValueError(f"--baseline {wanted!r} {why}; devices: {', '.join(devices)}")
+
+
+def hardware_display(frame: pd.DataFrame, devices: list[str], base: str | None) -> pd.DataFrame:
+    """Printable hardware table: one cell per device ("12,345/s · 3.2/J · 45.0%"),
+    then the ratio columns ("1.84×"); '—' where not measured or not comparable."""
+    if frame.empty:
+        return pd.DataFrame({"case": []})
+    out = pd.DataFrame({"case": frame["case"]})
+    for dev in devices:
+        parts = []
+        for shown, how in (("samples/s", "/s"), ("samples/J", "/J"), ("% peak", "%")):
+            col = f"{dev} | {shown}"
+            if col in frame.columns:
+                parts.append((col, how))
+        if not parts:
+            continue
+
+        def cell(row, parts=parts):
+            shown = [(fmt_value(row[c], "pct")[:-1] if how == "%" else _num(row[c])) + how
+                     for c, how in parts if row[c] == row[c]]
+            return " · ".join(shown) if shown else "—"
+
+        out[dev + (" (baseline)" if dev == base else "")] = frame.apply(cell, axis=1)
+    for col in frame.columns:
+        if " vs " in col:
+            dev, _, what = col.partition(" | ")
+            out[f"{what.split(' vs ')[0]} {dev}"] = [f"{v:.2f}×" if v == v else "—" for v in frame[col]]
+    return out
+
+
+def render_hardware(df: pd.DataFrame, fmt: str, baseline: str | None = None) -> str:
+    """The hardware comparison as markdown, csv (numbers) or an escaped HTML table."""
+    frame, devices, base = hardware(df, baseline)
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    shown = hardware_display(frame, devices, base)
+    if fmt == "markdown":
+        return markdown(shown)
+    if fmt == "html":
+        return html_table(shown)
+    raise ValueError(f"unknown format {fmt!r}; allowed: {', '.join(HARDWARE_FORMATS)}")
+
+
+def html_table(frame: pd.DataFrame, css_class: str = "bs-table") -> str:
+    """An HTML table; every header and cell is escaped (they hold machine and user text)."""
+    from html import escape
+
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f'<table class="{escape(css_class)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n'
+
+
+# ---------------------------------------------------------------------------------------
+# The report's tables: every case, and the cases that did not run.
+
+NOT_MEASURED = "not measured"
+# display name -> (column, how); telemetry columns say "not measured" when a run has none.
+CASE_COLUMNS = {
+    "case": ("id", "text"),
+    "device": ("device_name", "text"),
+    "status": ("status", "text"),
+    "samples/s": ("samples_per_s", "num"),
+    "TFLOP/s": ("tflop_per_s", "num"),
+    "% peak": ("pct_of_peak", "pct"),
+    "p50 ms": ("step_s_median", "ms"),
+    "p99 ms": ("step_s_p99", "ms"),
+    "mean W": ("power_mean_w", "num"),
+    "J/sample": ("j_per_sample", "num"),
+    "samples/J": ("samples_per_j", "num"),
+    "peak memory": ("mem_peak_bytes", "bytes"),
+}
+TELEMETRY_COLUMNS = {"power_mean_w", "j_per_sample", "samples_per_j"}
+
+
+def cases(df: pd.DataFrame) -> pd.DataFrame:
+    """Every case of the runs, one display row each. A telemetry figure of an ok case the
+    run did not measure reads "not measured"; other missing figures read "—"."""
+    out: dict[str, list[str]] = {}
+    several = "run_id" in df.columns and df["run_id"].nunique() > 1
+    if several:
+        out["run"] = [fmt_value(v, "text") for v in df["run_id"]]
+    for name, (col, how) in CASE_COLUMNS.items():
+        values = df[col] if col in df.columns else pd.Series([None] * len(df), index=df.index)
+        cells = []
+        for value, status in zip(values, df.get("status", pd.Series([""] * len(df), index=df.index))):
+            text = fmt_value(value, how)
+            if text == "—" and col in TELEMETRY_COLUMNS and status == "ok":
+                text = NOT_MEASURED
+            cells.append(text)
+        out[name] = cells
+    if "peak memory" in out and "mem_used_peak_bytes" in df.columns:  # fall back to NVML's peak
+        out["peak memory"] = [fmt_value(b, "bytes") if t == "—" else t
+                              for t, b in zip(out["peak memory"], df["mem_used_peak_bytes"])]
+    frame = pd.DataFrame(out)
+    frame["notes"] = df.apply(_remark, axis=1).tolist() if not df.empty else []
+    return frame
+
+
+def not_run(df: pd.DataFrame) -> pd.DataFrame:
+    """The skipped, out-of-memory and failed cases with their reasons."""
+    if df.empty or "status" not in df.columns:
+        return pd.DataFrame(columns=["case", "run", "status", "reason"])
+    bad = df[df["status"] != "ok"]
+    return pd.DataFrame({"case": bad["id"].astype(str), "run": bad["run_id"].astype(str),
+                         "status": bad["status"].astype(str),
+                         "reason": [fmt_value(r, "text") for r in bad.get("reason", pd.Series(index=bad.index))]})

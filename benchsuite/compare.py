@@ -1,0 +1,248 @@
+"""Two runs side by side: match cases by key, ratios NEW/BASE, regressions past noise.
+
+Matching: cases are matched on their key less the device (workload, mode, precision,
+batch size, parameters). Where a key has one case on each side they are paired even if
+the device differs; where a side has the key on several devices, cases pair by device
+id. Anything left over is listed as "only in base" / "only in new", never dropped.
+
+The regression rule (documented in the README, "Reports"):
+
+* ``change`` is NEW/BASE - 1 of the metric, signed so that positive is better
+  (higher samples/s, lower step time, lower J/sample, ...).
+* A change is *past the threshold* when ``|change| > threshold``.
+* A change is *within noise* when either run's median step time lies inside the other
+  run's interquartile range of raw step times (25th..75th percentile). Only the raw
+  times are used; a run without them falls back to median ± IQR/2 from its summary.
+* ``regression`` = worse, past the threshold and not within noise; ``improvement``
+  likewise for better. A case whose status went from ok to oom/error is a regression.
+
+The noise test only speaks for metrics derived from step time (throughput, TFLOP/s,
+% of peak, step time); energy and memory metrics have no per-step samples, so for
+them the threshold alone decides and the row says ``noise: n/a``.
+Torch-free.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# metric -> +1 when higher is better, -1 when lower is better
+METRICS: dict[str, int] = {
+    "samples_per_s": +1,
+    "tflop_per_s": +1,
+    "pct_of_peak": +1,
+    "step_s_median": -1,
+    "step_s_p99": -1,
+    "samples_per_j": +1,
+    "j_per_sample": -1,
+    "samples_per_s_per_w": +1,
+    "tflop_per_s_per_w": +1,
+    "power_mean_w": -1,
+    "energy_j": -1,
+    "mem_peak_bytes": -1,
+}
+# Metrics that are a function of the median step time, so raw step times measure their noise.
+TIME_METRICS = {"samples_per_s", "tflop_per_s", "pct_of_peak", "step_s_median", "step_s_p99"}
+KEY_BASE = ["workload", "mode", "precision", "batch_size"]
+FORMATS = ("table", "markdown", "csv", "json")
+
+
+class CompareError(ValueError):
+    """A compare request that cannot be answered (unknown metric, bad threshold)."""
+
+
+def parse_threshold(text: str | float) -> float:
+    """``5%``, ``5`` or ``0.05`` -> 0.05 (a fraction)."""
+    raw = str(text).strip()
+    try:
+        value = float(raw.rstrip("%"))
+    except ValueError:
+        raise CompareError(f"threshold {text!r} is not a number; give e.g. 5% or 0.05") from None
+    if raw.endswith("%") or value >= 1:
+        value /= 100
+    if not 0 <= value < 10:
+        raise CompareError(f"threshold {text!r} is out of range; give a percentage such as 5%")
+    return value
+
+
+def key_columns(*frames: pd.DataFrame) -> list[str]:
+    """The case key less the device: workload, mode, precision, batch size and every param_* column."""
+    params = sorted({c for df in frames for c in df.columns if c.startswith("param_")})
+    return KEY_BASE + params
+
+
+def _norm(value: Any) -> Any:
+    """Hashable, NaN-free key part (a missing batch size or parameter is '')."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return "x".join(map(str, value))
+    return value
+
+
+def case_keys(df: pd.DataFrame, columns: list[str]) -> list[tuple]:
+    """One key tuple per row of ``df``."""
+    cols = [df[c] if c in df.columns else pd.Series([None] * len(df), index=df.index) for c in columns]
+    return [tuple(_norm(v) for v in values) for values in zip(*cols)] if columns else [()] * len(df)
+
+
+def key_label(key: tuple, columns: list[str]) -> str:
+    """``mlp/train/fp32/bs32[widths=32x64x10]`` from a key tuple."""
+    parts = dict(zip(columns, key))
+    text = "/".join(str(parts.get(c, "")) for c in ("workload", "mode", "precision"))
+    if parts.get("batch_size") not in ("", None):
+        text += f"/bs{parts['batch_size']}"
+    params = [f"{c[6:]}={v}" for c, v in parts.items() if c.startswith("param_") and v != ""]
+    return text + (f"[{','.join(params)}]" if params else "")
+
+
+def spread(row: pd.Series | dict) -> tuple[float, float, float] | None:
+    """(q1, median, q3) of the raw step times in seconds, or None if unknown."""
+    times = row.get("step_times_s")
+    if isinstance(times, (list, tuple, np.ndarray)) and len(times) > 0:
+        q1, median, q3 = np.percentile(np.asarray(times, dtype=float), [25, 50, 75])
+        return float(q1), float(median), float(q3)
+    median, iqr = row.get("step_s_median"), row.get("step_s_iqr")
+    if _known(median):
+        half = float(iqr) / 2 if _known(iqr) else 0.0
+        return float(median) - half, float(median), float(median) + half
+    return None
+
+
+def within_noise(base: pd.Series | dict, new: pd.Series | dict) -> bool | None:
+    """True when either median lies inside the other run's IQR of raw step times; None if unknown."""
+    a, b = spread(base), spread(new)
+    if a is None or b is None:
+        return None
+    return a[0] <= b[1] <= a[2] or b[0] <= a[1] <= b[2]
+
+
+def _known(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+@dataclass
+class Comparison:
+    """The answer: one row per matched or one-sided case, and what was compared."""
+
+    rows: pd.DataFrame
+    metric: str
+    threshold: float
+
+    @property
+    def regressions(self) -> pd.DataFrame:
+        return self.rows[self.rows["verdict"] == "regression"]
+
+
+def compare(base: pd.DataFrame, new: pd.DataFrame, metric: str = "samples_per_s",
+            threshold: float = 0.05) -> Comparison:
+    """Match the cases of two runs and judge each change (see the module docstring)."""
+    if metric not in METRICS:
+        raise CompareError(f"unknown metric {metric!r}; allowed: {', '.join(METRICS)}")
+    columns = key_columns(base, new)
+    base = base.reset_index(drop=True)
+    new = new.reset_index(drop=True)
+    base_keys, new_keys = case_keys(base, columns), case_keys(new, columns)
+    groups: dict[tuple, tuple[list[int], list[int]]] = {}
+    for i, k in enumerate(base_keys):
+        groups.setdefault(k, ([], []))[0].append(i)
+    for i, k in enumerate(new_keys):
+        groups.setdefault(k, ([], []))[1].append(i)
+    out = []
+    for key, (bs, ns) in groups.items():
+        pairs: list[tuple[int | None, int | None]] = []
+        if len(bs) == 1 and len(ns) == 1:
+            pairs.append((bs[0], ns[0]))
+        else:
+            by_device = {base.at[i, "device"]: i for i in bs}
+            used = set()
+            for j in ns:
+                i = by_device.get(new.at[j, "device"])
+                if i is not None and i not in used:
+                    used.add(i)
+                    pairs.append((i, j))
+                else:
+                    pairs.append((None, j))
+            pairs.extend((i, None) for i in bs if i not in used)
+        for i, j in pairs:
+            out.append(_judge(key_label(key, columns), None if i is None else base.loc[i],
+                              None if j is None else new.loc[j], metric, threshold))
+    rows = pd.DataFrame(out, columns=["case", "base_device", "new_device", "base_status", "new_status",
+                                      "base", "new", "ratio", "change_pct", "noise", "verdict"])
+    order = {"regression": 0, "status changed": 1, "improvement": 2}
+    rows = rows.sort_values(by="verdict", key=lambda s: s.map(lambda v: order.get(v, 3)), kind="stable")
+    return Comparison(rows.reset_index(drop=True), metric, threshold)
+
+
+def _judge(label: str, b: pd.Series | None, n: pd.Series | None, metric: str, threshold: float) -> dict:
+    row = {"case": label, "base_device": None if b is None else b.get("device"),
+           "new_device": None if n is None else n.get("device"),
+           "base_status": None if b is None else b.get("status"), "new_status": None if n is None else n.get("status"),
+           "base": None, "new": None, "ratio": None, "change_pct": None, "noise": None, "verdict": None}
+    if b is None or n is None:
+        row["verdict"] = "only in base" if n is None else "only in new"
+        return row
+    bv, nv = b.get(metric), n.get(metric)
+    row["base"] = float(bv) if _known(bv) else None
+    row["new"] = float(nv) if _known(nv) else None
+    if row["base_status"] == "ok" and row["new_status"] in ("oom", "error"):
+        row["verdict"] = "regression"
+        row["noise"] = f"now {row['new_status']}"
+        return row
+    if row["base_status"] == row["new_status"] and row["base_status"] != "ok":
+        row["verdict"] = f"both {row['base_status']}"
+        return row
+    if row["base_status"] != row["new_status"]:
+        row["verdict"] = "status changed"
+        return row
+    if row["base"] is None or row["new"] is None or row["base"] == 0:
+        row["verdict"] = "not measured"
+        return row
+    ratio = row["new"] / row["base"]
+    better = ratio - 1 if METRICS[metric] > 0 else 1 / ratio - 1
+    row["ratio"] = ratio
+    row["change_pct"] = (ratio - 1) * 100
+    noisy = within_noise(b, n) if metric in TIME_METRICS else None
+    row["noise"] = "n/a" if noisy is None else ("within" if noisy else "outside")
+    if abs(better) <= threshold:
+        row["verdict"] = "within threshold"
+    elif noisy:
+        row["verdict"] = "within noise"
+    else:
+        row["verdict"] = "improvement" if better > 0 else "regression"
+    return row
+
+
+MARKS = {"regression": "▼ REGRESSION", "improvement": "▲ improvement"}
+
+
+def _device_cell(base: Any, new: Any) -> str:
+    base, new = (v if isinstance(v, str) else None for v in (base, new))
+    if base is None or new is None or base == new:
+        return base or new or ""
+    return f"{base} → {new}"
+
+
+def display(comparison: Comparison) -> pd.DataFrame:
+    """Printable rows: values with 4 significant digits, the verdict marked."""
+    from benchsuite.report.tables import _num
+
+    rows = comparison.rows
+    return pd.DataFrame({
+        "case": rows["case"],
+        "device": [_device_cell(b, n) for b, n in zip(rows["base_device"], rows["new_device"])],
+        f"base {comparison.metric}": [_num(v) for v in rows["base"]],
+        f"new {comparison.metric}": [_num(v) for v in rows["new"]],
+        "new/base": ["—" if v is None or v != v else f"{v:.3f}" for v in rows["ratio"]],
+        "change": ["—" if v is None or v != v else f"{v:+.1f}%" for v in rows["change_pct"]],
+        "noise": [v if isinstance(v, str) else "" for v in rows["noise"]],
+        "verdict": [MARKS.get(v, v) if v != "status changed" else f"status {b} → {n}"
+                    for v, b, n in zip(rows["verdict"], rows["base_status"], rows["new_status"])],
+    })

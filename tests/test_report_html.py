@@ -1,0 +1,166 @@
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import plotly.offline
+import pytest
+
+from benchsuite import results
+from benchsuite.report import figures, html
+from tests.fakes.report_runs import make_run
+
+HOSTILE = "<script>alert(1)</script>"
+SMALL = dict(workloads=("mlp",), batch_sizes=(32, 128))
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cli(*args, cwd=None):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "benchsuite", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env)
+
+
+@pytest.fixture(scope="module")
+def hostile_page(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    a = make_run(root, "20261101-000000-aaaa", tag=HOSTILE, hostname=HOSTILE, reason_text=HOSTILE, **SMALL)
+    b = make_run(root, "20261102-000000-bbbb", device="cpu", device_name=f"CPU {HOSTILE}", telemetry=False,
+                 speed=0.1, **SMALL)
+    out, _ = html.write([a, b], root / "report.html")
+    return out.read_text()
+
+
+def test_strings_from_users_and_machines_are_escaped(hostile_page):
+    assert HOSTILE not in hostile_page
+    assert "alert(1)</script>" not in hostile_page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile_page  # shown as text
+    # Every <script> element is ours: plotly.js, one per figure, and the timeline selector.
+    scripts = re.findall(r"<script[^>]*>", hostile_page)
+    assert len(scripts) == 1 + hostile_page.count('class="plotly-graph-div"') + 1
+
+
+def test_plotly_js_is_inlined_once_and_nothing_is_fetched(hostile_page):
+    plotly_js = plotly.offline.get_plotlyjs()
+    assert hostile_page.count(plotly_js[:500]) == 1
+    ours = hostile_page.replace(plotly_js, "")  # plotly.js itself holds links it never fetches
+    assert "https://" not in ours and "http://" not in ours
+
+
+def test_sections_with_and_without_telemetry(hostile_page):
+    for title in ("Every case", "Throughput against batch size", "Throughput per watt and energy per sample",
+                  "% of datasheet peak", "Pareto view", "over time", "Skipped, out-of-memory and failed cases",
+                  "Hardware comparison"):
+        assert title in hostile_page
+    assert "not measured" in hostile_page  # the CPU run has no energy
+    assert "bs-timeline-select" in hostile_page and hostile_page.count('id="bs-timeline"') == 1
+    assert "fp8 needs compute capability 8.9+" in hostile_page
+
+
+def test_report_without_any_telemetry_says_not_measured(tmp_path):
+    run = make_run(tmp_path, "r", telemetry=False, **SMALL)
+    page = html.build(results.load(run), [("r", figures.read_samples(run))])
+    assert "Not measured: these runs recorded no energy" in page
+    assert "Not measured: the runs have no raw telemetry samples" in page
+    assert "Hardware comparison" not in page  # one run
+
+
+def test_downsampling_keeps_every_peak():
+    rng = np.random.default_rng(0)
+    t = np.arange(10_000) * 0.01
+    y = rng.normal(100, 5, t.size)
+    y[1234], y[8765] = 900.0, -50.0
+    ts, ys = figures.downsample(t, y, 100)
+    assert len(ys) <= 200 and ys.max() == 900.0 and ys.min() == -50.0
+    assert np.all(np.diff(ts) >= 0)  # still in time order
+    short_t, short_y = figures.downsample(t[:50], y[:50], 100)
+    assert len(short_y) == 50  # short series are kept whole
+
+
+def test_pareto_front():
+    jps = np.array([1.0, 2.0, 0.5, 3.0])
+    sps = np.array([10.0, 20.0, 5.0, 15.0])
+    assert figures.pareto_front(jps, sps).tolist() == [True, True, True, False]
+
+
+def test_cli_report_newest_run_and_where_it_wrote(tmp_path):
+    make_run(tmp_path / "reports", "20261101-000000-old0", **SMALL)
+    newest = make_run(tmp_path / "reports", "20261102-000000-new0", telemetry=False, **SMALL)
+    done = _cli("report", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"Report: {Path('reports') / newest.name / 'report.html'}" in done.stderr
+    assert (newest / "report.html").is_file()
+
+
+@pytest.mark.parametrize("content,message", [
+    ("", "results.jsonl: empty file"),
+    ("hello\n", "results.jsonl:1: not a benchsuite results file"),
+    ('{"record": "header", "schema": 99}\n', "results.jsonl:1: written with results schema 99"),
+])
+def test_cli_unreadable_input_exits_2_naming_the_file(tmp_path, content, message):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "results.jsonl").write_text(content)
+    done = _cli("report", tmp_path / "bad", "-o", tmp_path / "r.html")
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_cli_table_and_compare_refuse_unreadable_input(tmp_path):
+    (tmp_path / "results.jsonl").write_text("hello\n")
+    good = make_run(tmp_path, "good", **SMALL)
+    for args in (("table", tmp_path / "results.jsonl"), ("compare", good, tmp_path / "results.jsonl")):
+        done = _cli(*args)
+        assert done.returncode == 2 and "results.jsonl:1: not a benchsuite results file" in done.stderr, args
+
+
+def test_cli_truncated_last_line_is_reported_and_the_rest_used(tmp_path):
+    run = make_run(tmp_path, "r", **SMALL)
+    with (run / "results.jsonl").open("a") as fh:
+        fh.write('{"record": "case", "id": "half')
+    done = _cli("report", run, "-o", tmp_path / "r.html")
+    assert done.returncode == 0, done.stderr
+    lines = (run / "results.jsonl").read_text().count("\n") + 1
+    assert f"results.jsonl:{lines}: truncated last line" in done.stderr
+    assert "mlp/train/cuda:0/bf16/bs128" in (tmp_path / "r.html").read_text()
+
+
+def test_reporting_never_imports_torch(tmp_path):
+    a = make_run(tmp_path, "a", **SMALL)
+    b = make_run(tmp_path, "b", speed=0.9, seed=3, **SMALL)
+    script = textwrap.dedent(f"""
+        import sys
+        from benchsuite.cli import main
+        for args in (["report", {str(a)!r}, {str(b)!r}, "-o", {str(tmp_path / 'r.html')!r}],
+                     ["compare", {str(a)!r}, {str(b)!r}, "--format", "json"],
+                     ["table", {str(a)!r}, {str(b)!r}, "--format", "csv"]):
+            try:
+                main(args)
+            except SystemExit as exc:
+                assert exc.code in (0, None), (args, exc.code)
+        print("TORCH" if any(m == "torch" or m.startswith("torch.") for m in sys.modules) else "NO-TORCH")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("NO-TORCH")
+
+
+def test_timeline_entries_per_case_and_whole_run(tmp_path):
+    run = make_run(tmp_path, "r", samples_per_case=30, **SMALL)
+    df = results.load(run)
+    entries = figures.timeline_data([("r", figures.read_samples(run))], df)
+    labels = [e["label"] for e in entries]
+    ok_cases = df[df["status"] == "ok"]["id"].tolist()
+    assert labels == ["r · whole run (cuda:0)"] + [f"r · {c}" for c in ok_cases]
+    case = entries[1]
+    assert set(case["series"]) == {"power_w", "util_gpu_pct", "util_mem_pct", "mem_used_bytes", "sm_clock_mhz",
+                                   "mem_clock_mhz", "cpu_util_pct", "rss_bytes"}
+    # The fixture samples GPU and host rows at the same instants: one shared time array, from 0.
+    assert len(case["times"]) == 1 and case["times"][0][0] == 0.0
+    assert len(case["series"]["power_w"]["y"]) == 30
+    assert max(case["series"]["mem_used_bytes"]["y"]) <= 2.0  # GiB

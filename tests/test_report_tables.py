@@ -1,0 +1,80 @@
+"""Report tables against small golden files (tests/golden/; see tests/fakes/golden.py)."""
+
+import subprocess
+import sys
+
+import pytest
+
+from benchsuite import results
+from benchsuite.report import tables
+from tests.fakes.golden import GOLDEN, check_golden
+from tests.fakes.report_runs import make_run
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    small = dict(workloads=("mlp",), batch_sizes=(32, 128))
+    h100 = make_run(root, "20261101-000000-h100", **small)
+    a100 = make_run(root, "20261102-000000-a100", hostname="a100-box", device_name="NVIDIA A100-SXM4-80GB",
+                    speed=0.5, seed=1, **small)
+    cpu = make_run(root, "20261103-000000-cpu0", device="cpu", device_name="AMD EPYC 9654", telemetry=False,
+                   reason_text="out of memory (CPU search limit)", speed=0.05, seed=2, workloads=("mlp",), batch_sizes=(32,))
+    return h100, a100, cpu
+
+
+def test_hardware_markdown_golden(runs):
+    check_golden("hardware.md", tables.render_hardware(results.load(runs), "markdown", baseline="A100"))
+
+
+def test_hardware_csv_golden(runs):
+    check_golden("hardware.csv", tables.render_hardware(results.load(runs), "csv"))
+
+
+def test_cases_golden(runs):
+    df = results.load([runs[0], runs[2]])
+    check_golden("cases.md", tables.markdown(tables.cases(df)))
+    check_golden("not_run.md", tables.markdown(tables.not_run(df)))
+
+
+def test_ratio_only_for_the_same_case_on_two_devices(runs):
+    frame, devices, base = tables.hardware(results.load(runs), baseline="A100")
+    assert base == "NVIDIA A100-SXM4-80GB" and len(devices) == 3
+    row = frame.set_index("case")
+    speedup = row["NVIDIA H100 80GB HBM3 | speedup vs NVIDIA A100-SXM4-80GB"]
+    assert speedup.notna().all()  # the two GPUs ran the same cases
+    cpu = row["AMD EPYC 9654 | speedup vs NVIDIA A100-SXM4-80GB"]
+    # The CPU run has one ok case (bf16 bs32): only that row gets a ratio; no CPU energy, no efficiency column.
+    assert cpu.dropna().index.tolist() == ["mlp/train/bf16/bs32[widths=32x64x10]"]
+    assert "AMD EPYC 9654 | efficiency vs NVIDIA A100-SXM4-80GB" not in frame.columns
+
+
+def test_same_device_name_on_two_hosts_gets_two_columns(tmp_path):
+    a = make_run(tmp_path, "a", workloads=("mlp",), batch_sizes=(32,), failures=False)
+    b = make_run(tmp_path, "b", hostname="other", workloads=("mlp",), batch_sizes=(32,), failures=False)
+    _, devices, _ = tables.hardware(results.load([a, b]))
+    assert devices == ["NVIDIA H100 80GB HBM3 @gpu-box cuda:0", "NVIDIA H100 80GB HBM3 @other cuda:0"]
+
+
+def test_unknown_baseline_names_the_devices(runs):
+    with pytest.raises(ValueError, match="'V100' matches no device; devices: NVIDIA H100"):
+        tables.hardware(results.load(runs), baseline="V100")
+
+
+def test_html_table_escapes_cells():
+    import pandas as pd
+    text = tables.html_table(pd.DataFrame({"<b>": ["<script>alert(1)</script>"]}))
+    assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "&lt;b&gt;" in text
+
+
+def test_cli_table_formats(runs, tmp_path):
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "benchsuite", "table", *map(str, runs), *args],
+                              capture_output=True, text=True)
+    md = cli("--format", "markdown", "--baseline", "A100", "--no-reference")
+    assert md.returncode == 0, md.stderr
+    assert md.stdout == (GOLDEN / "hardware.md").read_text()
+    out = tmp_path / "t.html"
+    written = cli("--format", "html", "-o", out)
+    assert written.returncode == 0 and f"Table: {out}" in written.stderr and out.read_text().startswith("<table")
+    assert cli("--baseline", "V100").returncode == 2
