@@ -22,6 +22,7 @@ SUMMARY_COLUMNS = {
     "p99 ms": ("step_s_p99", "ms"),
     "TFLOP/s": ("tflop_per_s", "num"),
     "% peak": ("pct_of_peak", "pct"),
+    "% achievable": ("pct_of_achievable", "pct"),
     "mean W": ("power_mean_w", "num"),
     "J/sample": ("j_per_sample", "num"),
     "samples/J": ("samples_per_j", "num"),
@@ -74,6 +75,13 @@ def _remark(row: pd.Series) -> str:
     flags = row.get("quality_flags")
     if isinstance(flags, list) and flags:
         parts.append("flags: " + ", ".join(flags))
+        share = row.get("throttled_share")
+        if "throttled" in flags and isinstance(share, (int, float)) and not math.isnan(share):
+            why = row.get("throttle_slowing_reasons")
+            parts.append(f"throttled {100 * share:.0f}% of the window"
+                         + (f" ({', '.join(why)})" if isinstance(why, list) and why else ""))
+    if row.get("warmup_settled") is False:
+        parts.append(f"warm-up not settled ({fmt_value(row.get('warmup_s'), 'num')} s)")
     return "; ".join(parts)
 
 
@@ -94,6 +102,8 @@ def raw(df: pd.DataFrame) -> pd.DataFrame:
     """The numeric columns behind the summary, for csv/json (scripts never parse pretty text)."""
     wanted = ["id", "workload", "mode", "device", "device_name", "precision", "batch_size", "status", "reason"]
     wanted += [col for col, how in SUMMARY_COLUMNS.values() if how != "text"]
+    wanted += ["peak_tflop_per_s", "achievable_tflop_per_s", "calibration", "flop_per_byte", "cache_state",
+               "warmup_s", "warmup_settled", "throttled_share", "throttled", "quality_flags"]
     return df[[c for c in dict.fromkeys(wanted) if c in df.columns]]
 
 
