@@ -349,7 +349,7 @@ def calibrate_device(device, precisions: Iterable[str], budget_s: float, *, host
         entry["datasheet_gb_per_s"] = datasheet_gbs
         entry["pct_of_datasheet"] = 100.0 * entry["gb_per_s"] / datasheet_gbs if datasheet_gbs else None
         bandwidth[kind] = entry
-    key = calibration_store.machine_key(hostname, device.id, device.name, driver)
+    key = calibration_store.device_key(hostname, device, driver)
     return {
         "kind": calibration_store.KIND,
         "version": calibration_store.CALIBRATION_VERSION,
@@ -357,7 +357,7 @@ def calibrate_device(device, precisions: Iterable[str], budget_s: float, *, host
         "machine_key": key,
         "created_at": started_at,
         "hostname": hostname,
-        "driver": driver,
+        "driver": driver if device.type == "cuda" else None,
         "torch": torch.__version__,
         "device": {"id": device.id, "type": device.type, "name": device.name},
         "datasheet_model": sheet.model if sheet else None,
@@ -370,3 +370,55 @@ def calibrate_device(device, precisions: Iterable[str], budget_s: float, *, host
         "matmul": matmul,
         "bandwidth": bandwidth,
     }
+
+
+def plan_precisions(device, requested: list[str] | None) -> tuple[list[str], dict[str, str]]:
+    """Precisions to calibrate on ``device`` (defaults when ``requested`` is None), and
+    those skipped with their reason (fp8 on a CPU, tf32 before Ampere, …)."""
+    from benchsuite import precision
+
+    if requested is None:
+        return default_precisions(device), {}
+    chosen, skipped = [], {}
+    for name in requested:
+        support = precision.support(name, device)
+        if support.runs:
+            chosen.append(name)
+        else:
+            skipped[name] = support.reason or "not supported"
+    return chosen, skipped
+
+
+@dataclass
+class CalibrationRun:
+    """What `run` made: one record per device, the files written, the precisions skipped."""
+
+    run_dir: Any
+    records: list[dict] = field(default_factory=list)
+    files: list[Any] = field(default_factory=list)
+    run_file: Any = None
+    skipped: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def run(devices: list, requested: list[str] | None, budget_s: float | None, out_dir, *,
+        hostname: str, driver: str | None, store_dir=None,
+        on_trial: Callable[[str, str, Trial], None] | None = None) -> CalibrationRun:
+    """Calibrate each device (``budget_s`` seconds each; default `BUDGET_S` by device type),
+    store each record in its per-machine file and all of them in ``out_dir/<run-id>/``."""
+    from pathlib import Path
+
+    run_dir = Path(out_dir) / results.new_run_id()
+    made = CalibrationRun(run_dir=run_dir)
+    for device in devices:
+        names, skipped = plan_precisions(device, requested)
+        if skipped:
+            made.skipped[device.id] = skipped
+        budget = budget_s if budget_s is not None else BUDGET_S[device.type]
+        record = calibrate_device(device, names, budget, hostname=hostname, driver=driver,
+                                  on_trial=(lambda p, t, d=device.id: on_trial(d, p, t)) if on_trial else None)
+        record["skipped"] = skipped
+        made.files.append(calibration_store.save(record, store_dir))
+        record["file"] = str(made.files[-1])
+        made.records.append(record)
+        made.run_file = calibration_store.write_run_copy(run_dir, made.records)
+    return made

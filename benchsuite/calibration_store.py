@@ -45,6 +45,12 @@ def machine_key(hostname: str, device_id: str, device_name: str, driver: str | N
     return "_".join(_slug(part) for part in (hostname, device_id.replace(":", ""), device_name, driver))
 
 
+def device_key(hostname: str, device: Any, driver: str | None) -> str:
+    """`machine_key` of a device (an object with ``id``, ``type``, ``name``); the NVIDIA
+    driver only counts for a GPU."""
+    return machine_key(hostname, device.id, device.name, driver if device.type == "cuda" else None)
+
+
 def path_for(key: str, directory: Path | None = None) -> Path:
     """The per-machine file for ``key``."""
     return (directory or calibration_dir()) / f"{key}.json"
@@ -97,7 +103,7 @@ def load_for(devices: Iterable[Any], hostname: str, driver: str | None,
     problems: list[str] = []
     for device in devices:
         try:
-            record = load(machine_key(hostname, device.id, device.name, driver), directory)
+            record = load(device_key(hostname, device, driver), directory)
         except CalibrationError as exc:
             problems.append(str(exc))
             continue

@@ -127,3 +127,25 @@ def render(df: pd.DataFrame, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(json.loads(raw(df).to_json(orient="records")), indent=2) + "\n"
     raise ValueError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+
+
+def calibration_table(records: list[dict]) -> pd.DataFrame:
+    """One display row per device and ceiling of calibration records: achievable beside
+    datasheet, '—' where there is no datasheet figure (CPUs)."""
+    rows = []
+    for rec in records:
+        device = f"{rec['device']['id']} ({rec['device']['name']})"
+        for name, entry in (rec.get("matmul") or {}).items():
+            shape = entry.get("shape")
+            rows.append({"device": device, "ceiling": f"matmul {name}", "achievable": fmt_value(entry.get("tflop_per_s"), "num"),
+                         "datasheet": fmt_value(entry.get("datasheet_tflop_per_s"), "num"), "unit": "TFLOP/s",
+                         "% of datasheet": fmt_value(entry.get("pct_of_datasheet"), "pct"),
+                         "found at": "x".join(map(str, shape)) if shape else (entry.get("note") or "")})
+        for kind, entry in (rec.get("bandwidth") or {}).items():
+            label = {"d2d": "memory copy", "h2d": "host to device", "d2h": "device to host"}.get(kind, kind)
+            rows.append({"device": device, "ceiling": label, "achievable": fmt_value(entry.get("gb_per_s"), "num"),
+                         "datasheet": fmt_value(entry.get("datasheet_gb_per_s"), "num"), "unit": "GB/s",
+                         "% of datasheet": fmt_value(entry.get("pct_of_datasheet"), "pct"),
+                         "found at": fmt_value(entry.get("bytes_per_copy"), "bytes") + " moved per copy"})
+    return pd.DataFrame(rows, columns=["device", "ceiling", "achievable", "datasheet", "unit", "% of datasheet",
+                                       "found at"])
