@@ -217,8 +217,9 @@ def max_dim(device_type: str, precision_name: str, free_bytes: int | None, cap: 
     if not free_bytes:
         return cap
     per_element = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1}[precision_name]
-    # a, b and c in the precision, plus a and b staged in fp32 while they are made
-    need_per_dim2 = 3 * per_element + 2 * 4
+    out_element = 2 if precision_name == "fp8" else per_element  # fp8 writes bf16
+    # a and b in the precision, c in its output type, plus a and b staged in fp32 while made
+    need_per_dim2 = 2 * per_element + out_element + 2 * 4
     largest = int(math.sqrt(MEMORY_SHARE * free_bytes / need_per_dim2))
     return max(step, min(cap, largest // step * step))
 
