@@ -51,9 +51,9 @@ def device_key(hostname: str, device: Any, driver: str | None) -> str:
     return machine_key(hostname, device.id, device.name, driver if device.type == "cuda" else None)
 
 
-def path_for(key: str, directory: Path | None = None) -> Path:
+def path_for(key: str, directory: Path | str | None = None) -> Path:
     """The per-machine file for ``key``."""
-    return (directory or calibration_dir()) / f"{key}.json"
+    return Path(directory or calibration_dir()) / f"{key}.json"
 
 
 def check(record: Any, source: str = "calibration") -> dict:
