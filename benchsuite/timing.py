@@ -82,6 +82,10 @@ def warm_up(step: Callable[[], None], settings: TimingSettings, sync: Callable[[
     return iters, clock() - start
 
 
+#: The settle rule reads telemetry at most this often (the sampler's default rate is 20 Hz).
+SETTLE_POLL_S = 0.05
+
+
 @dataclass(frozen=True)
 class WarmUp:
     """What a warm-up did: steps, seconds, and whether clocks and temperature settled."""
@@ -121,15 +125,19 @@ def settle(step: Callable[[], None], settings: TimingSettings, sync: Callable[[]
         return WarmUp(iters, clock() - start, None,
                       "settle rule off" if readings is not None else None)
     history: list[tuple[float, float, float]] = []
+    last_poll = None
     while True:
         now = clock()
-        reading = readings() or {}
-        sm, temp = reading.get("sm_clock_mhz"), reading.get("temp_c")
-        if sm is not None and temp is not None:
-            history.append((now, float(sm), float(temp)))
-        elif not history:
-            return WarmUp(iters, now - start, None, "no SM clock or temperature readings")
-        if _spread_ok(history, now, settings):
+        fresh = last_poll is None or now - last_poll >= SETTLE_POLL_S
+        if fresh:
+            last_poll = now
+            reading = readings() or {}
+            sm, temp = reading.get("sm_clock_mhz"), reading.get("temp_c")
+            if sm is not None and temp is not None:
+                history.append((now, float(sm), float(temp)))
+            elif not history:
+                return WarmUp(iters, now - start, None, "no SM clock or temperature readings")
+        if fresh and _spread_ok(history, now, settings):
             return WarmUp(iters, now - start, True)
         if now - start >= settings.settle_max_s or iters >= settings.max_iters:
             recent = [h for h in history if h[0] >= now - settings.settle_window_s] or history[-1:]

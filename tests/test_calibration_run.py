@@ -103,3 +103,11 @@ def test_calibrate_bad_input_is_a_usage_error(tmp_path):
     assert r.exit_code == 2 and "unknown precision 'fp64'" in r.output
     r = CliRunner().invoke(main, ["calibrate", "--device", "cuda:7", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "cuda:7" in r.output
+
+
+def test_settle_max_reaches_the_gpu_timing_settings(tmp_path):
+    r = invoke("run", "-w", "matmul", "-p", "fp32", "--param", "m=64", "--out", str(tmp_path), "--no-telemetry",
+               "--settle-max", "0", "--format", "json", *TINY)
+    assert r.exit_code == 0, r.output
+    timing = results.load(results.newest_run(tmp_path)).attrs["runs"][0]["header"]["settings"]["timing"]
+    assert timing["cuda"]["settle_max_s"] == 0 and timing["cuda"]["settle_window_s"] == 3.0

@@ -77,7 +77,8 @@ def nvml_reset():
 
 def test_settles_on_readings_from_fake_nvml_telemetry(monkeypatch, nvml_reset):
     install(monkeypatch, [FakeGpu(sm_clock_mhz=1755, temp_c=61)])
-    settings = timing.TimingSettings(warmup_iters=1, warmup_time_s=0.0, settle_window_s=0.05, settle_max_s=5.0)
+    settings = timing.TimingSettings(warmup_iters=1, warmup_time_s=0.0, settle_window_s=0.05, settle_max_s=5.0,
+                                     max_iters=10**9)  # the step is a no-op: do not stop on the count
     with Telemetry([0], hz=200) as tel:
         assert tel.sampler.wait_for_ticks(2)
         latest = tel.latest("cuda:0")

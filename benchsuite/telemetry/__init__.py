@@ -162,8 +162,8 @@ class Telemetry:
         sampler = self._sampler
         if sampler is None:
             return None
-        rows = sampler.samples(device, start=sampler.elapsed() - max_age_s)
-        return rows[-1] if rows else None
+        row = sampler.latest(device)
+        return row if row is not None and row["t_s"] >= sampler.elapsed() - max_age_s else None
 
     def measures_energy(self, device: str) -> bool:
         """Whether ``device`` gets energy figures: NVML for a GPU, readable RAPL for the CPU."""
