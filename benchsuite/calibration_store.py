@@ -60,6 +60,9 @@ def check(record: Any, source: str = "calibration") -> dict:
     """``record`` if it is a calibration this code can read, else CalibrationError naming why."""
     if not isinstance(record, dict) or record.get("kind") != KIND:
         raise CalibrationError(f"{source} is not a benchsuite calibration (no kind={KIND!r})")
+    missing = [k for k in ("id", "machine_key", "device") if k not in record]
+    if missing:
+        raise CalibrationError(f"{source} lacks {', '.join(missing)}: run `benchsuite calibrate` again")
     version = record.get("version")
     if not isinstance(version, int) or version > CALIBRATION_VERSION:
         raise CalibrationError(f"{source} has calibration version {version!r}; this benchsuite reads up to "

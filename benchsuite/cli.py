@@ -262,10 +262,16 @@ def info(fmt: str) -> None:
     """Show this machine: CPU, GPUs, versions, NVML, and datasheet peaks."""
     from benchsuite import devices as devices_mod
 
+    from benchsuite import calibration_store
+
     host = devices_mod.host_info()
-    found = [_device_record(d) for d in devices_mod.available()]
+    present = devices_mod.available()
+    found = [_device_record(d) for d in present]
+    calibrations, problems = calibration_store.load_for(present, host["hostname"], host["driver"])
+    for d in found:
+        d["calibration"] = calibrations.get(d["id"])
     if fmt == "json":
-        click.echo(json.dumps({"host": host, "devices": found}, indent=2))
+        click.echo(json.dumps({"host": host, "devices": found, "calibration_problems": problems}, indent=2))
         return
     table = Table(title="machine", show_header=False, box=None, padding=(0, 2))
     table.add_column("what", style="bold")
@@ -300,6 +306,20 @@ def info(fmt: str) -> None:
                       f"board power {sheet['tdp_w']:g} W")
         _stdout.print(f"  source: {sheet['source']}")
     _stdout.print("CPU datasheet peaks: none (no comparable vendor figure; benchsuite invents none)")
+    for d in found:
+        _stdout.print(f"[bold]{d['id']}[/] achievable: {_achievable_line(d['calibration'])}")
+    for problem in problems:
+        _stderr.print(f"calibration not used: {problem}", highlight=False)
+
+
+def _achievable_line(record: dict | None) -> str:
+    """One line of a device's calibration: TFLOP/s per precision and GB/s, with its id."""
+    if not record:
+        return "not calibrated (run `benchsuite calibrate`)"
+    flops = ", ".join(f"{p} {e['tflop_per_s']:.4g}" for p, e in (record.get("matmul") or {}).items()
+                      if e.get("tflop_per_s"))
+    gbs = ", ".join(f"{k} {e['gb_per_s']:.4g}" for k, e in (record.get("bandwidth") or {}).items())
+    return f"TFLOP/s {flops or '—'}; GB/s {gbs or '—'} (calibration {record['id']})"
 
 
 @main.command()
@@ -335,8 +355,13 @@ def calibrate(device, precision, budget, out_dir, fmt) -> None:
                       highlight=False)
 
     _stderr.print(f"benchsuite calibrate: {', '.join(d.id for d in chosen)}")
-    made = calibrate_mod.run(chosen, requested, budget, out_dir, hostname=host["hostname"], driver=host["driver"],
-                             on_trial=on_trial)
+    try:
+        made = calibrate_mod.run(chosen, requested, budget, out_dir, hostname=host["hostname"],
+                                 driver=host["driver"], on_trial=on_trial)
+    except KeyboardInterrupt:
+        _stderr.print("Interrupted: devices calibrated before Ctrl-C are stored in "
+                      f"{calibration_store.calibration_dir()}")
+        sys.exit(EXIT_INTERRUPTED)
     if fmt == "json":
         click.echo(json.dumps(made.records, indent=2))
     else:

@@ -33,3 +33,9 @@ def fake_gpus():
                               compute_capability=cc, multiprocessors=132,
                               native_precisions=frozenset({"fp16", "bf16"}))
     return [devices.cpu(), gpu(0), gpu(1)]
+
+
+@pytest.fixture(autouse=True)
+def _own_calibration_dir(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's calibration files (~/.cache/benchsuite/calibration)."""
+    monkeypatch.setenv("BENCHSUITE_CALIBRATION_DIR", str(tmp_path_factory.mktemp("calibration")))

@@ -111,3 +111,18 @@ def test_settle_max_reaches_the_gpu_timing_settings(tmp_path):
     assert r.exit_code == 0, r.output
     timing = results.load(results.newest_run(tmp_path)).attrs["runs"][0]["header"]["settings"]["timing"]
     assert timing["cuda"]["settle_max_s"] == 0 and timing["cuda"]["settle_window_s"] == 3.0
+
+
+def test_info_shows_the_achievable_figures(tmp_path, monkeypatch):
+    from benchsuite import devices
+
+    cpu = devices.cpu()
+    host = devices.host_info()
+    key = calibration_store.device_key(host["hostname"], cpu, host["driver"])
+    calibration_store.save({"kind": calibration_store.KIND, "version": 1, "id": f"{key}@t", "machine_key": key,
+                            "device": {"id": "cpu", "type": "cpu", "name": cpu.name},
+                            "matmul": {"fp32": {"tflop_per_s": 0.25}}, "bandwidth": {"d2d": {"gb_per_s": 12.5}}})
+    r = invoke("info")
+    assert f"achievable: TFLOP/s fp32 0.25; GB/s d2d 12.5 (calibration {key}@t)" in r.stdout.replace("\n", "")
+    data = json.loads(invoke("info", "--format", "json").stdout)
+    assert data["devices"][0]["calibration"]["id"] == f"{key}@t"
