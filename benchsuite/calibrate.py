@@ -193,7 +193,7 @@ def matmul_timer(device: str, precision_name: str, *, reps: int, warmup: int,
     """``time_fn(shape)``: median seconds of one matmul of ``shape`` on ``device``.
 
     Under `precision.numerics` (TF32 only for ``tf32``); ``flush`` runs before every
-    repetition (CUDA: `timing.l2_flush`).
+    repetition (CUDA: `timing.l2_flush`). A shape that runs out of memory takes ``inf`` seconds.
     """
     import torch
 
@@ -202,9 +202,14 @@ def matmul_timer(device: str, precision_name: str, *, reps: int, warmup: int,
     dev = torch.device(device)
 
     def time_fn(shape: Shape) -> float:
-        with precision.numerics(precision_name):
-            op = _operands(dev, precision_name, shape)
-            times = timing.time_reps(op, dev.type, reps, warmup, flush=flush, device=dev)
+        try:
+            with precision.numerics(precision_name):
+                op = _operands(dev, precision_name, shape)
+                times = timing.time_reps(op, dev.type, reps, warmup, flush=flush, device=dev)
+        except torch.cuda.OutOfMemoryError:  # a shape that does not fit is a loser, not a crash
+            op = None
+            torch.cuda.empty_cache()
+            return math.inf
         del op
         return timing.median(times)
 
@@ -324,7 +329,9 @@ def calibrate_device(device, precisions: Iterable[str], budget_s: float, *, host
                               / (REPS[device.type] + WARMUP[device.type]),
                               on_trial=(lambda t, n=name: on_trial(n, t)) if on_trial else None)
         datasheet = sheet.tflops.get(name) if sheet else None
-        best = found.best
+        best = found.best if found.best is not None and found.best.tflop_per_s > 0 else None
+        why = ("the budget did not allow a single candidate" if not found.trials
+               else "every candidate ran out of memory")
         matmul[name] = {
             "tflop_per_s": best.tflop_per_s if best else None,
             "shape": list(best.shape) if best else None,
@@ -336,10 +343,12 @@ def calibrate_device(device, precisions: Iterable[str], budget_s: float, *, host
             "budget_s": per_precision,
             "stopped_by_budget": found.stopped_by_budget,
             "grid": {"coarse_step": coarse_step, "min_step": min_step, "cap": cap_here},
-            "top": [asdict(t) for t in sorted(found.trials, key=lambda t: -t.tflop_per_s)[:5]],
-            "note": None if best else "the budget did not allow a single candidate",
+            "top": [asdict(t) for t in sorted(found.trials, key=lambda t: -t.tflop_per_s)[:5]
+                    if math.isfinite(t.seconds)],
+            "note": None if best else why,
         }
-        torch.cuda.empty_cache() if device.type == "cuda" else None
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
     bandwidth: dict[str, Any] = {}
     kinds = ["d2d", "h2d", "d2h"] if device.type == "cuda" else ["d2d"]
     free = _free_bytes(device) or COPY_BYTES[device.type] * 8

@@ -66,6 +66,18 @@ def test_a_budget_too_small_for_anything_says_so():
     assert [t.phase for t in found.trials] == ["coarse"] and found.stopped_by_budget
 
 
+def test_shapes_that_run_out_of_memory_lose_without_ending_the_search():
+    clock = FakeClock()
+    time_fn, _ = planted((3072, 3072, 3072), cost_s=0.001, clock=clock)
+
+    def limited(shape):
+        return math.inf if max(shape) > 2048 else time_fn(shape)
+
+    found = search_matmul(limited, budget_s=1e6, coarse_step=512, min_step=256, cap=4096, clock=clock)
+    assert found.best.shape == (2048, 2048, 2048) and found.best.tflop_per_s > 0
+    assert any(t.tflop_per_s == 0 for t in found.trials)
+
+
 def test_max_dim_fits_memory_and_grid():
     assert calibrate.max_dim("cuda", "bf16", None, 20480, 2048) == 20480
     dim = calibrate.max_dim("cuda", "fp32", 8 * 2**30, 20480, 2048)
