@@ -47,6 +47,8 @@ def main() -> None:
 @click.option("--settle-max", type=click.FloatRange(min=0), default=None,
               help="Longest GPU warm-up, in seconds, waiting for SM clock and temperature to settle; 0 turns "
                    "the settle rule off.  [default: 30; 5 with --quick]")
+@click.option("--flush-l2", is_flag=True,
+              help="GPU: write a buffer larger than L2 before every timed step (cache state 'flushed').")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (recorded).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
               help="Parent folder; each run goes to OUT/<run-id>/.")
@@ -60,7 +62,8 @@ def main() -> None:
 @click.option("--telemetry/--no-telemetry", default=True, show_default=True,
               help="Sample power, energy, memory, clocks and host load during each case.")
 @FORMAT
-def run(workload, device, precision, batch_size, mode, params, min_time, min_iters, warmup, settle_max, threads,
+def run(workload, device, precision, batch_size, mode, params, min_time, min_iters, warmup, settle_max, flush_l2,
+        threads,
         out_dir, tag, quick, fail_fast, sample_hz, cooldown, telemetry, fmt) -> None:
     """Sweep workloads x devices x precisions x batch sizes and record every case."""
     import torch
@@ -96,7 +99,8 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
     gpus = [d.index for d in chosen if d.type == "cuda"]
     tel = Telemetry(gpus, hz=sample_hz, samples_path=out_dir / run_id / results.SAMPLES_FILE, enabled=telemetry)
     gpu_cooldown = cooldown if cooldown is not None else (runner.COOLDOWN_GPU_S if tel.available else 0.0)
-    overrides = {"min_time_s": min_time, "min_iters": min_iters, "warmup_iters": warmup, "settle_max_s": settle_max}
+    overrides = {"min_time_s": min_time, "min_iters": min_iters, "warmup_iters": warmup, "settle_max_s": settle_max,
+                 "flush_l2": flush_l2 or None}
     settings = runner.RunSettings(
         timing={t: runner.timing_settings(t, quick, **overrides) for t in ("cpu", "cuda")},
         fail_fast=fail_fast,

@@ -13,7 +13,7 @@ import traceback
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from benchsuite import calibration_store, peaks, precision, results
+from benchsuite import calibration_store, peaks, precision, results, timing
 from benchsuite.devices import Device
 from benchsuite.plan import Case
 from benchsuite.telemetry.window import THROTTLED_SHARE_THRESHOLD
@@ -178,13 +178,15 @@ class Runner:
             workload.setup(case)
             flops = workload.flops_per_step()  # runs one step: part of the warm-up
             nbytes = workload.bytes_per_step()
+            # The L2 flush buffer is made before the peak-memory reset: it is not the workload's.
+            flush = timing.l2_flush(torch_device)[0] if device.type == "cuda" and settings.flush_l2 else None
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(torch_device)
             window = self.telemetry.window(case.device, case.id) if self.telemetry else None
             latest = getattr(self.telemetry, "latest", None) if device.type == "cuda" else None
             readings = (lambda: latest(case.device)) if latest is not None else None
             timings = measure(workload.step, device.type, settings, device=torch_device, window=window,
-                              readings=readings)
+                              readings=readings, flush=flush)
             mem_peak = torch.cuda.max_memory_allocated(torch_device) if device.type == "cuda" else None
         median = timings.median_s
         samples = workload.samples_per_step

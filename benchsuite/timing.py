@@ -40,6 +40,9 @@ class TimingSettings:
     settle_clock_pct: float = 2.0
     settle_temp_c: float = 2.0
     settle_max_s: float = 30.0
+    # GPU only: write a buffer larger than L2 before every timed step (outside its events),
+    # so that no step finds its operands in L2; results then say cache_state "flushed".
+    flush_l2: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,9 @@ class Timings:
 
     @classmethod
     def of(cls, times_s, method: str, warmup_iters: int, warmup_s: float,
-           settled: bool | None = None, note: str | None = None) -> "Timings":
+           settled: bool | None = None, note: str | None = None, cache_state: str = CACHE_WARM) -> "Timings":
         times = tuple(float(t) for t in times_s)
-        return cls(times, method, warmup_iters, warmup_s, stats.summarize(times), settled, note)
+        return cls(times, method, warmup_iters, warmup_s, stats.summarize(times), settled, note, cache_state)
 
     @property
     def median_s(self) -> float:
@@ -190,6 +193,19 @@ def time_cuda(step: Callable[[], None], settings: TimingSettings, device) -> lis
     return times
 
 
+def time_cuda_flushed(step: Callable[[], None], settings: TimingSettings, device,
+                      flush: Callable[[], Any]) -> list[float]:
+    """Like `time_cuda`, with ``flush`` before every step, outside the step's own events."""
+    times: list[float] = []
+    chunk = 1
+    while len(times) < settings.max_iters and (len(times) < settings.min_iters or sum(times) < settings.min_time_s):
+        n = min(chunk, settings.max_iters - len(times))
+        times.extend(time_reps(step, "cuda", n, warmup=0, flush=flush, device=device))
+        per_step = max(sum(times) / len(times), 1e-6)
+        chunk = max(1, min(chunk * 2, int(0.25 / per_step)))
+    return times
+
+
 def time_reps(op: Callable[[], Any], device_type: str, reps: int, warmup: int = 1,
               flush: Callable[[], Any] | None = None, device=None,
               clock: Callable[[], float] = time.perf_counter) -> list[float]:
@@ -254,12 +270,14 @@ def median(times: Sequence[float]) -> float:
 
 def measure(step: Callable[[], None], device_type: str, settings: TimingSettings, device=None,
             window: contextlib.AbstractContextManager | None = None,
-            readings: Callable[[], dict[str, Any] | None] | None = None) -> Timings:
+            readings: Callable[[], dict[str, Any] | None] | None = None,
+            flush: Callable[[], Any] | None = None) -> Timings:
     """Warm up, then time ``step`` on a "cpu" or "cuda" device.
 
     ``window`` (a telemetry window, say) is entered after warm-up and left after the
     last timed step has finished on the device. ``readings`` (the GPU's latest SM clock
-    and temperature) turns on the settle rule for a GPU (`settle`).
+    and temperature) turns on the settle rule for a GPU (`settle`). ``flush`` (GPU:
+    `l2_flush`) runs before every timed step, outside its events: cache state "flushed".
     """
     window = window if window is not None else contextlib.nullcontext()
     if device_type == "cuda":
@@ -270,8 +288,10 @@ def measure(step: Callable[[], None], device_type: str, settings: TimingSettings
 
         warm = settle(step, settings, sync, readings)
         with window:
-            times = time_cuda(step, settings, device)
-        return Timings.of(times, "cuda-event", warm.iters, warm.seconds, warm.settled, warm.note)
+            times = time_cuda(step, settings, device) if flush is None else \
+                time_cuda_flushed(step, settings, device, flush)
+        return Timings.of(times, "cuda-event", warm.iters, warm.seconds, warm.settled, warm.note,
+                          CACHE_WARM if flush is None else CACHE_FLUSHED)
     warm = settle(step, settings, lambda: None, None)
     with window:
         times = time_cpu(step, settings)

@@ -90,3 +90,23 @@ def test_host_link_copies_need_a_gpu():
         calibrate.copy_bandwidth("cpu", "h2d", 1 << 20, reps=1)
     got = calibrate.copy_bandwidth("cpu", "d2d", 1 << 20, reps=2)
     assert got["bytes_per_copy"] == 2 << 20 and got["gb_per_s"] > 0
+
+
+def test_measure_with_flush_times_every_step_cold_and_says_so(monkeypatch):
+    cuda = FakeCuda()
+    cuda.install(monkeypatch)
+
+    def step():
+        cuda.log.append("op")
+        cuda.now_ms += 100.0
+
+    def flush():
+        cuda.log.append("flush")
+        cuda.now_ms += 1000.0
+
+    settings = timing.TimingSettings(min_time_s=0.5, min_iters=3, warmup_iters=1, warmup_time_s=0.0)
+    got = timing.measure(step, "cuda", settings, device="cuda:0", flush=flush)
+    assert got.cache_state == timing.CACHE_FLUSHED and got.method == "cuda-event"
+    assert list(got.times_s) == [0.1] * 5  # 0.5 s of timed steps; the flushes are not counted
+    timed = [x for x in cuda.log[cuda.log.index("flush"):] if x != "sync"]
+    assert timed == ["flush", "record", "op", "record"] * 5
