@@ -135,6 +135,8 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
                                     cases)
     df = results.load(store.path)
     _print_table(df, fmt, title=f"run {store.run_id} ({status})")
+    for device_id, rec in calibrations.items():
+        _stderr.print(f"% achievable on {device_id}: calibration {rec['id']}", highlight=False)
     _print_not_measured(df)
     _stderr.print(f"Results: {store.path}")
     if telemetry:

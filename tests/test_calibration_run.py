@@ -33,6 +33,7 @@ def test_calibrate_then_run_reports_pct_of_achievable(tmp_path, monkeypatch, tin
                "--out", str(tmp_path / "runs"), "--no-telemetry", "--format", "markdown", *TINY)
     assert r.exit_code == 0, r.output
     assert f"calibration for cpu: {rec['id']}" in r.stderr
+    assert f"% achievable on cpu: calibration {rec['id']}" in r.stderr
     assert "% achievable" in r.stdout.splitlines()[0]
     run_dir = results.newest_run(tmp_path / "runs")
     df = results.load(run_dir)
