@@ -45,6 +45,11 @@ def main() -> None:
               help="Seconds of timed steps per case.  [default: 1 on CPU, 5 on GPU]")
 @click.option("--min-iters", type=click.IntRange(min=1), default=None, help="Fewest timed steps per case.")
 @click.option("--warmup", type=click.IntRange(min=0), default=None, help="Fewest warm-up steps per case.")
+@click.option("--settle-max", type=click.FloatRange(min=0), default=None,
+              help="Longest GPU warm-up, in seconds, waiting for SM clock and temperature to settle; 0 turns "
+                   "the settle rule off.  [default: 30; 5 with --quick]")
+@click.option("--flush-l2", is_flag=True,
+              help="GPU: write a buffer larger than L2 before every timed step (cache state 'flushed').")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (recorded).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
               help="Parent folder; each run goes to OUT/<run-id>/.")
@@ -58,11 +63,13 @@ def main() -> None:
 @click.option("--telemetry/--no-telemetry", default=True, show_default=True,
               help="Sample power, energy, memory, clocks and host load during each case.")
 @FORMAT
-def run(workload, device, precision, batch_size, mode, params, min_time, min_iters, warmup, threads,
+def run(workload, device, precision, batch_size, mode, params, min_time, min_iters, warmup, settle_max, flush_l2,
+        threads,
         out_dir, tag, quick, fail_fast, sample_hz, cooldown, telemetry, fmt) -> None:
     """Sweep workloads x devices x precisions x batch sizes and record every case."""
     import torch
 
+    from benchsuite import calibration_store
     from benchsuite import devices as devices_mod
     from benchsuite import plan, results, runner
     from benchsuite.telemetry import Telemetry
@@ -88,15 +95,19 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
         raise _usage(str(exc)) from None
     cases = plan.expand(sweep, reg)
     run_id = results.new_run_id()
+    host = devices_mod.host_info()
+    calibrations, calibration_problems = calibration_store.load_for(chosen, host["hostname"], host["driver"])
     gpus = [d.nvml_index for d in chosen if d.type == "cuda" and d.nvml_index is not None]
     tel = Telemetry(gpus, hz=sample_hz, samples_path=out_dir / run_id / results.SAMPLES_FILE, enabled=telemetry)
     gpu_cooldown = cooldown if cooldown is not None else (runner.COOLDOWN_GPU_S if tel.available else 0.0)
-    overrides = {"min_time_s": min_time, "min_iters": min_iters, "warmup_iters": warmup}
+    overrides = {"min_time_s": min_time, "min_iters": min_iters, "warmup_iters": warmup, "settle_max_s": settle_max,
+                 "flush_l2": flush_l2 or None}
     settings = runner.RunSettings(
         timing={t: runner.timing_settings(t, quick, **overrides) for t in ("cpu", "cuda")},
         fail_fast=fail_fast,
         cooldown_s={"cpu": cooldown or 0.0, "cuda": gpu_cooldown},
         idle_s=(1.0 if quick else runner.IDLE_S) if telemetry else 0.0,
+        calibrations=calibrations,
     )
     header = {
         "benchsuite": __version__,
@@ -104,7 +115,7 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
         "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "options": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
                     for k, v in click.get_current_context().params.items()},
-        "host": devices_mod.host_info(),
+        "host": host,
         "devices": [_device_record(d) for d in chosen],
         "threads": torch.get_num_threads(),
         "settings": {"quick": quick, "fail_fast": fail_fast, "sample_hz": sample_hz,
@@ -112,13 +123,21 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
                      "timing": {t: vars(s) for t, s in settings.timing.items()}},
         "telemetry": tel.info(),
     }
+    header["calibrations"] = {d: rec["id"] for d, rec in calibrations.items()}
     store = results.RunStore(out_dir, header, run_id=run_id)
     _stderr.print(f"benchsuite: {len(cases)} cases -> {store.path}")
+    for problem in calibration_problems:
+        _stderr.print(f"calibration not used: {problem}", highlight=False)
+    copy = calibration_store.write_run_copy(store.dir, calibrations.values())
+    for device_id, rec in calibrations.items():
+        _stderr.print(f"calibration for {device_id}: {rec['id']} (copied to {copy})", highlight=False)
     with tel:
         status = _run_with_progress(runner.Runner(reg, chosen, store, settings, telemetry=tel if telemetry else None),
                                     cases)
     df = results.load(store.path)
     _print_table(df, fmt, title=f"run {store.run_id} ({status})")
+    for device_id, rec in calibrations.items():
+        _stderr.print(f"% achievable on {device_id}: calibration {rec['id']}", highlight=False)
     _print_not_measured(df)
     _stderr.print(f"Results: {store.path}")
     if telemetry:
@@ -250,10 +269,16 @@ def info(fmt: str) -> None:
     """Show this machine: CPU, GPUs, versions, NVML, and datasheet peaks."""
     from benchsuite import devices as devices_mod
 
+    from benchsuite import calibration_store
+
     host = devices_mod.host_info()
-    found = [_device_record(d) for d in devices_mod.available()]
+    present = devices_mod.available()
+    found = [_device_record(d) for d in present]
+    calibrations, problems = calibration_store.load_for(present, host["hostname"], host["driver"])
+    for d in found:
+        d["calibration"] = calibrations.get(d["id"])
     if fmt == "json":
-        click.echo(json.dumps({"host": host, "devices": found}, indent=2))
+        click.echo(json.dumps({"host": host, "devices": found, "calibration_problems": problems}, indent=2))
         return
     table = Table(title="machine", show_header=False, box=None, padding=(0, 2))
     table.add_column("what", style="bold")
@@ -288,6 +313,79 @@ def info(fmt: str) -> None:
                       f"board power {sheet['tdp_w']:g} W")
         _stdout.print(f"  source: {sheet['source']}")
     _stdout.print("CPU datasheet peaks: none (no comparable vendor figure; benchsuite invents none)")
+    for d in found:
+        _stdout.print(f"[bold]{d['id']}[/] achievable: {_achievable_line(d['calibration'])}")
+    for problem in problems:
+        _stderr.print(f"calibration not used: {problem}", highlight=False)
+
+
+def _achievable_line(record: dict | None) -> str:
+    """One line of a device's calibration: TFLOP/s per precision and GB/s, with its id."""
+    if not record:
+        return "not calibrated (run `benchsuite calibrate`)"
+    flops = ", ".join(f"{p} {e['tflop_per_s']:.4g}" for p, e in (record.get("matmul") or {}).items()
+                      if e.get("tflop_per_s"))
+    gbs = ", ".join(f"{k} {e['gb_per_s']:.4g}" for k, e in (record.get("bandwidth") or {}).items())
+    return f"TFLOP/s {flops or '—'}; GB/s {gbs or '—'} (calibration {record['id']})"
+
+
+@main.command()
+@click.option("--device", "-d", default="all", show_default=True, help="cpu, cuda, cuda:N or all (comma list).")
+@click.option("--precision", "-p", multiple=True,
+              help="fp32, tf32, fp16, bf16, fp8 or all (comma list).  [default: fp32,tf32,bf16,fp16 and fp8 "
+                   "where supported on a GPU; fp32,bf16 where native on a CPU]")
+@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds per device for the search and the bandwidth measurements.  [default: 120 on a GPU, "
+                   "20 on a CPU]")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+              help="Parent folder; the calibration is also copied to OUT/<run-id>/calibration.json.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def calibrate(device, precision, budget, out_dir, fmt) -> None:
+    """Measure each device's achievable matmul TFLOP/s and memory bandwidth, and store them."""
+    from benchsuite import calibrate as calibrate_mod
+    from benchsuite import calibration_store
+    from benchsuite import devices as devices_mod
+    from benchsuite import plan, results
+    from benchsuite.report import tables
+
+    try:
+        chosen = devices_mod.resolve(device)
+        requested = plan.parse_precisions(precision)
+        results.check_out_dir(out_dir)
+    except (plan.PlanError, devices_mod.DeviceError, results.ResultsError) as exc:
+        raise _usage(str(exc)) from None
+    host = devices_mod.host_info()
+
+    def on_trial(device_id, name, trial):
+        m, n, k = trial.shape
+        _stderr.print(f"  {device_id} {name} {trial.phase} {m}x{n}x{k}: {trial.tflop_per_s:.3g} TFLOP/s",
+                      highlight=False)
+
+    _stderr.print(f"benchsuite calibrate: {', '.join(d.id for d in chosen)}")
+    try:
+        made = calibrate_mod.run(chosen, requested, budget, out_dir, hostname=host["hostname"],
+                                 driver=host["driver"], on_trial=on_trial)
+    except KeyboardInterrupt:
+        _stderr.print("Interrupted: devices calibrated before Ctrl-C are stored in "
+                      f"{calibration_store.calibration_dir()}")
+        sys.exit(EXIT_INTERRUPTED)
+    if fmt == "json":
+        click.echo(json.dumps(made.records, indent=2))
+    else:
+        frame = tables.calibration_table(made.records)
+        table = Table(title="achievable vs datasheet")
+        for column in frame.columns:
+            table.add_column(column, justify="left" if column in ("device", "ceiling", "unit", "found at") else "right")
+        for row in frame.itertuples(index=False):
+            table.add_row(*map(str, row))
+        _stdout.print(table)
+    for device_id, skipped in made.skipped.items():
+        for name, why in skipped.items():
+            _stderr.print(f"skipped {device_id} {name}: {why}", highlight=False)
+    for rec, path in zip(made.records, made.files):
+        _stderr.print(f"Calibration {rec['id']}: {path}", highlight=False)
+    _stderr.print(f"Run copy: {made.run_file}  (per-machine files: {calibration_store.calibration_dir()})",
+                  highlight=False)
 
 
 @main.command(name="export")

@@ -220,6 +220,7 @@ def flatten(run: Run) -> list[dict]:
         row["timing_method"] = timing.get("method")
         row["warmup_iters"] = timing.get("warmup_iters")
         row["warmup_s"] = timing.get("warmup_s")
+        row["warmup_note"] = timing.get("warmup_note")
         row["step_times_s"] = timing.get("times_s")
         rows.append(row)
     return rows

@@ -13,9 +13,10 @@ import traceback
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from benchsuite import peaks, precision, results
+from benchsuite import calibration_store, peaks, precision, results, timing
 from benchsuite.devices import Device
 from benchsuite.plan import Case
+from benchsuite.telemetry.window import THROTTLED_SHARE_THRESHOLD
 from benchsuite.timing import TimingSettings, measure
 from benchsuite.workload import Registry
 
@@ -28,7 +29,8 @@ TIMING_DEFAULTS = {
 }
 TIMING_QUICK = {
     "cpu": TimingSettings(min_time_s=0.2, min_iters=2, warmup_iters=1, warmup_time_s=0.05),
-    "cuda": TimingSettings(min_time_s=0.5, min_iters=5, warmup_iters=3, warmup_time_s=0.2),
+    "cuda": TimingSettings(min_time_s=0.5, min_iters=5, warmup_iters=3, warmup_time_s=0.2,
+                           settle_window_s=1.0, settle_max_s=5.0),
 }
 AUTO_BATCH_MAX = 65536  # `--batch-size auto` never goes past this
 AUTO_BATCH_CPU_MEMORY_SHARE = 0.5  # a CPU probe may use at most this share of available memory
@@ -53,6 +55,7 @@ class RunSettings:
     fail_fast: bool = False
     cooldown_s: dict[str, float] = field(default_factory=lambda: {"cpu": 0.0, "cuda": 0.0})
     idle_s: float = IDLE_S
+    calibrations: dict[str, dict] = field(default_factory=dict)  # device id -> calibration record
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -176,16 +179,25 @@ class Runner:
             workload.setup(case)
             flops = workload.flops_per_step()  # runs one step: part of the warm-up
             nbytes = workload.bytes_per_step()
+            # The L2 flush buffer is made before the peak-memory reset: it is not the workload's.
+            flush = timing.l2_flush(torch_device)[0] if device.type == "cuda" and settings.flush_l2 else None
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(torch_device)
             window = self._window(device, case)
-            timings = measure(workload.step, device.type, settings, device=torch_device, window=window)
+            latest = getattr(self.telemetry, "latest", None) if device.type == "cuda" else None
+            readings = ((lambda: latest(device.telemetry_id))
+                        if latest is not None and device.telemetry_id is not None else None)
+            timings = measure(workload.step, device.type, settings, device=torch_device, window=window,
+                              readings=readings, flush=flush)
             mem_peak = torch.cuda.max_memory_allocated(torch_device) if device.type == "cuda" else None
         median = timings.median_s
         samples = workload.samples_per_step
         tflops = flops / median / 1e12 if flops else None
         summary = getattr(window, "summary", None) if window is not None else None
         peak = peaks.peak_tflops(device.name, case.precision) if device.type == "cuda" else None
+        calibration = self.settings.calibrations.get(case.device)
+        achievable = calibration_store.achievable_tflops(calibration, case.precision)
+        share = (summary or {}).get("throttled_share")
         metrics = {
             **timings.stats,
             "samples_per_step": samples,
@@ -196,13 +208,23 @@ class Runner:
             "tflop_per_s": tflops,
             "peak_tflop_per_s": peak,
             "pct_of_peak": 100.0 * tflops / peak if tflops and peak else None,
+            "achievable_tflop_per_s": achievable,
+            "pct_of_achievable": 100.0 * tflops / achievable if tflops and achievable else None,
+            "achievable_gb_per_s": calibration_store.achievable_gbs(calibration),
+            "calibration": calibration.get("id") if calibration else None,
+            "flop_per_byte": flops / nbytes if flops and nbytes else None,
+            "cache_state": timings.cache_state,
+            "warmup_settled": timings.warmup_settled,
+            "throttled": share > THROTTLED_SHARE_THRESHOLD if share is not None else None,
             "mem_peak_bytes": mem_peak,
             "threads": torch.get_num_threads(),
             **energy_metrics(summary, samples * len(timings.times_s), samples / median, tflops),
         }
         out = {
             "timing": {"method": timings.method, "warmup_iters": timings.warmup_iters,
-                       "warmup_s": timings.warmup_s, "times_s": list(timings.times_s),
+                       "warmup_s": timings.warmup_s, "warmup_settled": timings.warmup_settled,
+                       "warmup_note": timings.warmup_note, "cache_state": timings.cache_state,
+                       "times_s": list(timings.times_s),
                        "min_time_s": settings.min_time_s, "min_iters": settings.min_iters},
             "metrics": {k: results.clean_number(v) for k, v in metrics.items()},
         }

@@ -37,3 +37,9 @@ def fake_gpus():
 
 # pytest's own fixture for running pytest inside a test (tests/test_pytest_plugin.py).
 pytest_plugins = ("pytester",)
+
+
+@pytest.fixture(autouse=True)
+def _own_calibration_dir(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's calibration files (~/.cache/benchsuite/calibration)."""
+    monkeypatch.setenv("BENCHSUITE_CALIBRATION_DIR", str(tmp_path_factory.mktemp("calibration")))

@@ -22,6 +22,7 @@ SUMMARY_COLUMNS = {
     "p99 ms": ("step_s_p99", "ms"),
     "TFLOP/s": ("tflop_per_s", "num"),
     "% peak": ("pct_of_peak", "pct"),
+    "% achievable": ("pct_of_achievable", "pct"),
     "mean W": ("power_mean_w", "num"),
     "J/sample": ("j_per_sample", "num"),
     "samples/J": ("samples_per_j", "num"),
@@ -77,6 +78,13 @@ def _remark(row: pd.Series) -> str:
     flags = row.get("quality_flags")
     if isinstance(flags, list) and flags:
         parts.append("flags: " + ", ".join(flags))
+        share = row.get("throttled_share")
+        if "throttled" in flags and isinstance(share, (int, float)) and not math.isnan(share):
+            why = row.get("throttle_slowing_reasons")
+            parts.append(f"throttled {100 * share:.0f}% of the window"
+                         + (f" ({', '.join(why)})" if isinstance(why, list) and why else ""))
+    if row.get("warmup_settled") is False:
+        parts.append(f"warm-up not settled ({fmt_value(row.get('warmup_s'), 'num')} s)")
     return "; ".join(parts)
 
 
@@ -97,6 +105,8 @@ def raw(df: pd.DataFrame) -> pd.DataFrame:
     """The numeric columns behind the summary, for csv/json (scripts never parse pretty text)."""
     wanted = ["id", "workload", "mode", "device", "device_name", "precision", "batch_size", "status", "reason"]
     wanted += [col for col, how in SUMMARY_COLUMNS.values() if how != "text"]
+    wanted += ["peak_tflop_per_s", "achievable_tflop_per_s", "calibration", "flop_per_byte", "cache_state",
+               "warmup_s", "warmup_settled", "throttled_share", "throttled", "quality_flags"]
     return df[[c for c in dict.fromkeys(wanted) if c in df.columns]]
 
 
@@ -321,3 +331,24 @@ def not_run(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"case": bad["id"].astype(str), "run": bad["run_id"].astype(str),
                          "status": bad["status"].astype(str),
                          "reason": [fmt_value(r, "text") for r in bad.get("reason", pd.Series(index=bad.index))]})
+
+def calibration_table(records: list[dict]) -> pd.DataFrame:
+    """One display row per device and ceiling of calibration records: achievable beside
+    datasheet, '—' where there is no datasheet figure (CPUs)."""
+    rows = []
+    for rec in records:
+        device = f"{rec['device']['id']} ({rec['device']['name']})"
+        for name, entry in (rec.get("matmul") or {}).items():
+            shape = entry.get("shape")
+            rows.append({"device": device, "ceiling": f"matmul {name}", "achievable": fmt_value(entry.get("tflop_per_s"), "num"),
+                         "datasheet": fmt_value(entry.get("datasheet_tflop_per_s"), "num"), "unit": "TFLOP/s",
+                         "% of datasheet": fmt_value(entry.get("pct_of_datasheet"), "pct"),
+                         "found at": "x".join(map(str, shape)) if shape else (entry.get("note") or "")})
+        for kind, entry in (rec.get("bandwidth") or {}).items():
+            label = {"d2d": "memory copy", "h2d": "host to device", "d2h": "device to host"}.get(kind, kind)
+            rows.append({"device": device, "ceiling": label, "achievable": fmt_value(entry.get("gb_per_s"), "num"),
+                         "datasheet": fmt_value(entry.get("datasheet_gb_per_s"), "num"), "unit": "GB/s",
+                         "% of datasheet": fmt_value(entry.get("pct_of_datasheet"), "pct"),
+                         "found at": fmt_value(entry.get("bytes_per_copy"), "bytes") + " moved per copy"})
+    return pd.DataFrame(rows, columns=["device", "ceiling", "achievable", "datasheet", "unit", "% of datasheet",
+                                       "found at"])

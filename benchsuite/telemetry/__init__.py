@@ -151,6 +151,20 @@ class Telemetry:
                       idle_power_w=self._idle.get(device), reason=reason, procs=procs,
                       clock=self._clock)
 
+    def latest(self, device: str, max_age_s: float = 1.0) -> dict[str, Any] | None:
+        """The sampler's newest row for GPU ``device`` if under ``max_age_s`` old, else None.
+
+        This is what the settle rule reads during warm-up (SM clock, temperature); it
+        costs no NVML call of its own.
+        """
+        if parse_device(device) is None or self.device_reason(device) is not None:
+            return None
+        sampler = self._sampler
+        if sampler is None:
+            return None
+        row = sampler.latest(device)
+        return row if row is not None and row["t_s"] >= sampler.elapsed() - max_age_s else None
+
     def measures_energy(self, device: str) -> bool:
         """Whether ``device`` gets energy figures: NVML for a GPU, readable RAPL for the CPU."""
         if self.device_reason(device) is not None:

@@ -281,6 +281,14 @@ class Sampler:
         """
         return self._core.read(device, self._core.label, cpu=cpu)
 
+    def latest(self, device: str) -> dict[str, Any] | None:
+        """The newest stored row of ``device`` (scanned from the end: cheap on a long run)."""
+        with self._core.lock:
+            for row in reversed(self._core.samples):
+                if row["device"] == device:
+                    return row
+        return None
+
     def samples(self, device: str | None = None, start: float | None = None,
                 end: float | None = None) -> list[dict[str, Any]]:
         """Stored rows (optionally one device's, with start <= t_s <= end), oldest first."""

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 from .nvml import SLOWING_REASONS, THROTTLE_REASONS, decode_throttle
 
 __all__ = ["Window", "summarize_gpu", "summarize_host", "MIN_WINDOW_S", "MIN_SAMPLES",
-           "MISMATCH_TOLERANCE", "GPU_SUMMARY_FIELDS", "HOST_SUMMARY_FIELDS"]
+           "MISMATCH_TOLERANCE", "THROTTLED_SHARE_THRESHOLD", "GPU_SUMMARY_FIELDS", "HOST_SUMMARY_FIELDS"]
 
 # NVML power readings are updated every ~20-100 ms and nvmlDeviceGetPowerUsage is a 1 s
 # moving average on Ampere and newer (NVML API reference, nvmlDeviceGetPowerUsage);
@@ -31,13 +31,16 @@ MIN_WINDOW_S = 5.0
 MIN_SAMPLES = 10
 #: Counter and integral further apart than this (relative) is flagged.
 MISMATCH_TOLERANCE = 0.05
+#: A window whose share of readings slowed by a SLOWING_REASONS cause is above this is
+#: flagged "throttled" (a single slowed reading in a long window is not).
+THROTTLED_SHARE_THRESHOLD = 0.05
 
 GPU_SUMMARY_FIELDS: tuple[str, ...] = (
     "device", "case_id", "energy_j", "energy_method", "energy_counter_j",
     "energy_integrated_j", "power_mean_w", "power_max_w", "power_source", "idle_power_w",
     "active_energy_j", "mem_used_peak_bytes", "util_gpu_mean_pct", "util_mem_mean_pct",
     "sm_clock_mean_mhz", "mem_clock_mean_mhz", "temp_max_c", "temp_start_c",
-    "throttle_reasons", "throttled_share", "other_pids", "window_s", "samples",
+    "throttle_reasons", "throttle_slowing_reasons", "throttled_share", "other_pids", "window_s", "samples",
     "achieved_hz", "quality_flags", "not_measured", "telemetry_note",
 )
 HOST_SUMMARY_FIELDS: tuple[str, ...] = (
@@ -178,10 +181,11 @@ def summarize_gpu(rows: list[Row], *, device: str, case_id: str, t_open: float,
         reasons = sorted(seen, key=lambda n: (order.index(n) if n in order else len(order), n))
         slowed = sum(1 for m in masks if SLOWING_REASONS.intersection(decode_throttle(m)))
         share = slowed / len(masks)
-        if slowed:
+        slowing = [r for r in reasons if r in SLOWING_REASONS]
+        if share > THROTTLED_SHARE_THRESHOLD:
             flags.append("throttled")
     else:
-        reasons, share = None, None
+        reasons, share, slowing = None, None, None
         not_measured["throttled_share"] = "clock event reasons not supported on this GPU"
 
     # Another process on the GPU. NVML reports host-namespace PIDs: in a container our
@@ -219,6 +223,7 @@ def summarize_gpu(rows: list[Row], *, device: str, case_id: str, t_open: float,
         "temp_max_c": max(temps) if temps else None,
         "temp_start_c": open_row.get("temp_c") if open_row else None,
         "throttle_reasons": reasons,
+        "throttle_slowing_reasons": slowing,
         "throttled_share": share,
         "other_pids": other_pids,
         "window_s": window_s,

@@ -267,3 +267,23 @@ def test_info_for_run_header(monkeypatch, tmp_path):
                                                           "NVIDIA Fake A100"]
     assert "error" in info["gpus"][2]
     assert s["telemetry_note"] == "cuda:5 not found by NVML (2 GPUs)"
+
+
+def test_throttled_flag_needs_more_than_the_threshold_share():
+    from benchsuite.telemetry.window import THROTTLED_SHARE_THRESHOLD
+
+    assert THROTTLED_SHARE_THRESHOLD == 0.05
+    rows = trace(10.0)  # 201 readings; the edges are the open and close rows
+    for r in rows[1:5]:  # 4 of 201: about 2 % slowed by the power cap
+        r["throttle_mask"] = 0x4
+    s = gpu_summary(rows)
+    assert 0 < s["throttled_share"] <= THROTTLED_SHARE_THRESHOLD
+    assert "throttled" not in s["quality_flags"] and s["throttle_slowing_reasons"] == ["sw_power_cap"]
+    for r in rows[5:40]:  # 35 more: thermal, with idle and application-clock bits that do not count
+        r["throttle_mask"] = 0x40 | 0x1 | 0x2
+    for r in rows[40:80]:  # idle alone is not a slow-down
+        r["throttle_mask"] = 0x1
+    s = gpu_summary(rows)
+    assert "throttled" in s["quality_flags"] and s["throttled_share"] == pytest.approx(39 / 201)
+    assert s["throttle_slowing_reasons"] == ["sw_power_cap", "hw_thermal"]
+    assert s["throttle_reasons"] == ["gpu_idle", "applications_clocks_setting", "sw_power_cap", "hw_thermal"]

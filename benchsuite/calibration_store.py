@@ -1,0 +1,148 @@
+"""Calibrations on disk: one small JSON file per machine and device, and a copy per run.
+
+A calibration (made by `benchsuite.calibrate`) holds what a device really reaches: the best
+matmul TFLOP/s found per precision and the achievable memory bandwidth. It is stored as
+``<dir>/<machine-key>.json``, where ``<dir>`` is ``$BENCHSUITE_CALIBRATION_DIR`` or
+``~/.cache/benchsuite/calibration`` (``$XDG_CACHE_HOME`` honoured) and the machine key is
+made of the hostname, the device id and name, and the NVIDIA driver version: a new driver
+or another GPU in the slot makes a new key, and the old figures are no longer applied.
+Each run that used calibrations gets a copy of them in ``reports/<run-id>/calibration.json``.
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+CALIBRATION_VERSION = 1
+ENV_DIR = "BENCHSUITE_CALIBRATION_DIR"
+RUN_FILE = "calibration.json"
+KIND = "benchsuite-calibration"
+
+
+class CalibrationError(ValueError):
+    """A calibration file that cannot be used (unreadable, another kind, a newer version)."""
+
+
+def calibration_dir() -> Path:
+    """Where per-machine calibration files live (``$BENCHSUITE_CALIBRATION_DIR`` first)."""
+    if os.environ.get(ENV_DIR):
+        return Path(os.environ[ENV_DIR])
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "benchsuite" / "calibration"
+
+
+def _slug(text: str | None) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text or "none").strip("-").lower() or "none"
+
+
+def machine_key(hostname: str, device_id: str, device_name: str, driver: str | None) -> str:
+    """File-name-safe key of one device on one machine under one driver."""
+    return "_".join(_slug(part) for part in (hostname, device_id.replace(":", ""), device_name, driver))
+
+
+def device_key(hostname: str, device: Any, driver: str | None) -> str:
+    """`machine_key` of a device (an object with ``id``, ``type``, ``name``); the NVIDIA
+    driver only counts for a GPU."""
+    return machine_key(hostname, device.id, device.name, driver if device.type == "cuda" else None)
+
+
+def path_for(key: str, directory: Path | str | None = None) -> Path:
+    """The per-machine file for ``key``."""
+    return Path(directory or calibration_dir()) / f"{key}.json"
+
+
+def check(record: Any, source: str = "calibration") -> dict:
+    """``record`` if it is a calibration this code can read, else CalibrationError naming why."""
+    if not isinstance(record, dict) or record.get("kind") != KIND:
+        raise CalibrationError(f"{source} is not a benchsuite calibration (no kind={KIND!r})")
+    missing = [k for k in ("id", "machine_key", "device") if k not in record]
+    if missing:
+        raise CalibrationError(f"{source} lacks {', '.join(missing)}: run `benchsuite calibrate` again")
+    version = record.get("version")
+    if not isinstance(version, int) or version > CALIBRATION_VERSION:
+        raise CalibrationError(f"{source} has calibration version {version!r}; this benchsuite reads up to "
+                               f"{CALIBRATION_VERSION}: upgrade benchsuite or run `benchsuite calibrate` again")
+    return record
+
+
+def save(record: dict, directory: Path | None = None) -> Path:
+    """Write ``record`` to its per-machine file (atomically: a crash leaves the old one)."""
+    check(record)
+    path = path_for(record["machine_key"], directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def load(key: str, directory: Path | None = None) -> dict | None:
+    """The stored calibration for ``key``, or None when there is none. Bad files raise."""
+    path = path_for(key, directory)
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CalibrationError(f"cannot read calibration {path}: {exc}") from None
+    record = check(record, str(path))
+    record.setdefault("file", str(path))
+    return record
+
+
+def load_for(devices: Iterable[Any], hostname: str, driver: str | None,
+             directory: Path | None = None) -> tuple[dict[str, dict], list[str]]:
+    """Calibrations of ``devices`` (objects with ``id`` and ``name``) on this machine.
+
+    Returns ({device id: record}, problems): a device without a file is simply absent; a
+    file that cannot be used is absent too and named in ``problems``.
+    """
+    found: dict[str, dict] = {}
+    problems: list[str] = []
+    for device in devices:
+        try:
+            record = load(device_key(hostname, device, driver), directory)
+        except CalibrationError as exc:
+            problems.append(str(exc))
+            continue
+        if record is not None:
+            found[device.id] = record
+    return found, problems
+
+
+def write_run_copy(run_dir: Path, records: Iterable[dict]) -> Path | None:
+    """Write the calibrations a run used (or made) to ``run_dir/calibration.json``."""
+    records = list(records)
+    if not records:
+        return None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / RUN_FILE
+    path.write_text(json.dumps({"kind": KIND + "s", "version": CALIBRATION_VERSION,
+                                "calibrations": records}, indent=2) + "\n")
+    return path
+
+
+def read_run_copy(run_dir: Path) -> list[dict]:
+    """The calibrations stored in a run directory (an empty list when it has none)."""
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    return [check(r, str(path)) for r in data.get("calibrations", [])]
+
+
+def achievable_tflops(record: dict | None, precision: str) -> float | None:
+    """Achievable dense matmul TFLOP/s of ``precision`` in a calibration, or None."""
+    entry = ((record or {}).get("matmul") or {}).get(precision) or {}
+    return entry.get("tflop_per_s")
+
+
+def achievable_gbs(record: dict | None, kind: str = "d2d") -> float | None:
+    """Achievable bandwidth in GB/s (``d2d``: device memory; ``h2d``/``d2h``: the host link)."""
+    entry = ((record or {}).get("bandwidth") or {}).get(kind) or {}
+    return entry.get("gb_per_s")

@@ -1,0 +1,129 @@
+"""calibrate -> run end to end on the CPU: achievable peak in every result, the run's copy, the tables."""
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from benchsuite import calibration_store, results
+from benchsuite.cli import main
+from benchsuite.report import tables
+from benchsuite.report.roofline import roofline_points
+from tests.conftest import TINY
+from tests.test_calibrate import tiny_grid  # noqa: F401  (fixture)
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_calibrate_then_run_reports_pct_of_achievable(tmp_path, monkeypatch, tiny_grid):  # noqa: F811
+    monkeypatch.setenv(calibration_store.ENV_DIR, str(tmp_path / "cal"))
+    r = invoke("calibrate", "--device", "cpu", "--precision", "fp32,fp8", "--budget", "1.5",
+               "--out", str(tmp_path / "cal-runs"), "--format", "json")
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout)[0]
+    assert rec["matmul"]["fp32"]["tflop_per_s"] > 0 and "fp8" not in rec["matmul"]
+    assert "needs a CUDA GPU" in rec["skipped"]["fp8"] and "skipped cpu fp8" in r.stderr
+    assert f"Calibration {rec['id']}" in r.stderr and "Run copy:" in r.stderr
+    assert len(list((tmp_path / "cal").glob("*.json"))) == 1
+
+    r = invoke("run", "-w", "matmul", "-p", "fp32", "--param", "m=64", "--param", "n=64", "--param", "k=64",
+               "--out", str(tmp_path / "runs"), "--no-telemetry", "--format", "markdown", *TINY)
+    assert r.exit_code == 0, r.output
+    assert f"calibration for cpu: {rec['id']}" in r.stderr
+    assert f"% achievable on cpu: calibration {rec['id']}" in r.stderr
+    assert "% achievable" in r.stdout.splitlines()[0]
+    run_dir = results.newest_run(tmp_path / "runs")
+    df = results.load(run_dir)
+    row = df.iloc[0]
+    assert row["calibration"] == rec["id"]
+    assert row["achievable_tflop_per_s"] == pytest.approx(rec["matmul"]["fp32"]["tflop_per_s"])
+    assert row["pct_of_achievable"] == pytest.approx(100 * row["tflop_per_s"] / row["achievable_tflop_per_s"])
+    assert row["achievable_gb_per_s"] == pytest.approx(rec["bandwidth"]["d2d"]["gb_per_s"])
+    assert row["cache_state"] == "warm-l2" and row["flop_per_byte"] == pytest.approx(2 * 64**3 / (3 * 64 * 64 * 4))
+    assert pd.isna(row["warmup_settled"]) and row["warmup_s"] >= 0
+    assert df.attrs["runs"][0]["header"]["calibrations"] == {"cpu": rec["id"]}
+    assert calibration_store.read_run_copy(run_dir)[0]["id"] == rec["id"]
+    points = roofline_points(df, calibration_store.read_run_copy(run_dir))
+    assert points["bound"].iloc[0] in ("memory", "compute") and points["calibration"].iloc[0] == rec["id"]
+
+
+def test_a_run_without_calibration_says_nothing_achievable(tmp_path, monkeypatch):
+    monkeypatch.setenv(calibration_store.ENV_DIR, str(tmp_path / "empty"))
+    r = invoke("run", "-w", "matmul", "-p", "fp32", "--param", "m=64", "--out", str(tmp_path), "--no-telemetry",
+               "--format", "json", *TINY)
+    row = json.loads(r.stdout)[0]
+    assert row["pct_of_achievable"] is None and row["calibration"] is None and row["cache_state"] == "warm-l2"
+    assert not (results.newest_run(tmp_path) / calibration_store.RUN_FILE).exists()
+
+
+def test_throttled_and_unsettled_results_are_flagged_in_the_table():
+    df = pd.DataFrame([
+        {"id": "a", "status": "ok", "samples_per_s": 10.0, "step_s_median": 0.1, "quality_flags": ["throttled"],
+         "throttled_share": 0.2, "throttle_slowing_reasons": ["hw_thermal"], "warmup_settled": False,
+         "warmup_s": 30.0, "pct_of_achievable": 97.5},
+        {"id": "b", "status": "ok", "samples_per_s": 10.0, "step_s_median": 0.1, "quality_flags": [],
+         "throttled_share": 0.01, "throttle_slowing_reasons": ["sw_power_cap"], "warmup_settled": True,
+         "warmup_s": 4.0, "pct_of_achievable": None},
+    ])
+    frame = tables.summary(df)
+    assert frame["notes"].tolist() == [
+        "flags: throttled; throttled 20% of the window (hw_thermal); warm-up not settled (30.00 s)", ""]
+    assert frame["% achievable"].tolist() == ["97.5%", "—"]
+
+
+def test_roofline_places_cases_under_the_two_ceilings():
+    cal = {"kind": calibration_store.KIND, "version": 1, "id": "cal-1",
+           "device": {"id": "cuda:0", "type": "cuda", "name": "G"},
+           "matmul": {"bf16": {"tflop_per_s": 800.0}}, "bandwidth": {"d2d": {"gb_per_s": 3000.0}}}
+    df = pd.DataFrame([
+        {"id": "big", "status": "ok", "device": "cuda:0", "precision": "bf16", "flops_per_step": 2 * 8192.0**3,
+         "bytes_per_step": 3 * 8192.0**2 * 2, "tflop_per_s": 700.0},
+        {"id": "thin", "status": "ok", "device": "cuda:0", "precision": "bf16", "flops_per_step": 1e9,
+         "bytes_per_step": 1e8, "tflop_per_s": 15.0},
+        {"id": "nocal", "status": "ok", "device": "cuda:1", "precision": "bf16", "flops_per_step": 1e9,
+         "bytes_per_step": 1e8, "tflop_per_s": 15.0},
+        {"id": "oom", "status": "oom", "device": "cuda:0", "precision": "bf16", "flops_per_step": None,
+         "bytes_per_step": None, "tflop_per_s": None},
+    ])
+    points = roofline_points(df, cal).set_index("id")
+    assert list(points.index) == ["big", "thin", "nocal"]
+    assert points.loc["big", "ridge_flop_per_byte"] == pytest.approx(800e12 / 3000e9)
+    assert points.loc["big", "bound"] == "compute" and points.loc["big", "attainable_tflop_per_s"] == 800.0
+    assert points.loc["thin", "bound"] == "memory"
+    assert points.loc["thin", "attainable_tflop_per_s"] == pytest.approx(3000e9 * 10 / 1e12)  # 30 TFLOP/s
+    assert points.loc["thin", "pct_of_roofline"] == pytest.approx(50.0)
+    assert pd.isna(points.loc["nocal", "attainable_tflop_per_s"]) and points.loc["nocal", "flop_per_byte"] == 10.0
+    assert roofline_points(pd.DataFrame(), cal).empty
+
+
+def test_calibrate_bad_input_is_a_usage_error(tmp_path):
+    r = CliRunner().invoke(main, ["calibrate", "--precision", "fp64", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "unknown precision 'fp64'" in r.output
+    r = CliRunner().invoke(main, ["calibrate", "--device", "cuda:7", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "cuda:7" in r.output
+
+
+def test_settle_max_reaches_the_gpu_timing_settings(tmp_path):
+    r = invoke("run", "-w", "matmul", "-p", "fp32", "--param", "m=64", "--out", str(tmp_path), "--no-telemetry",
+               "--settle-max", "0", "--format", "json", *TINY)
+    assert r.exit_code == 0, r.output
+    timing = results.load(results.newest_run(tmp_path)).attrs["runs"][0]["header"]["settings"]["timing"]
+    assert timing["cuda"]["settle_max_s"] == 0 and timing["cuda"]["settle_window_s"] == 3.0
+
+
+def test_info_shows_the_achievable_figures(tmp_path, monkeypatch):
+    from benchsuite import devices
+
+    cpu = devices.cpu()
+    host = devices.host_info()
+    key = calibration_store.device_key(host["hostname"], cpu, host["driver"])
+    calibration_store.save({"kind": calibration_store.KIND, "version": 1, "id": f"{key}@t", "machine_key": key,
+                            "device": {"id": "cpu", "type": "cpu", "name": cpu.name},
+                            "matmul": {"fp32": {"tflop_per_s": 0.25}}, "bandwidth": {"d2d": {"gb_per_s": 12.5}}})
+    r = invoke("info")
+    assert f"achievable: TFLOP/s fp32 0.25; GB/s d2d 12.5 (calibration {key}@t)" in r.stdout.replace("\n", "")
+    data = json.loads(invoke("info", "--format", "json").stdout)
+    assert data["devices"][0]["calibration"]["id"] == f"{key}@t"

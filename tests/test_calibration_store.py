@@ -1,0 +1,64 @@
+"""Per-machine calibration files: where they live, keys, round trip, refusal of newer versions, run copies."""
+
+import json
+
+import pytest
+
+from benchsuite import calibration_store as store
+from benchsuite.devices import Device
+
+
+def record(key="box_cuda0_h100_550", device_id="cuda:0", **extra):
+    return {"kind": store.KIND, "version": store.CALIBRATION_VERSION, "id": f"{key}@t", "machine_key": key,
+            "device": {"id": device_id, "type": "cuda", "name": "NVIDIA H100 80GB HBM3"},
+            "matmul": {"bf16": {"tflop_per_s": 780.0}}, "bandwidth": {"d2d": {"gb_per_s": 2900.0}}, **extra}
+
+
+def test_directory_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv(store.ENV_DIR, str(tmp_path / "x"))
+    assert store.calibration_dir() == tmp_path / "x"
+    monkeypatch.delenv(store.ENV_DIR)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert store.calibration_dir() == tmp_path / "cache" / "benchsuite" / "calibration"
+
+
+def test_machine_key_is_file_safe_and_changes_with_driver():
+    gpu = Device(id="cuda:1", type="cuda", name="NVIDIA H100 80GB HBM3", index=1)
+    cpu = Device(id="cpu", type="cpu", name="AMD EPYC 9654 96-Core Processor")
+    a = store.device_key("node-7.lab", gpu, "550.54.15")
+    assert a == "node-7.lab_cuda1_nvidia-h100-80gb-hbm3_550.54.15"
+    assert store.device_key("node-7.lab", gpu, "560.1") != a
+    assert store.device_key("h", cpu, "550") == store.device_key("h", cpu, "560")  # the GPU driver is not a CPU's
+
+
+def test_round_trip_and_lookup_by_device(monkeypatch, tmp_path):
+    monkeypatch.setenv(store.ENV_DIR, str(tmp_path))
+    gpu = Device(id="cuda:0", type="cuda", name="NVIDIA H100 80GB HBM3", index=0)
+    key = store.device_key("box", gpu, "550")
+    path = store.save(record(key))
+    assert path == tmp_path / f"{key}.json" and not list(tmp_path.glob("*.tmp"))
+    found, problems = store.load_for([gpu, Device(id="cpu", type="cpu", name="x")], "box", "550")
+    assert list(found) == ["cuda:0"] and problems == []
+    assert store.achievable_tflops(found["cuda:0"], "bf16") == 780.0
+    assert store.achievable_tflops(found["cuda:0"], "fp8") is None and store.achievable_gbs(None) is None
+    assert found["cuda:0"]["file"] == str(path)
+    assert store.load_for([gpu], "box", "560")[0] == {}  # a new driver: not applied
+
+
+def test_newer_or_foreign_files_are_refused_with_the_reason(tmp_path):
+    gpu = Device(id="cuda:0", type="cuda", name="G", index=0)
+    key = store.device_key("box", gpu, None)
+    (tmp_path / f"{key}.json").write_text(json.dumps(record(key) | {"version": store.CALIBRATION_VERSION + 1}))
+    found, problems = store.load_for([gpu], "box", None, tmp_path)
+    assert found == {} and "upgrade benchsuite" in problems[0]
+    (tmp_path / f"{key}.json").write_text("{not json")
+    with pytest.raises(store.CalibrationError, match="cannot read"):
+        store.load(key, tmp_path)
+    with pytest.raises(store.CalibrationError, match="not a benchsuite calibration"):
+        store.check({"kind": "other"})
+
+
+def test_run_copy(tmp_path):
+    assert store.write_run_copy(tmp_path, []) is None and store.read_run_copy(tmp_path) == []
+    path = store.write_run_copy(tmp_path / "run", [record()])
+    assert path.name == store.RUN_FILE and store.read_run_copy(tmp_path / "run")[0]["id"] == "box_cuda0_h100_550@t"
