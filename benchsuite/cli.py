@@ -379,7 +379,7 @@ def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_siz
         done = claims_mod.measure(chosen, reg, settings, out_dir, run_settings, given=given, given_runs=list(runs),
                                   sample_hz=sample_hz, telemetry=telemetry, options=options,
                                   on_end=on_end, on_epoch=on_epoch,
-                                  on_stage=lambda text: _stderr.print(f"benchsuite claims: {text}", highlight=False))
+                                  on_stage=lambda text: click.echo(f"benchsuite claims: {text}", err=True))
     except KeyboardInterrupt:
         _stderr.print("Interrupted: the cases finished before Ctrl-C are kept in the run directory.")
         sys.exit(EXIT_INTERRUPTED)
@@ -392,9 +392,9 @@ def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_siz
         _stdout.print(table, highlight=False)
     else:
         click.echo(render.render(done.claims, fmt), nl=False)
-    _stderr.print(f"Measured {done.measured} case(s), reused {done.reused} from --run.")
-    for what, path in done.files.items():
-        _stderr.print(f"{what}: {path}", highlight=False)
+    click.echo(f"Measured {done.measured} case(s), reused {done.reused} from --run.", err=True)
+    for what, path in done.files.items():  # one unwrapped line each: scripts read these
+        click.echo(f"{what}: {path}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
