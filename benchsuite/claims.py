@@ -180,7 +180,8 @@ def _epoch(model, optimizer, loader, device, window=None, max_steps: int | None 
     model.train()
     if cuda:
         torch.cuda.synchronize(device)
-    with window if window is not None else contextlib.nullcontext():
+    on_device = torch.cuda.device(device) if cuda else contextlib.nullcontext()  # events record on its stream
+    with on_device, window if window is not None else contextlib.nullcontext():
         t0 = time.perf_counter()
         for step, (x, y) in enumerate(loader):
             if max_steps is not None and step >= max_steps:

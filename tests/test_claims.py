@@ -254,6 +254,34 @@ def test_claims_command_end_to_end_then_reuse(tmp_path):
     assert "Measured 0 case(s), reused 8 from --run." in again.stderr
     assert again.stdout.startswith("| claim |") and "CIFAR-10 not provided" in again.stdout
 
+    # A GPU run passed with --run counts on this CPU-only machine: here a made-up "GPU" at half the
+    # CPU's speed on every case, so claim 1 must come out not supported, from the figures alone.
+    gpu_dir = tmp_path / "gpu-run"
+    gpu_dir.mkdir()
+    lines = []
+    for line in (run_dir / "results.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        for d in record.get("devices") or []:
+            d.update(id="cuda:0", name="NVIDIA H100 80GB HBM3", compute_capability="9.0")
+        if record["record"] == "case":
+            record.update(device="cuda:0", device_name="NVIDIA H100 80GB HBM3")
+            if record["status"] == "ok":
+                record["metrics"]["samples_per_s"] /= 2
+                record["metrics"]["step_s_median"] *= 2
+                record["metrics"]["step_s_p99"] *= 2
+        lines.append(json.dumps(record))
+    (gpu_dir / "results.jsonl").write_text("\n".join(lines) + "\n")
+    mixed = CliRunner().invoke(main, ["claims", "--run", str(run_dir), "--run", str(gpu_dir), "--device", "cpu",
+                                      "--out", str(out), "--format", "json", *small], catch_exceptions=False)
+    assert mixed.exit_code == 0, mixed.output
+    rows = by_id(json.loads(mixed.stdout))
+    assert rows["1"]["verdict"] == verdicts.NOT_SUPPORTED and "slower" in rows["1"]["reason"]
+    speedups = [f["value"] for f in rows["1"]["figures"] if f["label"].endswith(" speedup")
+                and f["label"] != "geometric mean speedup"]
+    assert len(speedups) == 5 and all(v == pytest.approx(0.5) for v in speedups)
+    assert rows["3"]["verdict"] == verdicts.NOT_SUPPORTED and "p50 and p99" in rows["3"]["reason"]
+    assert rows["2"]["verdict"] == verdicts.NOT_MEASURED  # no energy on either side here
+
 
 def test_claims_command_refuses_bad_input(tmp_path):
     r = CliRunner().invoke(main, ["claims", "--data", str(tmp_path), "--out", str(tmp_path)])
