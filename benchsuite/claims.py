@@ -19,9 +19,10 @@ from typing import Any, Callable
 
 from benchsuite import __version__, cifar, peaks, plan, results, runner, verdicts
 from benchsuite.devices import Device
+from benchsuite.report import claims as render
 from benchsuite.workload import Registry
 
-CLAIMS_FILE = "claims.json"
+CLAIMS_FILE = render.CLAIMS_FILE  # what `benchsuite.report.claims.read_claims` reads
 CLAIMS_MARKDOWN = "claims.md"
 CLAIMS_HTML = "claims.html"
 #: Datasheets always shown for claim 5: one data-centre part per generation (Volta, Ampere, Hopper).
@@ -417,8 +418,6 @@ def measure(devices: list[Device], registry: Registry, settings: ClaimsSettings,
         "given_runs": [str(p) for p in given_runs],
     }
     claims = verdicts.evaluate(evidence)
-    from benchsuite.report import claims as render
-
     files = {"results": store.path, "claims": store.dir / CLAIMS_FILE, "markdown": store.dir / CLAIMS_MARKDOWN,
              "html": store.dir / CLAIMS_HTML}
     files["claims"].write_text(json.dumps(_finite({"schema": 1, "run_id": store.run_id, "claims": claims,
@@ -462,11 +461,3 @@ def _host_info() -> dict:
     from benchsuite import devices as devices_mod
 
     return devices_mod.host_info()
-
-
-def load_claims(path: str | Path) -> dict:
-    """A claims.json (or the run directory holding it), read back."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / CLAIMS_FILE
-    return json.loads(path.read_text(encoding="utf-8"))

@@ -242,7 +242,7 @@ def test_claims_command_end_to_end_then_reuse(tmp_path):
     assert rows["5"]["figures"] and all(f["kind"] == "datasheet" for f in rows["5"]["figures"])
     run_dir = results.newest_run(out)
     assert f"claims: {run_dir / 'claims.json'}" in proc.stderr and "Measured 8 case(s)" in proc.stderr
-    saved = claims.load_claims(run_dir)
+    saved = render.read_claims(run_dir)
     assert saved["claims"] == list(rows.values()) and saved["evidence"]["training"][0]["subset"] == [160, 100]
     assert (run_dir / "claims.md").read_text().startswith("| claim |")
     df = results.load(run_dir)

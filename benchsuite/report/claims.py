@@ -9,12 +9,24 @@ from __future__ import annotations
 import html
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 from benchsuite.report.tables import fmt_value
 
 COLUMNS = ("claim", "measurement", "measured", "verdict")
+CLAIMS_FILE = "claims.json"  # written beside results.jsonl by `benchsuite claims`
 VERDICT_CLASS = {"supported": "supported", "not supported": "not-supported", "not measured here": "not-measured"}
+
+
+def read_claims(path: str | Path) -> dict:
+    """A ``claims.json`` (or the run directory holding it): ``{"claims": [rows], "evidence": {...}}``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CLAIMS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no {CLAIMS_FILE} here (run `benchsuite claims` first)")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def fmt_number(value: Any, unit: str) -> str:
