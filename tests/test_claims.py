@@ -114,6 +114,25 @@ def test_training_verdicts():
     assert row["verdict"] == verdicts.NOT_MEASURED and "6000/1000" in row["reason"]  # not the article's data
 
 
+def test_training_figures_gpu_idle_share_and_cpu_not_applicable():
+    gpu = training([50.0, 60.0], device="cuda:0")
+    gpu["cumulative_energy_j"] = [100.0, 210.0]
+    gpu["energy_method"] = "counter"
+    gpu["idle"] = {"batch_size": 4, "idle_share_events": 0.8, "idle_share_nvml": None,
+                   "idle_share_nvml_note": "GPU utilisation not measured: no NVML"}
+    gpu["idle_probes"] = [{"batch_size": 128, "idle_share_events": 0.1, "idle_share_nvml": 0.2}]
+    figs = {f["label"]: f for f in verdicts.claim_training({"training": [gpu, training([55.0])]})["figures"]
+            if f["device"].startswith("cuda")}
+    assert figs["GPU idle share of wall time at batch 4 (CUDA events)"]["value"] == pytest.approx(80.0)
+    nvml4 = figs["GPU idle share of wall time at batch 4 (NVML utilisation)"]
+    assert nvml4["value"] is None and nvml4["kind"] == "not measured" and "no NVML" in nvml4["note"]
+    assert figs["GPU idle share of wall time at batch 128 (NVML utilisation)"]["value"] == pytest.approx(20.0)
+    assert figs["energy to best accuracy"]["value"] == 210.0 and figs["energy to best accuracy"]["note"] == "counter"
+    cpu = [f for f in verdicts.claim_training({"training": [training([55.0])]})["figures"]
+           if f["label"] == "GPU idle share"]
+    assert cpu[0]["kind"] == "not applicable"
+
+
 def test_generations_from_measurements_datasheets_only_shown():
     sheet = {"model": "H100 SXM", "tflops": {"fp32": 67.0}, "mem_bandwidth_gbs": 3350, "tdp_w": 700,
              "source": "NVIDIA H100 datasheet, https://example"}
