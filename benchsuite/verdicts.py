@@ -127,7 +127,9 @@ def claim_speed(evidence: dict) -> dict:
                    f"precision and batch size; supported when the geometric mean is ≥ {FAR_FASTER_GEOMEAN:g}× "
                    f"and no case is slower on the GPU")
     if not found:
-        return row("1", measurement, [], NOT_MEASURED, _why_unpaired(records, _throughput_case, evidence))
+        one_side = [figure(f"{_label(r)} throughput", r["samples_per_s"], "samples/s", _dev(r))
+                    for r in records if _ok(r) and _throughput_case(r)]
+        return row("1", measurement, one_side, NOT_MEASURED, _why_unpaired(records, _throughput_case, evidence))
     figures, ratios = [], []
     for gpu, cpu in found:
         ratio = gpu["samples_per_s"] / cpu["samples_per_s"]
@@ -173,7 +175,12 @@ def claim_energy(evidence: dict) -> dict:
                    "per joule in every compared case")
     found = pairs(records, _throughput_case)
     if not found:
-        return row("2", measurement, [], NOT_MEASURED, _why_unpaired(records, _throughput_case, evidence))
+        one_side = []
+        for r in records:
+            if _ok(r) and _throughput_case(r):
+                value, kind, note = _samples_per_j(r, cpu_watts)
+                one_side.append(figure(f"{_label(r)} samples/J", value, "samples/J", _dev(r), kind, note))
+        return row("2", measurement, one_side, NOT_MEASURED, _why_unpaired(records, _throughput_case, evidence))
     figures, ratios, missing, assumed = [], [], [], False
     for gpu, cpu in found:
         g, _, g_note = _samples_per_j(gpu, None)
@@ -209,7 +216,10 @@ def claim_latency(evidence: dict) -> dict:
                    "p50 and p99 are both lower in every compared case")
     found = pairs(records, _latency_case)
     if not found:
-        return row("3", measurement, [], NOT_MEASURED, _why_unpaired(records, _latency_case, evidence))
+        one_side = [figure(f"{_label(r)} latency {p}", r.get(k), "s", _dev(r))
+                    for r in records if _ok(r) and _latency_case(r) for p, k in (("p50", "step_s_median"),
+                                                                               ("p99", "step_s_p99"))]
+        return row("3", measurement, one_side, NOT_MEASURED, _why_unpaired(records, _latency_case, evidence))
     figures, worse = [], []
     for gpu, cpu in found:
         for rec in (gpu, cpu):

@@ -64,6 +64,10 @@ def test_no_gpu_says_not_measured_and_how_to_measure():
     for claim_id in ("1", "2", "3"):
         assert rows[claim_id]["verdict"] == verdicts.NOT_MEASURED
         assert "no CUDA GPU" in rows[claim_id]["reason"] and "--run" in rows[claim_id]["reason"]
+        assert rows[claim_id]["figures"] and all(f["device"] == "cpu Some CPU" for f in rows[claim_id]["figures"])
+    assert [f["label"] for f in rows["1"]["figures"]] == ["mlp infer fp32 bs128 throughput"]
+    assert [f["value"] for f in rows["3"]["figures"]] == [pytest.approx(0.01), pytest.approx(0.012)]  # p50, p99
+    assert rows["2"]["figures"][0]["kind"] == "not measured"  # the CPU side's energy, without RAPL or --cpu-watts
 
 
 def test_cpu_energy_without_rapl_is_not_measured_unless_watts_are_assumed():
