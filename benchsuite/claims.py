@@ -100,7 +100,7 @@ def flat_record(case: dict, header: dict, source: str) -> dict[str, Any]:
         "device": case.get("device"), "device_name": case.get("device_name"),
         "precision": case.get("precision"), "batch_size": case.get("batch_size"),
         "params": case.get("params") or {}, "status": case.get("status"), "reason": case.get("reason"),
-        "samples_per_s": m.get("samples_per_s"), "step_s_median": m.get("step_s_median"),
+        "samples_per_s": m.get("samples_per_s"), "sample_unit": m.get("sample_unit"), "step_s_median": m.get("step_s_median"),
         "step_s_p99": m.get("step_s_p99"), "tflop_per_s": m.get("tflop_per_s"),
         "samples_per_j": m.get("samples_per_j"), "energy_j": t.get("energy_j"),
         "energy_method": t.get("energy_method"), "power_mean_w": t.get("power_mean_w"),
@@ -336,9 +336,9 @@ def _device_record(device: Device) -> dict:
 
 
 def _datasheets(names: list[str]) -> list[dict]:
-    """Datasheets of the measured GPUs and of one part per generation, oldest first, without repeats."""
-    sheets = [peaks.lookup(n) for n in names]
-    sheets += [s for s in peaks.DATASHEETS if s.model in GENERATION_LADDER]
+    """Datasheets of the measured GPUs, then of one part per generation (oldest first), without repeats."""
+    by_model = {s.model: s for s in peaks.DATASHEETS}
+    sheets = [peaks.lookup(n) for n in names] + [by_model.get(m) for m in GENERATION_LADDER]
     seen, out = set(), []
     for sheet in sheets:
         if sheet is not None and sheet.model not in seen:

@@ -75,6 +75,11 @@ def _dev(rec: dict) -> str:
     return f"{rec.get('device')} {name}".strip()
 
 
+def _per(rec: dict, what: str) -> str:
+    """A throughput unit in the workload's own terms: ``image/s``, ``product/J``."""
+    return f"{rec.get('sample_unit') or 'sample'}/{what}"
+
+
 def _label(rec: dict) -> str:
     """A case less its device, e.g. ``cnn train fp32 bs128`` or ``matmul fp32 2048x2048x2048``."""
     params = rec.get("params") or {}
@@ -127,7 +132,7 @@ def claim_speed(evidence: dict) -> dict:
                    f"precision and batch size; supported when the geometric mean is ≥ {FAR_FASTER_GEOMEAN:g}× "
                    f"and no case is slower on the GPU")
     if not found:
-        one_side = [figure(f"{_label(r)} throughput", r["samples_per_s"], "samples/s", _dev(r))
+        one_side = [figure(f"{_label(r)} throughput", r["samples_per_s"], _per(r, "s"), _dev(r))
                     for r in records if _ok(r) and _throughput_case(r)]
         return row("1", measurement, one_side, NOT_MEASURED, _why_unpaired(records, _throughput_case, evidence))
     figures, ratios = [], []
@@ -179,7 +184,7 @@ def claim_energy(evidence: dict) -> dict:
         for r in records:
             if _ok(r) and _throughput_case(r):
                 value, kind, note = _samples_per_j(r, cpu_watts)
-                one_side.append(figure(f"{_label(r)} samples/J", value, "samples/J", _dev(r), kind, note))
+                one_side.append(figure(f"{_label(r)} samples/J", value, _per(r, "J"), _dev(r), kind, note))
         return row("2", measurement, one_side, NOT_MEASURED, _why_unpaired(records, _throughput_case, evidence))
     figures, ratios, missing, assumed = [], [], [], False
     for gpu, cpu in found:
@@ -194,8 +199,8 @@ def claim_energy(evidence: dict) -> dict:
         assumed = assumed or c_kind == "assumption"
         kind = "assumption" if c_kind == "assumption" else "measured"
         ratios.append(g / c)
-        figures.append(figure(f"{_label(gpu)} samples/J", g, "samples/J", _dev(gpu), "measured", g_note))
-        figures.append(figure(f"{_label(cpu)} samples/J", c, "samples/J", _dev(cpu), c_kind, c_note))
+        figures.append(figure(f"{_label(gpu)} samples/J", g, _per(gpu, "J"), _dev(gpu), "measured", g_note))
+        figures.append(figure(f"{_label(cpu)} samples/J", c, _per(cpu, "J"), _dev(cpu), c_kind, c_note))
         figures.append(figure(f"{_label(gpu)} GPU/CPU samples/J", g / c, "×", "", kind))
     if not ratios:
         return row("2", measurement, figures, NOT_MEASURED, f"" + "; ".join(dict.fromkeys(missing)))
@@ -356,11 +361,11 @@ def claim_generations(evidence: dict) -> dict:
     compared = {k: v for k, v in common.items() if len({generations[n] for n in v}) >= 2}
     for key, per_gpu in compared.items():
         for name, rec in per_gpu.items():
-            figures.append(figure(f"{_label(rec)} samples/s", rec["samples_per_s"], "samples/s", name))
+            figures.append(figure(f"{_label(rec)} samples/s", rec["samples_per_s"], _per(rec, "s"), name))
             if rec.get("tflop_per_s"):
                 figures.append(figure(f"{_label(rec)} TFLOP/s", rec["tflop_per_s"], "TFLOP/s", name))
             if rec.get("samples_per_j"):
-                figures.append(figure(f"{_label(rec)} samples/J", rec["samples_per_j"], "samples/J", name))
+                figures.append(figure(f"{_label(rec)} samples/J", rec["samples_per_j"], _per(rec, "J"), name))
     if not compared:
         seen = ", ".join(sorted(by_name)) or "none"
         return row("5", measurement, figures, NOT_MEASURED,
