@@ -309,8 +309,10 @@ def claim_training(evidence: dict) -> dict:
 
 def _training_figures(run: dict, dev: str, target: float) -> list[dict]:
     acc = run["accuracy_pct"]
+    images = (f"{run['train_images']} train / {run['test_images']} test images" if run.get("train_images")
+              else f"{_subset_text(run.get('subset'))} images")
     out = [figure("test accuracy by epoch", " ".join(f"{a:.2f}" for a in acc), "%", dev, "measured",
-                  f"batch {run['batch_size']}, {_subset_text(run.get('subset'))} images")]
+                  f"batch {run['batch_size']}, {images}")]
     best_epoch = max(range(len(acc)), key=acc.__getitem__)
     out.append(figure(f"time to best accuracy ({acc[best_epoch]:.2f} %, epoch {best_epoch + 1})",
                       run["cumulative_s"][best_epoch], "s", dev))

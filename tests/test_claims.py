@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -97,6 +98,7 @@ def test_latency_needs_lower_p50_and_p99():
 
 def training(acc, subset=None, device="cpu"):
     return {"device": device, "device_name": "x", "status": "ok", "batch_size": 4, "subset": subset,
+            "train_images": (subset or [50000])[0], "test_images": (subset or [0, 10000])[1],
             "accuracy_pct": acc, "cumulative_s": [10.0 * (i + 1) for i in range(len(acc))],
             "cumulative_energy_j": [None] * len(acc), "energy_note": "no RAPL on this CPU"}
 
@@ -230,6 +232,33 @@ def test_markdown_table():
     assert "a \\| b" in render.markdown(weird)
 
 
+def golden_evidence():
+    """Fixed figures covering every verdict kind, for the golden markdown file."""
+    gpu = dict(device_name="NVIDIA H100 80GB HBM3", compute_capability="9.0")
+    article = rec("cnn", "train", "cpu", 1.0, batch_size=4, status="error",
+                  reason="RuntimeError: mat1 and mat2 shapes cannot be multiplied (4096x16 and 2304x128)")
+    article.update(params={"variant": "article"}, id="cnn/train/cpu/fp32/bs4[variant=article]")
+    return {
+        "cases": [rec("matmul", "infer", "cuda:0", 400.0, samples_per_j=2.0, sample_unit="product", **gpu),
+                  rec("matmul", "infer", "cpu", 2.0, sample_unit="product"),
+                  rec("cnn", "infer", "cuda:0", 20000.0, samples_per_j=80.0, sample_unit="image", **gpu),
+                  rec("cnn", "infer", "cpu", 1000.0, sample_unit="image"),
+                  rec("cnn", "infer", "cuda:0", 2000.0, batch_size=1, sample_unit="image", step_s_p99=0.004, **gpu),
+                  rec("cnn", "infer", "cpu", 1000.0, batch_size=1, sample_unit="image"),
+                  article],
+        "cpu_watts": 100.0,
+        "training": [training([40.0 + 2 * i for i in range(10)])],
+        "datasheets": [{"model": "H100 SXM", "tflops": {"fp32": 67.0, "bf16": 989.5}, "mem_bandwidth_gbs": 3350,
+                        "tdp_w": 700, "source": "NVIDIA H100 Tensor Core GPU datasheet (2023), https://example"}],
+    }
+
+
+def test_markdown_matches_the_golden_file():
+    golden = Path(__file__).parent / "golden" / "claims.md"
+    text = render.markdown(verdicts.evaluate(golden_evidence()))
+    assert text == golden.read_text(encoding="utf-8")
+
+
 def test_html_section_escapes_every_string():
     rows = sample_claims()
     rows[0]["reason"] = "<script>alert(1)</script>"
@@ -261,7 +290,7 @@ def test_claims_command_end_to_end_then_reuse(tmp_path):
     assert rows["1"]["verdict"] == verdicts.NOT_MEASURED and "no CUDA GPU" in rows["1"]["reason"]
     assert rows["4a"]["verdict"] == verdicts.NOT_SUPPORTED and verdicts.SHAPE_MESSAGE in rows["4a"]["reason"]
     accuracy = next(f for f in rows["4b"]["figures"] if f["label"] == "test accuracy by epoch")
-    assert float(accuracy["value"]) > 30.0 and "160 / 100 images" in accuracy["note"]
+    assert float(accuracy["value"]) > 30.0 and "160 train / 100 test images" in accuracy["note"]
     assert rows["5"]["figures"] and all(f["kind"] == "datasheet" for f in rows["5"]["figures"])
     run_dir = results.newest_run(out)
     assert f"claims: {run_dir / 'claims.json'}" in proc.stderr and "Measured 8 case(s)" in proc.stderr
