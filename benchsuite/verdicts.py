@@ -9,6 +9,7 @@ the README ("The article's claims") states the same rules.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Iterable
 
@@ -377,7 +378,7 @@ def claim_generations(evidence: dict) -> dict:
     falls, efficiency_pairs = [], 0
     for key, per_gpu in compared.items():
         ordered = sorted(per_gpu.items(), key=lambda item: generations[item[0]])
-        for (old, a), (new, b) in zip(ordered, ordered[1:]):
+        for (old, a), (new, b) in itertools.combinations(ordered, 2):  # every older/newer pair
             if generations[old] == generations[new]:
                 continue
             if b["samples_per_s"] <= a["samples_per_s"]:

@@ -150,6 +150,11 @@ def test_generations_from_measurements_datasheets_only_shown():
                device_name="NVIDIA A100-SXM4-80GB")
     row = verdicts.claim_generations({"gpu_results": one + [a100]})
     assert row["verdict"] == verdicts.SUPPORTED
+    v100 = rec("matmul", "infer", "cuda:1", 20.0, compute_capability="7.0", samples_per_j=0.6,
+               device_name="Tesla V100-SXM2-32GB")
+    row = verdicts.claim_generations({"gpu_results": one + [a100, v100]})
+    assert row["verdict"] == verdicts.NOT_SUPPORTED  # V100 more efficient than A100 (0.6 vs 0.5 samples/J)
+    assert row["reason"] == "NVIDIA A100-SXM4-80GB is not more efficient than Tesla V100-SXM2-32GB on matmul fp32 2048x2048x2048"
     a100["samples_per_s"] = 150.0  # the older GPU measures faster
     row = verdicts.claim_generations({"gpu_results": one + [a100]})
     assert row["verdict"] == verdicts.NOT_SUPPORTED and "not faster" in row["reason"]
