@@ -195,6 +195,21 @@ def test_training_check_learns_the_tiny_dataset_above_chance(tmp_path):
     assert "idle" not in result  # a GPU figure: not applicable on the CPU
 
 
+@pytest.mark.gpu
+def test_training_check_on_a_gpu_reports_idle_shares(tmp_path):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    data = cifar_files.write(tmp_path, per_batch=100)
+    gpu = devices.cuda()[0]
+    settings = claims.ClaimsSettings(data=str(data), epochs=1, subset=(400, 100), probe_batch_size=32)
+    result = claims.train_check(str(data), gpu, registry(), settings)
+    assert result["status"] == "ok" and max(result["accuracy_pct"]) > 30.0
+    for probe, batch in ((result["idle"], 4), (result["idle_probes"][0], 32)):
+        assert probe["batch_size"] == batch and 0.0 <= probe["idle_share_events"] <= 1.0
+        assert 0 < probe["busy_s"] <= probe["wall_s"]
+
+
 def test_subset_larger_than_the_data_is_refused(tmp_path):
     data = cifar_files.write(tmp_path, per_batch=10)
     with pytest.raises(claims.ClaimsError, match="holds only 50 training"):
