@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from benchsuite import __version__
 from benchsuite.compare import METRICS as COMPARE_METRICS  # torch-free: the choices of `compare --metric`
@@ -405,6 +406,113 @@ def export_(run_dir: Path, fmt: str, output: Path) -> None:
         _stderr.print(f"[dim]left out[/] {case_id}: {why}")
     _stderr.print(f"Wrote {done['written']} {'benchmarks' if fmt == 'pytest-benchmark' else 'cases'} "
                   f"({fmt}) to {done['path']}")
+
+
+@main.command()
+@click.option("--run", "runs", multiple=True, type=click.Path(path_type=Path),
+              help="Runs to reuse (run directories, results files or folders of runs), repeatable: their cases "
+                   "are not measured again, and a GPU run counts on a CPU-only machine.")
+@click.option("--data", default=None, metavar="CIFAR10_DIR",
+              help="Real CIFAR-10 for the training check: cifar-10-batches-py/ or its parent (torchvision's "
+                   "python layout; nothing is downloaded). Same as the cnn workload's data=.")
+@click.option("--device", "-d", default="all", show_default=True, help="cpu, cuda, cuda:N or all (comma list).")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Training-check epochs (the article: 10).")
+@click.option("--subset", default=None, metavar="TRAIN/VAL",
+              help="Train on the first TRAIN images, test on the first VAL test images (the article: 6000/1000). "
+                   " [default: the full sets]")
+@click.option("--cpu-watts", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Assumed CPU power in W where RAPL cannot be read; labelled as an assumption.")
+@click.option("--matmul-size", type=click.IntRange(min=16), default=2048, show_default=True,
+              help="M = N = K of the matmul case (a multiple of 16).")
+@click.option("--batch-size", "-b", type=click.IntRange(min=1), default=128, show_default=True,
+              help="The common batch size of the MLP and CNN throughput cases.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="DataLoader worker processes of the training check.")
+@click.option("--min-time", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds of timed steps per case.  [default: 1 on CPU, 5 on GPU]")
+@click.option("--min-iters", type=click.IntRange(min=1), default=None, help="Fewest timed steps per case.")
+@click.option("--warmup", type=click.IntRange(min=0), default=None, help="Fewest warm-up steps per case.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (recorded).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+              help="Parent folder; the claims run goes to OUT/<run-id>/.")
+@click.option("--quick", is_flag=True, help="Short timing (smoke tests, CI).")
+@click.option("--sample-hz", type=click.FloatRange(1, 1000), default=20.0, show_default=True,
+              help="Telemetry samples per second (1 to 1000).")
+@click.option("--cooldown", type=click.FloatRange(min=0), default=None,
+              help="Seconds to rest between cases on a GPU.  [default: 3 when energy is measured]")
+@click.option("--telemetry/--no-telemetry", default=True, show_default=True,
+              help="Sample power, energy and utilisation during each case and training epoch.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
+              show_default=True, help="How to print the claims table.")
+def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_size, workers, min_time, min_iters,
+           warmup, threads, out_dir, quick, sample_hz, cooldown, telemetry, fmt) -> None:
+    """Measure the article's claims on this machine (reusing --run results) and judge each one."""
+    import torch
+
+    from benchsuite import cifar
+    from benchsuite import claims as claims_mod
+    from benchsuite import devices as devices_mod
+    from benchsuite import plan, results, runner
+    from benchsuite.report import claims as render
+    from benchsuite.telemetry import nvml
+    from benchsuite.workload import registry as load_registry
+
+    reg = load_registry()
+    try:
+        if threads:
+            torch.set_num_threads(threads)
+        chosen = devices_mod.resolve(device)
+        if data:
+            cifar.check(data)
+        if matmul_size % 16:
+            raise plan.PlanError(f"--matmul-size {matmul_size}: must be a multiple of 16")
+        settings = claims_mod.ClaimsSettings(matmul_size=matmul_size, batch_size=batch_size, data=data,
+                                             epochs=epochs, subset=claims_mod.parse_subset(subset),
+                                             workers=workers, cpu_watts=cpu_watts)
+        given = claims_mod.load_runs(list(runs), "--run")
+        results.check_out_dir(out_dir)
+    except (plan.PlanError, devices_mod.DeviceError, results.ResultsError, claims_mod.ClaimsError,
+            ValueError) as exc:
+        raise _usage(str(exc)) from None
+    measures_gpu_energy = telemetry and nvml.status()[0]
+    overrides = {"min_time_s": min_time, "min_iters": min_iters, "warmup_iters": warmup}
+    run_settings = runner.RunSettings(
+        timing={t: runner.timing_settings(t, quick, **overrides) for t in ("cpu", "cuda")},
+        cooldown_s={"cpu": cooldown or 0.0,
+                    "cuda": cooldown if cooldown is not None else (runner.COOLDOWN_GPU_S if measures_gpu_energy else 0.0)},
+        idle_s=(1.0 if quick else runner.IDLE_S) if telemetry else 0.0,
+    )
+    options = {k: (list(map(str, v)) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
+               for k, v in click.get_current_context().params.items()}
+
+    def on_epoch(n, figures):
+        _stderr.print(f"  epoch {n}: test accuracy {figures['accuracy_pct']:.2f} %, {figures['wall_s']:.1f} s",
+                      highlight=False)
+
+    def on_end(i, n, record):
+        _stderr.print(_case_line(record), highlight=False)
+
+    try:
+        done = claims_mod.measure(chosen, reg, settings, out_dir, run_settings, given=given, given_runs=list(runs),
+                                  sample_hz=sample_hz, telemetry=telemetry, options=options,
+                                  on_end=on_end, on_epoch=on_epoch,
+                                  on_stage=lambda text: click.echo(f"benchsuite claims: {text}", err=True))
+    except KeyboardInterrupt:
+        _stderr.print("Interrupted: the cases finished before Ctrl-C are kept in the run directory.")
+        sys.exit(EXIT_INTERRUPTED)
+    if fmt == "table":
+        table = Table(title=f"the article's claims (run {done.dir.name})", show_lines=True)
+        for column in render.COLUMNS:
+            table.add_column(column, overflow="fold", ratio=2 if column == "measured" else 1)
+        for row in render.rows(done.claims):
+            table.add_row(*(Text(row[c]) for c in render.COLUMNS))  # Text: no rich markup in figures
+        _stdout.print(table, highlight=False)
+    else:
+        click.echo(render.render(done.claims, fmt), nl=False)
+    click.echo(f"Measured {done.measured} case(s), reused {done.reused} from --run.", err=True)
+    for what, path in done.files.items():  # one unwrapped line each: scripts read these
+        click.echo(f"{what}: {path}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -257,3 +257,16 @@ def test_export_module_does_not_import_torch():
     code = "import sys, benchsuite.export; print('torch' in sys.modules)"
     done = _run([sys.executable, "-c", code], cwd=ROOT)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_round_trip_with_benchsuite_compare(run_dir, tmp_path):
+    """A run against itself shows no regression; against a copy made slower on purpose,
+    `benchsuite compare --fail-on-regression` exits 1."""
+    from tests.fakes.runs import scaled_run
+
+    same = cli("compare", str(run_dir), str(run_dir), "--fail-on-regression", "--format", "json")
+    assert same.exit_code == 0, same.output
+    slower = scaled_run(run_dir, tmp_path, 1.5)
+    worse = cli("compare", str(run_dir), str(slower), "--fail-on-regression", "--format", "json")
+    assert worse.exit_code == 1, worse.output
+    assert "regression" in worse.output

@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from benchsuite import fingerprint, results
+from benchsuite.report import claims as claims_report
 from benchsuite.report import figures, tables
 
 CONFIG = {"displaylogo": False, "responsive": True}
@@ -113,8 +114,9 @@ def _timeline_section(entries: list[dict[str, Any]]) -> str:
 
 
 def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], problems: list[str] | None = None,
-          baseline: str | None = None) -> str:
-    """The report page as one HTML string."""
+          baseline: str | None = None, claims: list[list[dict]] | None = None) -> str:
+    """The report page as one HTML string; ``claims`` holds the claims table of each
+    claims run given (see `benchsuite claims`)."""
     import plotly.offline
 
     runs = df.attrs.get("runs", [])
@@ -126,6 +128,8 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
     for p in problems or []:
         if not any(p in (r.get("problems") or []) for r in runs):
             parts.append(f'<p class="bs-warn">{escape(p)}</p>')
+    for rows in claims or []:
+        parts.append(claims_report.claims_section_html(rows))
     parts.append("<h2>Every case</h2>" + tables.html_table(tables.cases(df)))
 
     def section(title: str, fig, div_id: str, missing: str) -> None:
@@ -186,11 +190,13 @@ def write_frame(df: pd.DataFrame, out: str | Path, problems: list[str] | None = 
                 baseline: str | None = None) -> Path:
     """Render already loaded runs (``results.load``) to ``out``; each run's samples.csv is
     read from beside its results file."""
-    samples = []
+    samples, claims = [], []
     for run in df.attrs["runs"]:
         run_dir = Path(run["path"]).parent
         samples.append(((run["header"] or {}).get("run_id"), figures.read_samples(run_dir)))
-    page = build(df, samples, problems, baseline)
+        if (run_dir / claims_report.CLAIMS_FILE).is_file():
+            claims.append(claims_report.read_claims(run_dir)["claims"])
+    page = build(df, samples, problems, baseline, claims)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")

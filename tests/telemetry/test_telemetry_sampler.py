@@ -98,7 +98,9 @@ def test_missed_ticks_are_skipped_not_burst(tmp_path):
     assert s.missed_ticks >= 5
     times = [r["t_s"] for r in s.samples()]
     gaps = [b - a for a, b in zip(times[1:], times[2:])]
-    assert min(gaps) > 0.004  # no burst of back-to-back catch-up ticks
+    # A burst would make about ten back-to-back catch-up ticks after the 0.1 s stall; a
+    # loaded machine may delay one tick close to the next, which is not a burst.
+    assert sum(g < 0.002 for g in gaps) <= 2, gaps
 
 
 def test_samples_csv_and_labels(tmp_path):

@@ -1,0 +1,121 @@
+"""The claims table: rows for the terminal, markdown, json and an HTML section (no torch here).
+
+Input is the list of claim rows from `benchsuite.verdicts.evaluate` (or ``claims.json``):
+each with ``id``, ``claim``, ``measurement``, ``figures``, ``verdict`` and ``reason``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from benchsuite.report.tables import fmt_value
+
+COLUMNS = ("claim", "measurement", "measured", "verdict")
+CLAIMS_FILE = "claims.json"  # written beside results.jsonl by `benchsuite claims`
+VERDICT_CLASS = {"supported": "supported", "not supported": "not-supported", "not measured here": "not-measured"}
+
+
+def read_claims(path: str | Path) -> dict:
+    """A ``claims.json`` (or the run directory holding it): ``{"claims": [rows], "evidence": {...}}``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CLAIMS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no {CLAIMS_FILE} here (run `benchsuite claims` first)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def fmt_number(value: Any, unit: str) -> str:
+    """A figure with its unit: seconds below 1 s as ms, ratios as ``12.3×``, '—' when not measured."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, str):
+        return f"{value} {unit}".strip() if unit == "%" else value
+    if unit == "s" and abs(value) < 1:
+        return f"{fmt_value(value, 'ms')} ms"
+    if unit == "×":
+        return f"{fmt_value(value, 'num')}×"
+    if unit == "%":
+        return f"{value:.2f} %"
+    return f"{fmt_value(value, 'num')} {unit}".strip()
+
+
+def fmt_figure(fig: dict) -> str:
+    """``label: value unit [device] (kind; note)``: every figure says whether it was measured."""
+    text = f"{fig['label']}: {fmt_number(fig.get('value'), fig.get('unit', ''))}"
+    if fig.get("device"):
+        text += f" [{fig['device']}]"
+    tags = [fig.get("kind") or "measured"] + ([fig["note"]] if fig.get("note") else [])
+    return text + f" ({'; '.join(tags)})"
+
+
+def verdict_text(claim: dict) -> str:
+    """The verdict and its reason, e.g. ``not measured here: no CUDA GPU (…)``."""
+    return f"{claim['verdict']}: {claim['reason']}" if claim.get("reason") else claim["verdict"]
+
+
+def rows(claims: list[dict]) -> list[dict[str, str]]:
+    """One display row per claim: claim (with its number), measurement, measured figures, verdict."""
+    return [{"claim": f"{c['id']}. {c['claim']}", "measurement": c["measurement"],
+             "measured": "; ".join(fmt_figure(f) for f in c["figures"]) or "—",
+             "verdict": verdict_text(c)} for c in claims]
+
+
+def markdown(claims: list[dict]) -> str:
+    """The claims table in GitHub-flavoured markdown (pipes escaped; figures one per line)."""
+    def cell(value: str) -> str:
+        return value.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
+    for claim, shown in zip(claims, rows(claims)):
+        measured = "<br>".join(cell(fmt_figure(f)) for f in claim["figures"]) or "—"
+        lines.append(f"| {cell(shown['claim'])} | {cell(shown['measurement'])} | {measured} | "
+                     f"**{cell(claim['verdict'])}**" + (f": {cell(claim['reason'])}" if claim.get("reason") else "")
+                     + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(claims: list[dict]) -> str:
+    """The claim rows as JSON (figures as numbers, for scripts)."""
+    return json.dumps(claims, indent=2, default=str) + "\n"
+
+
+def render(claims: list[dict], fmt: str) -> str:
+    """``markdown`` or ``json`` text (the terminal ``table`` is drawn by the CLI from `rows`)."""
+    if fmt == "markdown":
+        return markdown(claims)
+    if fmt == "json":
+        return to_json(claims)
+    raise ValueError(f"unknown format {fmt!r}; allowed: table, markdown, json")
+
+
+def claims_section_html(claims: list[dict]) -> str:
+    """The claims table as an HTML ``<section>`` for the report; every string is escaped."""
+    e = html.escape
+    out = ['<section class="claims" id="claims">', "<h2>The article's claims</h2>",
+           '<table class="claims-table">',
+           "<thead><tr>" + "".join(f"<th>{e(c)}</th>" for c in COLUMNS) + "</tr></thead>", "<tbody>"]
+    for claim, shown in zip(claims, rows(claims)):
+        figures = "".join(f"<li>{e(fmt_figure(f))}</li>" for f in claim["figures"])
+        css = VERDICT_CLASS.get(claim["verdict"], "other")
+        reason = f"<br><span class=\"reason\">{e(claim['reason'])}</span>" if claim.get("reason") else ""
+        out.append(f'<tr id="claim-{e(str(claim["id"]))}"><td>{e(shown["claim"])}</td><td>{e(shown["measurement"])}</td>'
+                   f"<td>{'<ul>' + figures + '</ul>' if figures else '—'}</td>"
+                   f'<td class="verdict {css}"><strong>{e(claim["verdict"])}</strong>{reason}</td></tr>')
+    out += ["</tbody>", "</table>", "</section>"]
+    return "\n".join(out) + "\n"
+
+
+STYLE = ("body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
+         "td,th{border:1px solid #ccc;padding:.4em;vertical-align:top;text-align:left}"
+         ".supported{background:#e6f4ea}.not-supported{background:#fce8e6}.not-measured{background:#f1f3f4}")
+
+
+def page_html(claims: list[dict], title: str = "benchsuite: the article's claims") -> str:
+    """A self-contained page holding only the claims section (no network needed)."""
+    return (f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>\n{claims_section_html(claims)}</body></html>\n")
