@@ -48,6 +48,11 @@ def test_calibrate_then_run_reports_pct_of_achievable(tmp_path, monkeypatch, tin
     assert calibration_store.read_run_copy(run_dir)[0]["id"] == rec["id"]
     points = roofline_points(df, calibration_store.read_run_copy(run_dir))
     assert points["bound"].iloc[0] in ("memory", "compute") and points["calibration"].iloc[0] == rec["id"]
+    # the HTML report draws the roofline from the run's calibration copy
+    r = invoke("report", str(run_dir), "-o", str(tmp_path / "report.html"))
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "report.html").read_text()
+    assert 'id="bs-roofline"' in page and "Roofline: achieved TFLOP" in page
 
 
 def test_a_run_without_calibration_says_nothing_achievable(tmp_path, monkeypatch):

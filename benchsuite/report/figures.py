@@ -132,6 +132,32 @@ def pct_of_peak(df: pd.DataFrame) -> go.Figure | None:
     return fig
 
 
+def roofline(points: pd.DataFrame) -> go.Figure | None:
+    """Each case by FLOPs per byte against achieved TFLOP/s, under its device's two
+    calibrated ceilings (``report.roofline.roofline_points``); log-log axes."""
+    pts = points[_num(points["compute_tflop_per_s"]).notna()] if len(points) else points
+    if pts.empty:
+        return None
+    fig = go.Figure()
+    lo = max(float(_num(pts["flop_per_byte"]).min()) / 10, 1e-3)
+    hi = float(_num(pts["flop_per_byte"]).max()) * 10
+    for (device, precision), part in pts.groupby(["device", "precision"], sort=True):
+        compute = float(part["compute_tflop_per_s"].iloc[0])
+        bandwidth = float(part["bandwidth_gb_per_s"].iloc[0])
+        xs = np.geomspace(lo, hi, 64)
+        fig.add_trace(go.Scatter(x=xs, y=np.minimum(compute, bandwidth * xs / 1e3), mode="lines",
+                                 name=escape(f"{device} {precision} ceiling"), line={"dash": "dot"},
+                                 marker_color=_color(precision)))
+        fig.add_trace(go.Scatter(x=_num(part["flop_per_byte"]), y=_num(part["tflop_per_s"]), mode="markers",
+                                 name=escape(f"{device} {precision}"), marker_color=_color(precision),
+                                 text=[escape(str(i)) for i in part["id"]],
+                                 hovertemplate="%{text}<br>%{x:.3g} FLOP/byte<br>%{y:.4g} TFLOP/s<extra></extra>"))
+    fig.update_layout(title="Roofline: achieved TFLOP/s against FLOPs per byte, under the calibrated ceilings",
+                      xaxis={"type": "log", "title": "FLOPs per byte"},
+                      yaxis={"type": "log", "title": "TFLOP/s"}, **LAYOUT)
+    return fig
+
+
 def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Boolean mask of the points no other point beats: lower or equal x (J/sample) and
     higher or equal y (samples/s), strictly better in one."""

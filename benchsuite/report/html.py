@@ -18,9 +18,9 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from benchsuite import fingerprint, results
+from benchsuite import calibration_store, fingerprint, results
 from benchsuite.report import claims as claims_report
-from benchsuite.report import figures, tables
+from benchsuite.report import figures, roofline, tables
 
 CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -114,7 +114,8 @@ def _timeline_section(entries: list[dict[str, Any]]) -> str:
 
 
 def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], problems: list[str] | None = None,
-          baseline: str | None = None, claims: list[list[dict]] | None = None) -> str:
+          baseline: str | None = None, claims: list[list[dict]] | None = None,
+          calibrations: list[dict] | None = None) -> str:
     """The report page as one HTML string; ``claims`` holds the claims table of each
     claims run given (see `benchsuite claims`)."""
     import plotly.offline
@@ -142,6 +143,9 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
             "these runs recorded no energy (no NVML or RAPL telemetry).")
     section("% of datasheet peak", figures.pct_of_peak(df), "bs-peak",
             "no case ran on a device with a datasheet peak for its precision.")
+    section("Roofline", figures.roofline(roofline.roofline_points(df, calibrations or [])), "bs-roofline",
+            "no calibration in these runs (run `benchsuite calibrate`, then `benchsuite run`), or no case "
+            "with FLOPs and bytes per step (matmul has both).")
     pareto = figures.pareto(df)
     parts.append("<h2>Pareto view: throughput against energy per sample</h2>")
     if not pareto:
@@ -190,13 +194,14 @@ def write_frame(df: pd.DataFrame, out: str | Path, problems: list[str] | None = 
                 baseline: str | None = None) -> Path:
     """Render already loaded runs (``results.load``) to ``out``; each run's samples.csv is
     read from beside its results file."""
-    samples, claims = [], []
+    samples, claims, calibrations = [], [], []
     for run in df.attrs["runs"]:
         run_dir = Path(run["path"]).parent
         samples.append(((run["header"] or {}).get("run_id"), figures.read_samples(run_dir)))
         if (run_dir / claims_report.CLAIMS_FILE).is_file():
             claims.append(claims_report.read_claims(run_dir)["claims"])
-    page = build(df, samples, problems, baseline, claims)
+        calibrations.extend(calibration_store.read_run_copy(run_dir))
+    page = build(df, samples, problems, baseline, claims, calibrations)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
