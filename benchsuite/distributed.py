@@ -39,6 +39,10 @@ class DistError(RuntimeError):
     """A launcher environment benchsuite cannot use; the message says what is missing."""
 
 
+class CaseAborted(RuntimeError):
+    """Another rank gave up the current case (its error is in its own record)."""
+
+
 class Terminated(BaseException):
     """SIGTERM (torchrun stops the other ranks this way when one fails): end the run as failed."""
 
@@ -172,6 +176,26 @@ class Context:
         out: list = [None] * self.world_size
         dist.all_gather_object(out, obj)
         return out
+
+    # Control messages are tagged, because a rank whose case failed early sends its record
+    # while the others may still be asking to agree on step counts: a round that mixes the
+    # two tells the agreeing ranks to abort the case, and every rank then exchanges records.
+    def agree_max(self, values: Sequence[int]) -> list[int]:
+        """The element-wise largest of every rank's ``values``; raises `CaseAborted` when a
+        rank has already given up the case."""
+        got = self.all_gather(("agree", list(values)))
+        failed = [r for r, (tag, _) in enumerate(got) if tag != "agree"]
+        if failed:
+            raise CaseAborted(f"rank{'s' if len(failed) > 1 else ''} {', '.join(map(str, failed))} "
+                              "gave up the case first")
+        return [max(v[i] for _, v in got) for i in range(len(values))]
+
+    def gather_records(self, record: dict) -> list[dict]:
+        """Every rank's record of the case just run, in rank order (see `agree_max`)."""
+        while True:
+            got = self.all_gather(("record", record))
+            if all(tag == "record" for tag, _ in got):
+                return [r for _, r in got]
 
     def case_comm(self) -> Comm:
         """A fresh process group for one case, with the case timeout (every rank must call it)."""

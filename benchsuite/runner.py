@@ -101,6 +101,7 @@ class Runner:
         self.on_end = on_end or (lambda i, n, r: None)
         self.dist = dist
         self.node_devices = tuple(node_devices)
+        self._comm = None  # the process group of the case just run, released after the gather
 
     def run(self, cases: list[Case]) -> str:
         """Run every case; return the end status written (completed/interrupted/failed)."""
@@ -145,7 +146,12 @@ class Runner:
         device = self.devices[case.device]
         record.update({"rank": self.dist.rank, "hostname": platform.node(),
                        "telemetry_device": device.telemetry_id or device.id})
-        return ranks.merge(self.dist.all_gather(record))
+        try:
+            return ranks.merge(self.dist.gather_records(record))
+        finally:
+            if self._comm is not None:  # every rank is past the case: its group can go
+                self.dist.release(self._comm)
+                self._comm = None
 
     def measure_idle(self, cases: list[Case]) -> None:
         """Idle power of each device that will run a case, once, before the sweep."""
@@ -194,8 +200,7 @@ class Runner:
         finally:
             if workload is not None:
                 workload.teardown()
-            if comm is not None:
-                self.dist.release(comm)
+            self._comm = comm
             free_memory(device)
         return self._record(case, device, record, status, reason)
 
@@ -217,7 +222,8 @@ class Runner:
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(torch_device)
             window = self._window(device, case)
-            timings = measure(workload.step, device.type, settings, device=torch_device, window=window)
+            timings = measure(workload.step, device.type, settings, device=torch_device, window=window,
+                              agree=self.dist.agree_max if self.dist is not None else None)
             mem_peak = torch.cuda.max_memory_allocated(torch_device) if device.type == "cuda" else None
         median = timings.median_s
         samples = workload.samples_per_step

@@ -8,9 +8,10 @@ step time is kept; statistics are derived from them (`benchsuite.stats`).
 from __future__ import annotations
 
 import contextlib
+import math
 import time
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass, field, replace
+from typing import Callable, Sequence
 
 from benchsuite import stats
 
@@ -101,12 +102,41 @@ def time_cuda(step: Callable[[], None], settings: TimingSettings, device) -> lis
     return times
 
 
+def warm_up_agreed(step: Callable[[], None], settings: TimingSettings, sync: Callable[[], None],
+                   agree: Callable[[Sequence[int]], Sequence[int]],
+                   clock: Callable[[], float] = time.perf_counter) -> tuple[int, float, TimingSettings]:
+    """Warm-up and timed-step counts that every rank shares (steps with collectives must pair up).
+
+    Runs ``warmup_iters`` (at least 1) steps, estimates the step time from them, asks for the
+    extra warm-up steps and the timed steps that the warm-up time and ``min_time_s`` need, and
+    ``agree`` turns each rank's wishes into one answer (the largest). Returns (warm-up iters,
+    warm-up seconds, settings that time exactly the agreed count).
+    """
+    start = clock()
+    first = max(1, settings.warmup_iters)
+    for _ in range(first):
+        step()
+    sync()
+    seconds = clock() - start
+    per_step = max(seconds / first, 1e-9)
+    extra = min(math.ceil(max(0.0, settings.warmup_time_s - seconds) / per_step), settings.max_iters)
+    timed = min(max(settings.min_iters, math.ceil(settings.min_time_s / per_step)), settings.max_iters)
+    extra, timed = agree((extra, timed))
+    for _ in range(extra):
+        step()
+    sync()
+    fixed = replace(settings, min_iters=timed, max_iters=timed, min_time_s=0.0)
+    return first + extra, clock() - start, fixed
+
+
 def measure(step: Callable[[], None], device_type: str, settings: TimingSettings, device=None,
-            window: contextlib.AbstractContextManager | None = None) -> Timings:
+            window: contextlib.AbstractContextManager | None = None,
+            agree: Callable[[Sequence[int]], Sequence[int]] | None = None) -> Timings:
     """Warm up, then time ``step`` on a "cpu" or "cuda" device.
 
     ``window`` (a telemetry window, say) is entered after warm-up and left after the
-    last timed step has finished on the device.
+    last timed step has finished on the device. ``agree`` (under torch.distributed) makes
+    every rank run the same number of steps: see `warm_up_agreed`.
     """
     window = window if window is not None else contextlib.nullcontext()
     if device_type == "cuda":
@@ -114,12 +144,13 @@ def measure(step: Callable[[], None], device_type: str, settings: TimingSettings
 
         def sync() -> None:
             torch.cuda.synchronize(device)
-
+    else:
+        def sync() -> None:
+            return None
+    if agree is not None:
+        iters, seconds, settings = warm_up_agreed(step, settings, sync, agree)
+    else:
         iters, seconds = warm_up(step, settings, sync)
-        with window:
-            times = time_cuda(step, settings, device)
-        return Timings.of(times, "cuda-event", iters, seconds)
-    iters, seconds = warm_up(step, settings, lambda: None)
     with window:
-        times = time_cpu(step, settings)
-    return Timings.of(times, "perf_counter", iters, seconds)
+        times = time_cuda(step, settings, device) if device_type == "cuda" else time_cpu(step, settings)
+    return Timings.of(times, "cuda-event" if device_type == "cuda" else "perf_counter", iters, seconds)
