@@ -188,8 +188,8 @@ def _launch(nproc: int) -> None:
         distributed.launch(nproc, argv)
     except ChildFailedError as exc:
         for rank, failure in sorted(exc.failures.items()):
-            why = failure.message if failure.error_file_data else (
-                f"exit code {failure.exitcode}" + (f" ({failure.signal_name()})" if failure.exitcode < 0 else ""))
+            has_file = bool(failure.error_file) and os.path.isfile(failure.error_file)
+            why = failure.message if failure.exitcode < 0 or has_file else f"exit code {failure.exitcode}"
             _stderr.print(f"rank {rank} failed: {escape(str(why))}", highlight=False)
         sys.exit(1)
 

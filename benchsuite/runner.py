@@ -107,10 +107,12 @@ class Runner:
         """Run every case; return the end status written (completed/interrupted/failed)."""
         total = len(cases)
         last_on: dict[str, bool] = {}
+        current = None
         try:
             self.measure_idle(cases)
             for index, case in enumerate(cases):
                 self.on_start(index, total, case)
+                current = case
                 if not case.skip_reason:
                     if last_on.get(case.device):
                         time.sleep(self.settings.cooldown_s.get(self.devices[case.device].type, 0.0))
@@ -119,6 +121,7 @@ class Runner:
                 if self.dist is not None:
                     record = self._gather(record, case)
                 self._append(record)
+                current = None
                 self.on_end(index, total, record)
                 if self.settings.fail_fast and record["status"] == "error":
                     self._close("failed", reason=f"--fail-fast: {record['id']} failed: {record['reason']}")
@@ -128,6 +131,8 @@ class Runner:
             raise
         except BaseException as exc:
             reason = self.dist.failure_reason(exc) if self.dist is not None else f"{type(exc).__name__}: {exc}"
+            if current is not None and self.dist is not None:
+                reason = f"during {current.id}: {reason}"
             self._close("failed", reason=reason, **self._end_extra())
             raise
         self._close("completed", **self._end_extra())
