@@ -83,6 +83,12 @@ class ClassifierWorkload(Workload):
         self.model = model
         self._step = step
 
+    def extra_metrics(self, step_s: float) -> dict:
+        """Says when the model trained under DistributedDataParallel (gradients all-reduced each step)."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        return {"data_parallel": "DistributedDataParallel"} if isinstance(self.model, DistributedDataParallel) else {}
+
     def wrap_data_parallel(self, model, device):
         """Under torch.distributed (``self.comm`` set), DistributedDataParallel over the case's
         process group: each rank trains on its own batch, gradients are all-reduced in backward."""

@@ -67,8 +67,12 @@ def _telemetry_of(record: dict, records: Sequence[dict]) -> dict | None:
         return record["telemetry"]
     key = record.get("telemetry_device")
     for other in records:
-        if other.get("hostname") == record.get("hostname") and key in (other.get("node_telemetry") or {}):
+        if other.get("hostname") != record.get("hostname"):
+            continue
+        if key in (other.get("node_telemetry") or {}):
             return other["node_telemetry"][key]
+        if other.get("telemetry_device") == key and other.get("telemetry") is not None:
+            return other["telemetry"]  # the same device (ranks sharing a node's CPU)
     return None
 
 
