@@ -215,6 +215,8 @@ class Context:
 
     def failure_reason(self, exc: BaseException) -> str:
         """Why the run stops. Every rank reports its own exit; rank 0 also names the culprit ranks."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the launcher's SIGTERM must not cut this short
         mine = TERMINATED if isinstance(exc, Terminated) else f"{type(exc).__name__}: {exc}".strip()
         try:
             self._store.set(f"exit/{self.rank}", mine)

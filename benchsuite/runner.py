@@ -130,7 +130,12 @@ class Runner:
             self._close("interrupted", reason="interrupted by the user (SIGINT)", **self._end_extra())
             raise
         except BaseException as exc:
-            reason = self.dist.failure_reason(exc) if self.dist is not None else f"{type(exc).__name__}: {exc}"
+            reason = f"{type(exc).__name__}: {exc}"
+            if self.dist is not None:
+                try:
+                    reason = self.dist.failure_reason(exc)
+                except BaseException as again:  # the diagnosis must never keep the end record from disk
+                    reason += f" (naming the failed rank failed too: {type(again).__name__}: {again})"
             if current is not None and self.dist is not None:
                 reason = f"during {current.id}: {reason}"
             self._close("failed", reason=reason, **self._end_extra())
