@@ -65,3 +65,13 @@ def test_scaling_figure_has_throughput_efficiency_and_ideal_lines():
 def test_empty_inputs_give_empty_frames():
     empty = pd.DataFrame({"status": ["error"], "workload": ["mlp"]})
     assert scaling.scaling_frame(empty).empty and scaling.bandwidth_frame(empty).empty
+
+
+def test_scale_out_report_and_merge_modules_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; import benchsuite.report.scaling, benchsuite.ranks, benchsuite.bandwidth, "
+            "benchsuite.distributed; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "False"
