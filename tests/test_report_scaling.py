@@ -73,5 +73,8 @@ def test_scale_out_report_and_merge_modules_do_not_import_torch():
 
     code = ("import sys; import benchsuite.report.scaling, benchsuite.ranks, benchsuite.bandwidth, "
             "benchsuite.distributed; print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, cwd=root)
     assert out.stdout.strip() == "False"
