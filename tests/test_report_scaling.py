@@ -34,6 +34,7 @@ def test_efficiency_is_throughput_at_n_over_n_times_throughput_at_1():
     assert h100.loc[1, "efficiency"] == pytest.approx(1.0)
     no_base = frame[frame["batch_size"] == 256].iloc[0]
     assert pd.isna(no_base["efficiency"]) and no_base["samples_per_s_per_device"] == 3500.0
+    assert (frame["note"] == "").all()
     a100 = frame[frame["device_name"] == "NVIDIA A100"]
     assert len(a100) == 1 and a100.iloc[0]["baseline_samples_per_s"] == 600.0
     assert h100.loc[2, "case"] == "mlp/train/fp32/bs64[widths=1024x4096x1024] on NVIDIA H100"
@@ -78,3 +79,11 @@ def test_scale_out_report_and_merge_modules_do_not_import_torch():
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, cwd=root)
     assert out.stdout.strip() == "False"
+
+
+def test_a_thread_count_that_differs_from_the_baseline_is_noted():
+    df = _rows()
+    df["threads"] = [2, 2, 1, 1, 1, 1, 2]
+    frame = scaling.scaling_frame(df).set_index(["device_name", "batch_size", "world_size"])
+    assert frame.loc[("NVIDIA H100", 64, 2), "note"] == "CPU threads per rank 1 vs 2 at world size 1"
+    assert frame.loc[("NVIDIA H100", 64, 1), "note"] == ""

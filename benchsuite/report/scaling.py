@@ -14,7 +14,7 @@ import pandas as pd
 # What joins a case across world sizes (besides its parameters): the case less device and world size.
 KEY = ("workload", "mode", "precision", "batch_size", "device_name")
 SCALING_COLUMNS = ["case", *KEY, "world_size", "samples_per_s", "samples_per_s_per_device",
-                   "baseline_samples_per_s", "speedup", "efficiency", "results"]
+                   "baseline_samples_per_s", "speedup", "efficiency", "note", "results"]
 BANDWIDTH_COLUMNS = ["op", "precision", "device_name", "backend", "world_size", "message_bytes",
                      "step_s_median", "algbw_gbps", "busbw_gbps", "results"]
 
@@ -53,21 +53,33 @@ def scaling_frame(df: pd.DataFrame) -> pd.DataFrame:
     keys = [*KEY, *params]
     if "samples_per_s_per_device" not in frame.columns:
         frame["samples_per_s_per_device"] = None
+    if "threads" not in frame.columns:
+        frame["threads"] = None
     frame["samples_per_s_per_device"] = frame["samples_per_s_per_device"].fillna(
         frame["samples_per_s"] / frame["world_size"])
     grouped = (frame.groupby([*keys, "world_size"], dropna=False)
                .agg(samples_per_s=("samples_per_s", "median"),
                     samples_per_s_per_device=("samples_per_s_per_device", "median"),
+                    threads=("threads", lambda t: tuple(sorted(set(t.dropna().astype(int))))),
                     results=("samples_per_s", "size"))
                .reset_index())
-    base = (grouped[grouped["world_size"] == 1][[*keys, "samples_per_s"]]
-            .rename(columns={"samples_per_s": "baseline_samples_per_s"}))
+    base = (grouped[grouped["world_size"] == 1][[*keys, "samples_per_s", "threads"]]
+            .rename(columns={"samples_per_s": "baseline_samples_per_s", "threads": "baseline_threads"}))
     out = grouped.merge(base, on=keys, how="left")
     out["speedup"] = out["samples_per_s"] / out["baseline_samples_per_s"]
     out["efficiency"] = out["samples_per_s"] / (out["world_size"] * out["baseline_samples_per_s"])
+    out["note"] = [_threads_note(t, b) for t, b in zip(out["threads"], out["baseline_threads"])]
     out["case"] = out.apply(lambda row: _label(row, params), axis=1)
     out = out.sort_values(["case", "world_size"]).reset_index(drop=True)
     return out[[*SCALING_COLUMNS[:-1], *params, "results"]]
+
+
+def _threads_note(threads, baseline) -> str:
+    """CPU threads per rank differ from the world-size-1 run's (torchrun sets OMP_NUM_THREADS=1)."""
+    if not isinstance(baseline, tuple) or not threads or not baseline or threads == baseline:
+        return ""
+    fmt = lambda t: "/".join(map(str, t))  # noqa: E731
+    return f"CPU threads per rank {fmt(threads)} vs {fmt(baseline)} at world size 1"
 
 
 def bandwidth_frame(df: pd.DataFrame) -> pd.DataFrame:
