@@ -90,6 +90,8 @@ def bandwidth_frame(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=BANDWIDTH_COLUMNS)
     frame = frame[frame["busbw_gbps"].notna()].copy()
     frame["op"] = frame["collective_op"]
+    if "step_s_median_slowest" in frame.columns:  # the time the bandwidths come from (merged runs)
+        frame["step_s_median"] = frame["step_s_median_slowest"].fillna(frame["step_s_median"])
     for column in ("device_name", "backend", "precision"):
         if column not in frame.columns:
             frame[column] = None
