@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -63,11 +65,27 @@ def main() -> None:
               help="Seconds to rest between cases on a GPU.  [default: 3 when energy is measured]")
 @click.option("--telemetry/--no-telemetry", default=True, show_default=True,
               help="Sample power, energy, memory, clocks and host load during each case.")
+@click.option("--nproc", type=click.IntRange(min=1), default=None,
+              help="Launch N ranks on this machine through torchrun's API (one per GPU, or N CPU processes).")
+@click.option("--collective-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Under torchrun: seconds one collective may wait before its case is an error naming the rank.  "
+                   "[default: 300]")
 @FORMAT
 def run(workload, device, precision, batch_size, mode, params, min_time, min_iters, warmup, settle_max, flush_l2,
-        threads,
-        out_dir, tag, quick, fail_fast, sample_hz, cooldown, telemetry, fmt) -> None:
+        threads, out_dir, tag, quick, fail_fast, sample_hz, cooldown, telemetry, nproc, collective_timeout,
+        fmt) -> None:
     """Sweep workloads x devices x precisions x batch sizes and record every case."""
+    from benchsuite import distributed
+
+    try:
+        env = distributed.detect()
+    except distributed.DistError as exc:
+        raise _usage(str(exc)) from None
+    if nproc is not None and env is None:
+        _launch(nproc)
+        return
+    if nproc is not None:
+        _stderr.print("benchsuite: --nproc is ignored: this process was already launched by torchrun/srun")
     import torch
 
     from benchsuite import calibration_store
@@ -80,7 +98,10 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
     try:
         if threads:
             torch.set_num_threads(threads)
-        chosen = devices_mod.resolve(device)
+        if env is None:
+            chosen = devices_mod.resolve(device)
+        else:
+            chosen = [distributed.pick_device(device, env.local_rank, devices_mod.available())]
         names = plan.parse_workloads(workload, reg)
         sweep = plan.Sweep(
             workloads=names,
@@ -90,6 +111,7 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
             modes=plan.parse_modes(mode),
             params=plan.parse_params(params, names, reg),
             quick=quick,
+            world_size=env.world_size if env is not None else None,
         )
         results.check_out_dir(out_dir)
     except (plan.PlanError, devices_mod.DeviceError, results.ResultsError) as exc:
@@ -98,8 +120,18 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
     run_id = results.new_run_id()
     host = devices_mod.host_info()
     calibrations, calibration_problems = calibration_store.load_for(chosen, host["hostname"], host["driver"])
+    ctx, node_devices = None, ()
+    if env is not None:
+        ctx = distributed.Context(env, chosen[0], case_timeout_s=collective_timeout or distributed.DEFAULT_CASE_TIMEOUT_S)
+        ctx.start({"hostname": host["hostname"], "device": _device_record(chosen[0]), "host": host,
+                   "pid": os.getpid()})
+        node_devices = _node_devices(ctx, chosen[0])
+    main_rank = ctx is None or ctx.is_main
+    sampling = telemetry and (ctx is None or env.local_rank == 0)  # a node's local rank 0 samples its devices
     gpus = [d.nvml_index for d in chosen if d.type == "cuda" and d.nvml_index is not None]
-    tel = Telemetry(gpus, hz=sample_hz, samples_path=out_dir / run_id / results.SAMPLES_FILE, enabled=telemetry)
+    gpus += [int(d.split(":")[1]) for d in node_devices if d.startswith("cuda:") and int(d.split(":")[1]) not in gpus]
+    tel = Telemetry(gpus, hz=sample_hz, samples_path=out_dir / run_id / results.SAMPLES_FILE if main_rank else None,
+                    enabled=sampling)
     gpu_cooldown = cooldown if cooldown is not None else (runner.COOLDOWN_GPU_S if tel.available else 0.0)
     overrides = {"min_time_s": min_time, "min_iters": min_iters, "warmup_iters": warmup, "settle_max_s": settle_max,
                  "flush_l2": flush_l2 or None}
@@ -125,16 +157,28 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
         "telemetry": tel.info(),
     }
     header["calibrations"] = {d: rec["id"] for d, rec in calibrations.items()}
+    if ctx is not None:
+        header.update(_distributed_header(ctx, env))
+    if not main_rank:
+        _run_rank(runner.Runner(reg, chosen, None, settings, telemetry=tel if sampling else None, dist=ctx,
+                                node_devices=node_devices), cases, tel, ctx)
+        return
     store = results.RunStore(out_dir, header, run_id=run_id)
-    _stderr.print(f"benchsuite: {len(cases)} cases -> {store.path}")
+    _stderr.print(f"benchsuite: {len(cases)} cases -> {store.path}"
+                  + (f" ({env.world_size} ranks, {ctx.backend})" if ctx is not None else ""))
     for problem in calibration_problems:
         _stderr.print(f"calibration not used: {problem}", highlight=False)
     copy = calibration_store.write_run_copy(store.dir, calibrations.values())
     for device_id, rec in calibrations.items():
         _stderr.print(f"calibration for {device_id}: {rec['id']} (copied to {copy})", highlight=False)
-    with tel:
-        status = _run_with_progress(runner.Runner(reg, chosen, store, settings, telemetry=tel if telemetry else None),
-                                    cases)
+    the_runner = runner.Runner(reg, chosen, store, settings, telemetry=tel if sampling else None, dist=ctx,
+                               node_devices=node_devices)
+    try:
+        with tel:
+            status = _run_with_progress(the_runner, cases, failures=ctx is not None)
+    finally:
+        if ctx is not None and store.closed:
+            ctx.close()
     df = results.load(store.path)
     _print_table(df, fmt, title=f"run {store.run_id} ({status})")
     for device_id, rec in calibrations.items():
@@ -147,7 +191,78 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
         _stderr.print("Interrupted: the cases finished before Ctrl-C are kept.")
         sys.exit(EXIT_INTERRUPTED)
     if status == "failed":
+        end = results.read_run(store.path).end or {}
+        _stderr.print(f"Run failed: {escape(str(end.get('reason')))}", highlight=False)
         sys.exit(1)
+
+
+def _launch(nproc: int) -> None:
+    """`--nproc N`: the same command in N ranks through torchrun's API; exit 1 naming failed ranks."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    from benchsuite import distributed
+
+    argv = distributed.strip_nproc(sys.argv[1:])
+    _stderr.print(f"benchsuite: launching {nproc} ranks: torchrun --nproc-per-node {nproc} -m benchsuite "
+                  f"{shlex.join(argv)}")
+    try:
+        distributed.launch(nproc, argv)
+    except ChildFailedError as exc:
+        for rank, failure in sorted(exc.failures.items()):
+            has_file = bool(failure.error_file) and os.path.isfile(failure.error_file)
+            why = failure.message if failure.exitcode < 0 or has_file else f"exit code {failure.exitcode}"
+            _stderr.print(f"rank {rank} failed: {escape(str(why))}", highlight=False)
+        sys.exit(1)
+
+
+def _node_devices(ctx, device) -> tuple[str, ...]:
+    """On a node's local rank 0: telemetry ids of the other local ranks' devices (it samples them)."""
+    if ctx.env.local_rank != 0:
+        return ()
+    here = [p for p in ctx.peers if p["hostname"] == ctx.peers[ctx.rank]["hostname"] and p["rank"] != ctx.rank]
+    ids = []
+    for peer in here:
+        d = peer["device"]
+        tid = "cpu" if d["type"] == "cpu" else (f"cuda:{d['nvml_index']}" if d.get("nvml_index") is not None else None)
+        if tid is not None and tid != device.telemetry_id and tid not in ids:
+            ids.append(tid)
+    return tuple(ids)
+
+
+def _distributed_header(ctx, env) -> dict:
+    """Every node and device of the job, gathered from all ranks, for rank 0's header."""
+    nodes: dict[str, dict] = {}
+    for peer in ctx.peers:
+        node = nodes.setdefault(peer["hostname"], {"hostname": peer["hostname"], "ranks": [], "devices": [],
+                                                   "host": peer["host"]})
+        node["ranks"].append(peer["rank"])
+        node["devices"].append({**peer["device"], "rank": peer["rank"], "local_rank": peer["local_rank"]})
+    return {
+        "devices": [{**p["device"], "rank": p["rank"], "local_rank": p["local_rank"], "hostname": p["hostname"]}
+                    for p in ctx.peers],
+        "distributed": {
+            "world_size": env.world_size, "launcher": env.launcher, "backend": ctx.backend,
+            "control_backend": "gloo", "case_timeout_s": ctx.case_timeout_s,
+            "control_timeout_s": ctx.control_timeout_s,
+            "throughput": "global samples_per_s = sum of samples per step over ranks / slowest rank's median step",
+            "nodes": list(nodes.values()),
+            "ranks": [{"rank": p["rank"], "local_rank": p["local_rank"], "hostname": p["hostname"],
+                       "device": p["device"]["id"], "pid": p["pid"]} for p in ctx.peers],
+        },
+    }
+
+
+def _run_rank(the_runner, cases, tel, ctx) -> None:
+    """A rank other than 0: the same cases in lock-step, silently; exit 1 if the run fails."""
+    from benchsuite import distributed
+
+    try:
+        with tel:
+            the_runner.run(cases)
+    except (Exception, distributed.Terminated) as exc:
+        _stderr.print(f"rank {ctx.rank}: {type(exc).__name__}: {escape(str(exc))}", highlight=False)
+        sys.exit(1)
+    ctx.close()
 
 
 def _device_record(device) -> dict:
@@ -159,8 +274,11 @@ def _device_record(device) -> dict:
     return data
 
 
-def _run_with_progress(the_runner, cases) -> str:
-    """Run with a rich progress bar on stderr; Ctrl-C ends the run cleanly."""
+def _run_with_progress(the_runner, cases, failures: bool = False) -> str:
+    """Run with a rich progress bar on stderr; Ctrl-C ends the run cleanly. With ``failures``
+    (torch.distributed), a failed run (a rank died) returns "failed": its end record says why."""
+    from benchsuite import distributed
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -180,16 +298,20 @@ def _run_with_progress(the_runner, cases) -> str:
             return the_runner.run(cases)
     except KeyboardInterrupt:
         return "interrupted"
+    except (Exception, distributed.Terminated):
+        if not failures:
+            raise
+        return "failed"
 
 
 def _case_line(record: dict) -> str:
     """One line per finished case: its figures next to its timing, '—' where not measured."""
     if record["status"] != "ok":
-        return f"{_status_markup(record['status'])} {record['id']}: {record['reason']}"
+        return f"{_status_markup(record['status'])} {escape(record['id'])}: {escape(str(record['reason']))}"
     from benchsuite.report.tables import fmt_value
 
     m = record["metrics"]
-    return (f"{_status_markup('ok')} {record['id']}: {fmt_value(m['samples_per_s'], 'num')} {m['sample_unit']}/s, "
+    return (f"{_status_markup('ok')} {escape(record['id'])}: {fmt_value(m['samples_per_s'], 'num')} {m['sample_unit']}/s, "
             f"median {fmt_value(m['step_s_median'], 'ms')} ms (IQR {fmt_value(m['step_s_iqr'], 'ms')}), "
             f"{fmt_value((record.get('telemetry') or {}).get('power_mean_w'), 'num')} W, "
             f"{fmt_value(m.get('j_per_sample'), 'num')} J/{m['sample_unit']}, "
@@ -202,7 +324,7 @@ def _print_not_measured(df) -> None:
         return
     notes = df[df["telemetry_note"].notna()].groupby("device")["telemetry_note"].first()
     for device, note in notes.items():
-        _stderr.print(f"not measured on {device}: {note}", highlight=False)
+        _stderr.print(f"not measured on {device}: {escape(str(note))}", highlight=False)
 
 
 def _print_table(df, fmt: str, title: str) -> None:
@@ -218,7 +340,7 @@ def _print_table(df, fmt: str, title: str) -> None:
         table.add_column(column, justify="right" if numeric else "left", overflow="fold",
                          no_wrap=column == "case")
     for row in frame.itertuples(index=False):
-        table.add_row(*[_status_markup(v) if c == "status" else str(v) for c, v in zip(frame.columns, row)])
+        table.add_row(*[_status_markup(v) if c == "status" else escape(str(v)) for c, v in zip(frame.columns, row)])
     _stdout.print(table)
 
 

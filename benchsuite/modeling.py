@@ -1,6 +1,6 @@
 """A base for classifier workloads (MLP, CNN): the train and infer steps with precision.
 
-Train: float32 weights, autocast for fp16/bf16 (fp16 adds a gradient scaler),
+Train: float32 weights (under DistributedDataParallel when run by torchrun), autocast for fp16/bf16 (fp16 adds a gradient scaler),
 cross-entropy, backward, SGD step. Infer: model and inputs cast to fp16/bf16,
 forward under ``torch.inference_mode``. Inputs are random normal values (never zeros)
 already on the device, unless the workload supplies real data.
@@ -51,6 +51,7 @@ class ClassifierWorkload(Workload):
         self._i = 0
         if case.mode == "train":
             model.train()
+            model = self.wrap_data_parallel(model, device)
             optimizer = torch.optim.SGD(model.parameters(), lr=self.p["lr"], momentum=self.p["momentum"])
             scaler = precision.grad_scaler(case.precision, device.type)
             loss_fn = torch.nn.CrossEntropyLoss()
@@ -81,6 +82,22 @@ class ClassifierWorkload(Workload):
 
         self.model = model
         self._step = step
+
+    def extra_metrics(self, step_s: float) -> dict:
+        """Says when the model trained under DistributedDataParallel (gradients all-reduced each step)."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        return {"data_parallel": "DistributedDataParallel"} if isinstance(self.model, DistributedDataParallel) else {}
+
+    def wrap_data_parallel(self, model, device):
+        """Under torch.distributed (``self.comm`` set), DistributedDataParallel over the case's
+        process group: each rank trains on its own batch, gradients are all-reduced in backward."""
+        if self.comm is None:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                       process_group=self.comm.group)
 
     def _next(self, batches):
         batch = batches[self._i % len(batches)]

@@ -34,6 +34,7 @@ class Case:
     auto_batch: bool = False
     skip_reason: str | None = None
     notes: tuple[str, ...] = ()
+    world_size: int = 1  # ranks that run this case together (torchrun); batch_size is per rank
     shown_params: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -48,13 +49,16 @@ class Case:
             parts.append(f"bs{self.batch_size}")
         elif self.auto_batch:
             parts.append("bs-auto")
+        if self.world_size > 1:
+            parts.append(f"ws{self.world_size}")
         text = "/".join(parts)
         shown = [f"{k}={_fmt(v)}" for k, v in self.params if k in self.shown_params]
         return text + (f"[{','.join(shown)}]" if shown else "")
 
     def key(self) -> tuple:
-        """The case less its device: what a cross-device comparison matches on."""
-        return (self.workload, self.mode, self.precision, self.batch_size, self.params)
+        """The case less its device: what a cross-device comparison matches on (the world
+        size is part of it: scaling across world sizes is `benchsuite.report.scaling`'s job)."""
+        return (self.workload, self.mode, self.precision, self.batch_size, self.params, self.world_size)
 
     def with_batch(self, batch_size: int) -> "Case":
         return replace(self, batch_size=batch_size)
@@ -68,6 +72,7 @@ class Case:
             "precision": self.precision,
             "batch_size": self.batch_size,
             "auto_batch": self.auto_batch,
+            "world_size": self.world_size,
             "params": {k: _plain(v) for k, v in self.params},
             "notes": list(self.notes),
         }
@@ -182,6 +187,7 @@ class Sweep:
     modes: list[str] = field(default_factory=lambda: list(MODES))
     params: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     quick: bool = False
+    world_size: int | None = None  # None: one process; N: launched by torchrun/srun as N ranks
 
 
 def expand(sweep: Sweep, registry: Registry) -> list[Case]:
@@ -212,7 +218,10 @@ def _param_grid(cls, device: Device, overrides: dict[str, list[Any]]) -> list[tu
 
 
 def _cases_for(cls, device: Device, mode: str, prec: str, params, shown, sweep: Sweep, explicit: bool) -> list[Case]:
-    base = Case(cls.name, mode, device.id, prec, params=params, shown_params=shown)
+    base = Case(cls.name, mode, device.id, prec, params=params, shown_params=shown, world_size=sweep.world_size or 1)
+    if cls.needs_process_group and sweep.world_size is None:
+        return [replace(base, skip_reason=f"{cls.name} needs several processes: launch with `benchsuite run --nproc N` "
+                                          "or `torchrun --nproc-per-node N -m benchsuite run` (N ≥ 2)")]
     if prec not in cls.precisions:
         return [replace(base, skip_reason=f"{cls.name} does not implement {prec} (it has: {', '.join(cls.precisions)})")]
     support = precisions_mod.support(prec, device)
@@ -226,7 +235,13 @@ def _cases_for(cls, device: Device, mode: str, prec: str, params, shown, sweep: 
     if not cls.batched:
         return [replace(base, notes=notes)]
     sizes = sweep.batch_sizes or (cls.batch_sizes[device.type][:1] if sweep.quick else cls.batch_sizes[device.type])
-    return [
+    if sweep.world_size is not None and "auto" in sizes:
+        reason = "batch size auto is not available under torch.distributed (each rank would find its own); give sizes"
+        sizes = [bs for bs in sizes if bs != "auto"]
+        skipped = [replace(base, auto_batch=True, notes=notes, skip_reason=reason)]
+    else:
+        skipped = []
+    return skipped + [
         replace(base, auto_batch=True, notes=notes) if bs == "auto" else replace(base, batch_size=bs, notes=notes)
         for bs in sizes
     ]

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import platform
 import time
 import traceback
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from benchsuite import calibration_store, peaks, precision, results, timing
+from benchsuite import calibration_store, peaks, precision, ranks, results, timing
 from benchsuite.devices import Device
 from benchsuite.plan import Case
 from benchsuite.telemetry.window import THROTTLED_SHARE_THRESHOLD
 from benchsuite.timing import TimingSettings, measure
-from benchsuite.workload import Registry
+from benchsuite.workload import Registry, Unsupported
 
 # Default timing per device type. A GPU window of 5 s or more is what board energy
 # sensors need (see the telemetry README section); CPU cases stay short so that a
@@ -80,12 +81,20 @@ def free_memory(device: Device) -> None:
 
 
 class Runner:
-    """Runs a list of Cases into a RunStore."""
+    """Runs a list of Cases into a RunStore.
 
-    def __init__(self, registry: Registry, devices: list[Device], store: results.RunStore,
+    Under torch.distributed (``dist``, a `benchsuite.distributed.Context`) every rank runs
+    the same cases in lock-step; each case's records are gathered and merged
+    (`benchsuite.ranks.merge`), and only the rank given a ``store`` (rank 0) writes.
+    ``node_devices``: telemetry ids of the other ranks' devices on this node, which this
+    process (the node's local rank 0) samples too.
+    """
+
+    def __init__(self, registry: Registry, devices: list[Device], store: results.RunStore | None,
                  settings: RunSettings | None = None, telemetry=None,
                  on_start: Callable[[int, int, Case], None] | None = None,
-                 on_end: Callable[[int, int, dict], None] | None = None) -> None:
+                 on_end: Callable[[int, int, dict], None] | None = None,
+                 dist=None, node_devices: tuple[str, ...] = ()) -> None:
         self.registry = registry
         self.devices = {d.id: d for d in devices}
         self.store = store
@@ -93,40 +102,76 @@ class Runner:
         self.telemetry = telemetry
         self.on_start = on_start or (lambda i, n, c: None)
         self.on_end = on_end or (lambda i, n, r: None)
+        self.dist = dist
+        self.node_devices = tuple(node_devices)
+        self._comm = None  # the process group of the case just run, released after the gather
 
     def run(self, cases: list[Case]) -> str:
         """Run every case; return the end status written (completed/interrupted/failed)."""
         total = len(cases)
         last_on: dict[str, bool] = {}
+        current = None
         try:
             self.measure_idle(cases)
             for index, case in enumerate(cases):
                 self.on_start(index, total, case)
+                current = case
                 if not case.skip_reason:
                     if last_on.get(case.device):
                         time.sleep(self.settings.cooldown_s.get(self.devices[case.device].type, 0.0))
                     last_on[case.device] = True
                 record = self.run_case(case)
-                self.store.append(record)
+                if self.dist is not None:
+                    record = self._gather(record, case)
+                self._append(record)
+                current = None
                 self.on_end(index, total, record)
                 if self.settings.fail_fast and record["status"] == "error":
-                    self.store.close("failed", reason=f"--fail-fast: {record['id']} failed: {record['reason']}")
+                    self._close("failed", reason=f"--fail-fast: {record['id']} failed: {record['reason']}")
                     return "failed"
         except KeyboardInterrupt:
-            self.store.close("interrupted", reason="interrupted by the user (SIGINT)", **self._end_extra())
+            self._close("interrupted", reason="interrupted by the user (SIGINT)", **self._end_extra())
             raise
         except BaseException as exc:
-            self.store.close("failed", reason=f"{type(exc).__name__}: {exc}", **self._end_extra())
+            reason = f"{type(exc).__name__}: {exc}"
+            if self.dist is not None:
+                try:
+                    reason = self.dist.failure_reason(exc)
+                except BaseException as again:  # the diagnosis must never keep the end record from disk
+                    reason += f" (naming the failed rank failed too: {type(again).__name__}: {again})"
+            if current is not None and self.dist is not None:
+                reason = f"during {current.id}: {reason}"
+            self._close("failed", reason=reason, **self._end_extra())
             raise
-        self.store.close("completed", **self._end_extra())
+        self._close("completed", **self._end_extra())
         return "completed"
+
+    def _append(self, record: dict) -> None:
+        if self.store is not None:
+            self.store.append(record)
+
+    def _close(self, status: str, **extra: Any) -> None:
+        if self.store is not None:
+            self.store.close(status, **extra)
+
+    def _gather(self, record: dict, case: Case) -> dict:
+        """Every rank's record of ``case``, merged into the one rank 0 writes (all ranks get it)."""
+        device = self.devices[case.device]
+        record.update({"rank": self.dist.rank, "hostname": platform.node(),
+                       "telemetry_device": device.telemetry_id or device.id})
+        try:
+            return ranks.merge(self.dist.gather_records(record))
+        finally:
+            if self._comm is not None:  # every rank is past the case: its group can go
+                self.dist.release(self._comm)
+                self._comm = None
 
     def measure_idle(self, cases: list[Case]) -> None:
         """Idle power of each device that will run a case, once, before the sweep."""
         if self.telemetry is None or self.settings.idle_s <= 0:
             return
-        for device in dict.fromkeys(c.device for c in cases if not c.skip_reason):
-            name = self.devices[device].telemetry_id
+        names = [self.devices[d].telemetry_id for d in dict.fromkeys(c.device for c in cases if not c.skip_reason)]
+        for name in dict.fromkeys(names + (list(self.node_devices) if names else [])):
             if name is not None and self.telemetry.measures_energy(name):
                 self.telemetry.measure_idle(name, self.settings.idle_s)
 
@@ -140,8 +185,10 @@ class Runner:
         record: dict[str, Any] = {"started_at": started}
         if case.skip_reason:
             return self._record(case, device, record, "skipped", case.skip_reason)
-        workload = None
+        workload = comm = None
         try:
+            if self.dist is not None:
+                comm = self.dist.case_comm()  # every rank reaches this for every measured case
             if case.auto_batch:
                 size, probes = self.find_auto_batch(case, device)
                 record["auto_batch_probes"] = probes
@@ -149,18 +196,24 @@ class Runner:
                     return self._record(case, device, record, "oom", "batch size auto: even batch 1 does not fit")
                 case = case.with_batch(size)
             workload = self.registry[case.workload](**case.param_dict)
+            workload.comm = comm
             record.update(self._measure(workload, case, device))
             status, reason = "ok", None
         except KeyboardInterrupt:
             raise
+        except Unsupported as exc:  # the backend or device cannot do it: a result, not a failure
+            status, reason = "skipped", str(exc)
         except Exception as exc:  # any failure is a result; the sweep goes on
             status = "oom" if is_oom(exc) else "error"
             reason = f"{type(exc).__name__}: {exc}".strip()
+            if comm is not None and is_timeout(exc):
+                reason = f"collective timed out after {comm.timeout_s:g} s on rank {comm.rank}: {reason}"
             if status == "error":
                 record["traceback"] = traceback.format_exc(limit=8)
         finally:
             if workload is not None:
                 workload.teardown()
+            self._comm = comm
             free_memory(device)
         return self._record(case, device, record, status, reason)
 
@@ -188,7 +241,8 @@ class Runner:
             readings = ((lambda: latest(device.telemetry_id))
                         if latest is not None and device.telemetry_id is not None else None)
             timings = measure(workload.step, device.type, settings, device=torch_device, window=window,
-                              readings=readings, flush=flush)
+                              readings=readings, flush=flush,
+                              agree=self.dist.agree_max if self.dist is not None else None)
             mem_peak = torch.cuda.max_memory_allocated(torch_device) if device.type == "cuda" else None
         median = timings.median_s
         samples = workload.samples_per_step
@@ -218,6 +272,7 @@ class Runner:
             "throttled": share > THROTTLED_SHARE_THRESHOLD if share is not None else None,
             "mem_peak_bytes": mem_peak,
             "threads": torch.get_num_threads(),
+            **workload.extra_metrics(median),
             **energy_metrics(summary, samples * len(timings.times_s), samples / median, tflops),
         }
         out = {
@@ -230,15 +285,21 @@ class Runner:
         }
         if summary is not None:
             out["telemetry"] = {k: results.clean_number(v) for k, v in summary.items()}
+        others = getattr(window, "node_summaries", None)
+        if others:
+            out["node_telemetry"] = {d: {k: results.clean_number(v) for k, v in (s or {}).items()}
+                                     for d, s in others.items()}
         return out
 
     def _window(self, device: Device, case: Case):
         """The telemetry window of a case, or None when telemetry is off or cannot see the device."""
         if self.telemetry is None:
             return None
-        if device.telemetry_id is None:
-            return _Unmatched(device)
-        return self.telemetry.window(device.telemetry_id, case.id)
+        own = _Unmatched(device) if device.telemetry_id is None else self.telemetry.window(device.telemetry_id, case.id)
+        others = [d for d in self.node_devices if d != device.telemetry_id]
+        if not others:
+            return own
+        return _NodeWindows(own, {d: self.telemetry.window(d, case.id) for d in others})
 
     def find_auto_batch(self, case: Case, device: Device) -> tuple[int | None, list[dict]]:
         """Largest power of two that fits: doubles until OOM (GPU) or a memory/time cap (CPU)."""
@@ -281,6 +342,35 @@ class Runner:
                     break
             size *= 2
         return best, probes
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """A process-group operation that ran past its timeout (gloo and NCCL word it differently)."""
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("timed out" in text or "timeout" in text)
+
+
+class _NodeWindows(contextlib.ExitStack):
+    """This rank's window and, on a node's local rank 0, one per other local rank's device."""
+
+    def __init__(self, own, others: dict) -> None:
+        super().__init__()
+        self.own, self.others = own, others
+
+    def __enter__(self):
+        super().__enter__()
+        self.enter_context(self.own)
+        for window in self.others.values():
+            self.enter_context(window)
+        return self
+
+    @property
+    def summary(self):
+        return getattr(self.own, "summary", None)
+
+    @property
+    def node_summaries(self) -> dict:
+        return {d: getattr(w, "summary", None) for d, w in self.others.items()}
 
 
 class _Unmatched(contextlib.nullcontext):

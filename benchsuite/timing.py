@@ -11,8 +11,9 @@ operation with an optional L2 flush between them (the calibration's loop).
 from __future__ import annotations
 
 import contextlib
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from benchsuite import stats
@@ -268,16 +269,46 @@ def median(times: Sequence[float]) -> float:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
+def warm_up_agreed(step: Callable[[], None], settings: TimingSettings, sync: Callable[[], None],
+                   agree: Callable[[Sequence[int]], Sequence[int]],
+                   clock: Callable[[], float] = time.perf_counter) -> tuple[int, float, TimingSettings]:
+    """Warm-up and timed-step counts that every rank shares (steps with collectives must pair up).
+
+    Runs ``warmup_iters`` (at least 1) steps, estimates the step time from them, asks for the
+    extra warm-up steps and the timed steps that the warm-up time and ``min_time_s`` need, and
+    ``agree`` turns each rank's wishes into one answer (the largest). Returns (warm-up iters,
+    warm-up seconds, settings that time exactly the agreed count).
+    """
+    start = clock()
+    first = max(1, settings.warmup_iters)
+    for _ in range(first):
+        step()
+    sync()
+    seconds = clock() - start
+    per_step = max(seconds / first, 1e-9)
+    extra = min(math.ceil(max(0.0, settings.warmup_time_s - seconds) / per_step), settings.max_iters)
+    timed = min(max(settings.min_iters, math.ceil(settings.min_time_s / per_step)), settings.max_iters)
+    extra, timed = agree((extra, timed))
+    for _ in range(extra):
+        step()
+    sync()
+    fixed = replace(settings, min_iters=timed, max_iters=timed, min_time_s=0.0)
+    return first + extra, clock() - start, fixed
+
+
 def measure(step: Callable[[], None], device_type: str, settings: TimingSettings, device=None,
             window: contextlib.AbstractContextManager | None = None,
             readings: Callable[[], dict[str, Any] | None] | None = None,
-            flush: Callable[[], Any] | None = None) -> Timings:
+            flush: Callable[[], Any] | None = None,
+            agree: Callable[[Sequence[int]], Sequence[int]] | None = None) -> Timings:
     """Warm up, then time ``step`` on a "cpu" or "cuda" device.
 
     ``window`` (a telemetry window, say) is entered after warm-up and left after the
     last timed step has finished on the device. ``readings`` (the GPU's latest SM clock
     and temperature) turns on the settle rule for a GPU (`settle`). ``flush`` (GPU:
     `l2_flush`) runs before every timed step, outside its events: cache state "flushed".
+    ``agree`` (under torch.distributed) makes every rank run the same number of steps
+    (`warm_up_agreed`); the settle rule is then off, since ranks must stay in step.
     """
     window = window if window is not None else contextlib.nullcontext()
     if device_type == "cuda":
@@ -285,14 +316,20 @@ def measure(step: Callable[[], None], device_type: str, settings: TimingSettings
 
         def sync() -> None:
             torch.cuda.synchronize(device)
-
-        warm = settle(step, settings, sync, readings)
-        with window:
-            times = time_cuda(step, settings, device) if flush is None else \
-                time_cuda_flushed(step, settings, device, flush)
-        return Timings.of(times, "cuda-event", warm.iters, warm.seconds, warm.settled, warm.note,
-                          CACHE_WARM if flush is None else CACHE_FLUSHED)
-    warm = settle(step, settings, lambda: None, None)
+    else:
+        def sync() -> None:
+            return None
+    if agree is not None:
+        iters, seconds, settings = warm_up_agreed(step, settings, sync, agree)
+        warm = WarmUp(iters, seconds, None, "settle rule off: ranks agree on step counts")
+    else:
+        warm = settle(step, settings, sync, readings if device_type == "cuda" else None)
     with window:
-        times = time_cpu(step, settings)
-    return Timings.of(times, "perf_counter", warm.iters, warm.seconds, warm.settled, warm.note)
+        if device_type != "cuda":
+            times = time_cpu(step, settings)
+        elif flush is None:
+            times = time_cuda(step, settings, device)
+        else:
+            times = time_cuda_flushed(step, settings, device, flush)
+    return Timings.of(times, "cuda-event" if device_type == "cuda" else "perf_counter", warm.iters, warm.seconds,
+                      warm.settled, warm.note, CACHE_FLUSHED if flush is not None else CACHE_WARM)

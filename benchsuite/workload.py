@@ -20,6 +20,12 @@ ENTRY_POINT_GROUP = "benchsuite.workloads"
 MODES = ("train", "infer")
 
 
+class Unsupported(RuntimeError):
+    """Raised by a workload's setup when its backend or device cannot do the case: the case
+    is recorded as skipped with this message as the reason (found only by trying, e.g. an
+    operation a process-group backend lacks)."""
+
+
 @dataclass(frozen=True)
 class Param:
     """A workload parameter: its type, default (optionally per device type), unit and help.
@@ -50,6 +56,8 @@ class Param:
                 value = tuple(int(v) for v in text.lower().split("x"))
                 if not value or min(value) <= 0:
                     raise ValueError
+            elif self.kind == "bytes":
+                value = parse_bytes(text)
             elif self.kind == "choice":
                 if text not in self.choices:
                     raise ValueError
@@ -72,6 +80,7 @@ class Param:
             "ints": "positive integers joined by 'x', e.g. 1024x4096x1024",
             "choice": "one of " + ", ".join(self.choices),
             "path": "a directory path",
+            "bytes": "a byte count, optionally with K, M or G (powers of 1024), e.g. 4096, 64K, 16MB",
         }.get(self.kind, "a string")
 
     def default_for(self, device_type: str) -> Any:
@@ -86,7 +95,31 @@ class Param:
             return "none"
         if isinstance(value, (tuple, list)):
             return "x".join(str(v) for v in value)
+        if self.kind == "bytes":
+            return format_bytes(value)
         return str(value)
+
+
+_BYTE_UNITS = {"": 1, "B": 1, "K": 2**10, "KB": 2**10, "KIB": 2**10, "M": 2**20, "MB": 2**20, "MIB": 2**20,
+               "G": 2**30, "GB": 2**30, "GIB": 2**30}
+
+
+def parse_bytes(text: str) -> int:
+    """``4096``, ``64K``, ``16MB``, ``1GiB`` -> bytes; K/M/G are powers of 1024 (as nccl-tests' -b/-e)."""
+    text = text.strip().upper()
+    number = text.rstrip("KMGIB")
+    unit = text[len(number):]
+    if not number.isdigit() or unit not in _BYTE_UNITS or int(number) <= 0:
+        raise ValueError(f"{text!r} is not a byte count")
+    return int(number) * _BYTE_UNITS[unit]
+
+
+def format_bytes(value: int) -> str:
+    """Bytes written the way ``parse_bytes`` reads them, in the largest exact unit: ``64K``, ``16M``."""
+    for unit, size in (("G", 2**30), ("M", 2**20), ("K", 2**10)):
+        if value % size == 0:
+            return f"{value // size}{unit}"
+    return str(value)
 
 
 class Workload:
@@ -106,6 +139,12 @@ class Workload:
     shown_params: ClassVar[tuple[str, ...]] = ()
     #: what one "sample" is, for samples/s (an image, a matrix product, ...)
     sample_unit: ClassVar[str] = "sample"
+    #: True when the workload only means something across ranks (collectives): a
+    #: single-process run skips it with the reason
+    needs_process_group: ClassVar[bool] = False
+    #: set by the runner before setup under torch.distributed: the case's process group,
+    #: rank and world size (`benchsuite.distributed.Comm`); None in a single-process run
+    comm: Any = None
 
     def __init__(self, **params: Any) -> None:
         self.p = params
@@ -131,6 +170,10 @@ class Workload:
     def bytes_per_step(self) -> float | None:
         """Fewest bytes one step must move through device memory, where known."""
         return None
+
+    def extra_metrics(self, step_s: float) -> dict[str, Any]:
+        """Workload-specific figures from the median step time ``step_s`` (e.g. bandwidth)."""
+        return {}
 
     def teardown(self) -> None:
         """Drop everything setup made, so the device memory can be freed."""

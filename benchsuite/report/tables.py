@@ -17,6 +17,9 @@ SUMMARY_COLUMNS = {
     "case": ("id", "text"),
     "status": ("status", "text"),
     "samples/s": ("samples_per_s", "num"),
+    "per device/s": ("samples_per_s_per_device", "num"),  # torch.distributed runs: global ÷ world size
+    "algbw GB/s": ("algbw_gbps", "num"),  # collectives (nccl-tests formulas)
+    "busbw GB/s": ("busbw_gbps", "num"),
     "step ms (median)": ("step_s_median", "ms"),
     "IQR ms": ("step_s_iqr", "ms"),
     "p99 ms": ("step_s_p99", "ms"),

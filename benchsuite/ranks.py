@@ -1,0 +1,127 @@
+"""One case record from every rank's record of it (torch-free): status, global figures, per rank.
+
+Global throughput is ``Σ samples_per_step over ranks ÷ the slowest rank's median step time``:
+data-parallel ranks move in lock-step, so the slowest sets the pace (for equal batches
+this is ``N × batch ÷ slowest median``). ``samples_per_s_per_device`` is that ÷ N. A
+collective's ``algbw_gbps``/``busbw_gbps`` also use the slowest rank's median (nccl-tests
+averages the time over ranks by default, so its figure can be slightly higher). Each
+rank's own figures stay in ``ranks``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Sequence
+
+from benchsuite import bandwidth
+
+# Figures kept for each rank in the merged record's ``ranks`` list.
+PER_RANK_METRICS = ("samples_per_s", "step_s_median", "step_s_iqr", "samples_per_step", "tflop_per_s",
+                    "algbw_gbps", "busbw_gbps", "mem_peak_bytes")
+# Energy-derived figures: recomputed over the distinct devices when every one was measured.
+ENERGY_METRICS = ("samples_per_j", "j_per_sample", "samples_per_s_per_w", "tflop_per_s_per_w")
+
+
+def merge(records: Sequence[dict]) -> dict:
+    """The record rank 0 writes for one case, from every rank's record (index = rank)."""
+    n = len(records)
+    base = copy.deepcopy(dict(records[0]))
+    base.pop("node_telemetry", None)
+    base["world_size"] = n
+    base["ranks"] = [_rank_entry(i, r, records) for i, r in enumerate(records)]
+    statuses = [r["status"] for r in records]
+    if all(s == "ok" for s in statuses):
+        base["metrics"] = _global_metrics(records, base["ranks"])
+        return base
+    if all(s == "skipped" for s in statuses):
+        return base
+    failing = [i for i, s in enumerate(statuses) if s != "ok"]
+    status = "error" if "error" in statuses or "skipped" in statuses else "oom"
+    reason = "; ".join(f"rank {i}: {records[i].get('reason')}" for i in failing)
+    done = [i for i, s in enumerate(statuses) if s == "ok"]
+    if done:
+        reason += f" (rank{'s' if len(done) > 1 else ''} {', '.join(map(str, done))} completed the case)"
+    base.update({"status": status, "reason": reason})
+    if base.get("traceback") is None:
+        tb = next((records[i].get("traceback") for i in failing if records[i].get("traceback")), None)
+        if tb:
+            base["traceback"] = tb
+    for key in ("metrics", "timing", "telemetry"):
+        base.pop(key, None)
+    return base
+
+
+def _rank_entry(i: int, record: dict, records: Sequence[dict]) -> dict:
+    metrics = record.get("metrics") or {}
+    entry: dict[str, Any] = {"rank": i, "hostname": record.get("hostname"), "device": record.get("device"),
+                             "device_name": record.get("device_name"), "status": record.get("status"),
+                             "reason": record.get("reason")}
+    entry.update({k: metrics.get(k) for k in PER_RANK_METRICS if k in metrics})
+    entry["telemetry"] = _telemetry_of(record, records)
+    return entry
+
+
+def _telemetry_of(record: dict, records: Sequence[dict]) -> dict | None:
+    """A rank's window summary: its own, or the one its node's local rank 0 took of its device."""
+    if record.get("telemetry") is not None:
+        return record["telemetry"]
+    key = record.get("telemetry_device")
+    for other in records:
+        if other.get("hostname") != record.get("hostname"):
+            continue
+        if key in (other.get("node_telemetry") or {}):
+            return other["node_telemetry"][key]
+        if other.get("telemetry_device") == key and other.get("telemetry") is not None:
+            return other["telemetry"]  # the same device (ranks sharing a node's CPU)
+    return None
+
+
+def _global_metrics(records: Sequence[dict], ranks: list[dict]) -> dict:
+    n = len(records)
+    per = [r.get("metrics") or {} for r in records]
+    metrics = dict(per[0])
+    medians = [m["step_s_median"] for m in per]
+    slowest = max(medians)
+    samples = sum(m.get("samples_per_step") or 0 for m in per)
+    metrics.update({
+        "world_size": n,
+        "step_s_median_slowest": slowest,
+        "slowest_rank": medians.index(slowest),
+        "samples_per_step_global": samples,
+        "samples_per_s": samples / slowest,
+        "samples_per_s_per_device": samples / slowest / n,
+    })
+    flops = [m.get("flops_per_step") for m in per]
+    if all(f for f in flops):
+        metrics["flops_per_step_global"] = sum(flops)
+        metrics["tflop_per_s"] = sum(flops) / slowest / 1e12
+        peak = metrics.get("peak_tflop_per_s")
+        metrics["pct_of_peak"] = 100.0 * metrics["tflop_per_s"] / (n * peak) if peak else None
+    if metrics.get("collective_op"):
+        size = metrics["bytes_per_step"]
+        metrics["algbw_gbps"] = bandwidth.algbw_gbps(size, slowest)
+        metrics["busbw_gbps"] = bandwidth.busbw_gbps(metrics["collective_op"], size, slowest, n)
+    metrics.update(_global_energy(records, ranks, samples / slowest, metrics.get("tflop_per_s")))
+    return metrics
+
+
+def _global_energy(records: Sequence[dict], ranks: list[dict], samples_per_s: float,
+                   tflop_per_s: float | None) -> dict:
+    """Energy figures over every distinct device (a CPU shared by ranks counts once); None
+    unless each device's window measured energy and power."""
+    seen: dict[tuple, dict | None] = {}
+    for record, entry in zip(records, ranks):
+        seen.setdefault((entry["hostname"], record.get("telemetry_device") or entry["device"]), entry["telemetry"])
+    energies = [(t or {}).get("energy_j") for t in seen.values()]
+    watts = [(t or {}).get("power_mean_w") for t in seen.values()]
+    in_window = sum((r.get("metrics") or {}).get("samples_per_step", 0) * len((r.get("timing") or {}).get("times_s") or [])
+                    for r in records)
+    out: dict[str, Any] = {k: None for k in ENERGY_METRICS}
+    if energies and all(energies) and in_window:
+        total = sum(energies)
+        out.update({"energy_j_global": total, "samples_per_j": in_window / total, "j_per_sample": total / in_window})
+    if watts and all(watts):
+        total_w = sum(watts)
+        out.update({"power_mean_w_global": total_w, "samples_per_s_per_w": samples_per_s / total_w,
+                    "tflop_per_s_per_w": tflop_per_s / total_w if tflop_per_s else None})
+    return out

@@ -1,0 +1,143 @@
+"""Scale-out views (torch-free): throughput and efficiency against world size, and collective
+bandwidth against message size, as DataFrames and plotly figures.
+
+Scaling efficiency of a case at N ranks = global throughput at N ÷ (N × throughput at 1),
+for the same case less its device and world size (workload, mode, precision, batch size
+per rank, parameters, on the same kind of device). Where no world-size-1 result of that
+case is loaded, speedup and efficiency are left empty rather than guessed.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# What joins a case across world sizes (besides its parameters): the case less device and world size.
+KEY = ("workload", "mode", "precision", "batch_size", "device_name")
+SCALING_COLUMNS = ["case", *KEY, "world_size", "samples_per_s", "samples_per_s_per_device",
+                   "baseline_samples_per_s", "speedup", "efficiency", "note", "results"]
+BANDWIDTH_COLUMNS = ["op", "precision", "device_name", "backend", "world_size", "message_bytes",
+                     "step_s_median", "algbw_gbps", "busbw_gbps", "results"]
+
+
+def _ok(df: pd.DataFrame) -> pd.DataFrame:
+    frame = df[df["status"] == "ok"].copy() if "status" in df.columns else df.copy()
+    frame["world_size"] = (frame["world_size"] if "world_size" in frame.columns else pd.Series(1, index=frame.index))
+    frame["world_size"] = frame["world_size"].fillna(1).astype(int)
+    return frame
+
+
+def _params(frame: pd.DataFrame) -> list[str]:
+    return sorted(c for c in frame.columns if c.startswith("param_") and frame[c].notna().any())
+
+
+def _label(row: pd.Series, params: list[str]) -> str:
+    parts = [str(row["workload"]), str(row["mode"]), str(row["precision"])]
+    if pd.notna(row.get("batch_size")):
+        parts.append(f"bs{int(row['batch_size'])}")
+    shown = [f"{p[len('param_'):]}={row[p]}" for p in params if pd.notna(row.get(p))]
+    text = "/".join(parts) + (f"[{','.join(shown)}]" if shown else "")
+    return f"{text} on {row['device_name']}" if pd.notna(row.get("device_name")) else text
+
+
+def scaling_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per case and world size: global and per-device samples/s (the median over
+    the loaded results of that case and size), speedup and efficiency against world size 1."""
+    frame = _ok(df)
+    frame = frame[frame["workload"] != "collective"] if "workload" in frame.columns else frame
+    if frame.empty or "samples_per_s" not in frame.columns:
+        return pd.DataFrame(columns=SCALING_COLUMNS)
+    for column in KEY:
+        if column not in frame.columns:
+            frame[column] = None
+    params = _params(frame)
+    keys = [*KEY, *params]
+    if "samples_per_s_per_device" not in frame.columns:
+        frame["samples_per_s_per_device"] = None
+    if "threads" not in frame.columns:
+        frame["threads"] = None
+    frame["samples_per_s_per_device"] = frame["samples_per_s_per_device"].fillna(
+        frame["samples_per_s"] / frame["world_size"])
+    grouped = (frame.groupby([*keys, "world_size"], dropna=False)
+               .agg(samples_per_s=("samples_per_s", "median"),
+                    samples_per_s_per_device=("samples_per_s_per_device", "median"),
+                    threads=("threads", lambda t: tuple(sorted(set(t.dropna().astype(int))))),
+                    results=("samples_per_s", "size"))
+               .reset_index())
+    base = (grouped[grouped["world_size"] == 1][[*keys, "samples_per_s", "threads"]]
+            .rename(columns={"samples_per_s": "baseline_samples_per_s", "threads": "baseline_threads"}))
+    out = grouped.merge(base, on=keys, how="left")
+    out["speedup"] = out["samples_per_s"] / out["baseline_samples_per_s"]
+    out["efficiency"] = out["samples_per_s"] / (out["world_size"] * out["baseline_samples_per_s"])
+    out["note"] = [_threads_note(t, b) for t, b in zip(out["threads"], out["baseline_threads"])]
+    out["case"] = out.apply(lambda row: _label(row, params), axis=1)
+    out = out.sort_values(["case", "world_size"]).reset_index(drop=True)
+    return out[[*SCALING_COLUMNS[:-1], *params, "results"]]
+
+
+def _threads_note(threads, baseline) -> str:
+    """CPU threads per rank differ from the world-size-1 run's (torchrun sets OMP_NUM_THREADS=1)."""
+    if not isinstance(baseline, tuple) or not threads or not baseline or threads == baseline:
+        return ""
+    fmt = lambda t: "/".join(map(str, t))  # noqa: E731
+    return f"CPU threads per rank {fmt(threads)} vs {fmt(baseline)} at world size 1"
+
+
+def bandwidth_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Collective cases: algorithm and bus bandwidth (GB/s) against message size, one row per
+    op, precision, device kind, world size and size (the median over loaded results)."""
+    frame = _ok(df)
+    if frame.empty or "busbw_gbps" not in frame.columns:
+        return pd.DataFrame(columns=BANDWIDTH_COLUMNS)
+    frame = frame[frame["busbw_gbps"].notna()].copy()
+    frame["op"] = frame["collective_op"]
+    if "step_s_median_slowest" in frame.columns:  # the time the bandwidths come from (merged runs)
+        frame["step_s_median"] = frame["step_s_median_slowest"].fillna(frame["step_s_median"])
+    for column in ("device_name", "backend", "precision"):
+        if column not in frame.columns:
+            frame[column] = None
+    keys = ["op", "precision", "device_name", "backend", "world_size", "message_bytes"]
+    out = (frame.groupby(keys, dropna=False)
+           .agg(step_s_median=("step_s_median", "median"), algbw_gbps=("algbw_gbps", "median"),
+                busbw_gbps=("busbw_gbps", "median"), results=("busbw_gbps", "size"))
+           .reset_index())
+    return out.sort_values(keys).reset_index(drop=True)[BANDWIDTH_COLUMNS]
+
+
+def scaling_figure(frame: pd.DataFrame):
+    """Global samples/s and efficiency against world size, one line per case (plotly)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("throughput (global)", "scaling efficiency"))
+    for case, rows in frame.groupby("case", sort=True):
+        rows = rows.sort_values("world_size")
+        fig.add_trace(go.Scatter(x=rows["world_size"], y=rows["samples_per_s"], mode="lines+markers", name=case,
+                                 legendgroup=case), row=1, col=1)
+        fig.add_trace(go.Scatter(x=rows["world_size"], y=rows["efficiency"], mode="lines+markers", name=case,
+                                 legendgroup=case, showlegend=False), row=1, col=2)
+    if not frame.empty:
+        sizes = sorted(frame["world_size"].unique())
+        fig.add_trace(go.Scatter(x=sizes, y=[1.0] * len(sizes), mode="lines", name="ideal (efficiency 1)",
+                                 line={"dash": "dash", "color": "gray"}), row=1, col=2)
+    fig.update_xaxes(title_text="world size (ranks)")
+    fig.update_yaxes(title_text="samples/s", row=1, col=1)
+    fig.update_yaxes(title_text="throughput at N ÷ (N × throughput at 1)", row=1, col=2)
+    return fig
+
+
+def bandwidth_figure(frame: pd.DataFrame, metric: str = "busbw_gbps"):
+    """Bus (or algorithm) bandwidth against message size, one line per op, world size,
+    precision and device (plotly; log-scale sizes)."""
+    import plotly.graph_objects as go
+
+    if metric not in ("busbw_gbps", "algbw_gbps"):
+        raise ValueError(f"metric {metric!r} is not allowed; allowed: busbw_gbps, algbw_gbps")
+    fig = go.Figure()
+    for key, rows in frame.groupby(["op", "world_size", "precision", "device_name"], dropna=False, sort=True):
+        op, ws, prec, device = key
+        rows = rows.sort_values("message_bytes")
+        fig.add_trace(go.Scatter(x=rows["message_bytes"], y=rows[metric], mode="lines+markers",
+                                 name=f"{op} ×{ws} {prec} {device if pd.notna(device) else ''}".strip()))
+    fig.update_xaxes(type="log", title_text="message size (bytes)")
+    fig.update_yaxes(title_text=("bus" if metric == "busbw_gbps" else "algorithm") + " bandwidth (GB/s)")
+    return fig
