@@ -783,8 +783,11 @@ def table_(runs, fmt, baseline, reference, output) -> None:
         for row in shown.itertuples(index=False):
             table.add_row(*map(str, row))
         _stdout.print(table)
+        click.echo(tables.render_scale_out(df, "markdown"), nl=False)
         return
     text = tables.render_hardware(df, "markdown" if fmt == "table" else fmt, baseline)
+    if fmt in ("table", "markdown", "html"):
+        text += tables.render_scale_out(df, "html" if fmt == "html" else "markdown")
     if output is None:
         click.echo(text, nl=False)
         return

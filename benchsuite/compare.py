@@ -48,7 +48,7 @@ METRICS: dict[str, int] = {
 }
 # Metrics that are a function of the median step time, so raw step times measure their noise.
 TIME_METRICS = {"samples_per_s", "tflop_per_s", "pct_of_peak", "step_s_median", "step_s_p99"}
-KEY_BASE = ["workload", "mode", "precision", "batch_size"]
+KEY_BASE = ["workload", "mode", "precision", "batch_size", "world_size"]
 FORMATS = ("table", "markdown", "csv", "json")
 
 
@@ -71,7 +71,8 @@ def parse_threshold(text: str | float) -> float:
 
 
 def key_columns(*frames: pd.DataFrame) -> list[str]:
-    """The case key less the device: workload, mode, precision, batch size and every param_* column."""
+    """The case key less the device: workload, mode, precision, batch size, world size
+    (ranks; a single-process run is 1) and every param_* column."""
     params = sorted({c for df in frames for c in df.columns if c.startswith("param_")})
     return KEY_BASE + params
 
@@ -90,6 +91,9 @@ def _norm(value: Any) -> Any:
 def case_keys(df: pd.DataFrame, columns: list[str]) -> list[tuple]:
     """One key tuple per row of ``df``."""
     cols = [df[c] if c in df.columns else pd.Series([None] * len(df), index=df.index) for c in columns]
+    if "world_size" in columns:  # one process is world size 1, whether torchrun launched it or not
+        i = columns.index("world_size")
+        cols[i] = cols[i].map(lambda v: 1 if _norm(v) == "" else v)
     return [tuple(_norm(v) for v in values) for values in zip(*cols)] if columns else [()] * len(df)
 
 
@@ -99,6 +103,8 @@ def key_label(key: tuple, columns: list[str]) -> str:
     text = "/".join(str(parts.get(c, "")) for c in ("workload", "mode", "precision"))
     if parts.get("batch_size") not in ("", None):
         text += f"/bs{parts['batch_size']}"
+    if parts.get("world_size") not in ("", None, 1):
+        text += f"/ws{parts['world_size']}"
     params = [f"{c[6:]}={v}" for c, v in parts.items() if c.startswith("param_") and v != ""]
     return text + (f"[{','.join(params)}]" if params else "")
 

@@ -87,3 +87,42 @@ def test_a_thread_count_that_differs_from_the_baseline_is_noted():
     frame = scaling.scaling_frame(df).set_index(["device_name", "batch_size", "world_size"])
     assert frame.loc[("NVIDIA H100", 64, 2), "note"] == "CPU threads per rank 1 vs 2 at world size 1"
     assert frame.loc[("NVIDIA H100", 64, 1), "note"] == ""
+
+
+def _scale_out_run(parent):
+    """A results file with DDP cases at 1 and 2 ranks and collective cases, as rank 0 writes them."""
+    from benchsuite import results
+
+    store = results.RunStore(parent, {"tag": "scale"})
+    for ws, sps in ((1, 1000.0), (2, 1800.0)):
+        store.append({"id": f"mlp/train/cpu/fp32/bs64/ws{ws}", "workload": "mlp", "mode": "train", "device": "cpu",
+                      "device_name": "cpu", "precision": "fp32", "batch_size": 64, "status": "ok", "reason": None,
+                      "world_size": ws, "params": {"widths": [8, 8]},
+                      "metrics": {"samples_per_s": sps, "samples_per_s_per_device": sps / ws, "step_s_median": 0.1}})
+    for size in (1024, 1048576):
+        store.append({"id": f"collective/infer/cpu/fp32/ws2[size={size}]", "workload": "collective", "mode": "infer",
+                      "device": "cpu", "device_name": "cpu", "precision": "fp32", "batch_size": None, "status": "ok",
+                      "reason": None, "world_size": 2, "backend": "gloo", "params": {"op": "all_reduce", "size": size},
+                      "metrics": {"collective_op": "all_reduce", "message_bytes": size, "step_s_median": 1e-3,
+                                  "algbw_gbps": size / 1e-3 / 1e9, "busbw_gbps": size / 1e-3 / 1e9,
+                                  "samples_per_s": 1000.0}})
+    store.close("completed")
+    return store.dir
+
+
+def test_report_and_table_show_scaling_and_bandwidth(tmp_path):
+    from click.testing import CliRunner
+
+    from benchsuite.cli import main
+
+    run_dir = _scale_out_run(tmp_path)
+    r = CliRunner().invoke(main, ["report", str(run_dir), "-o", str(tmp_path / "r.html")])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "r.html").read_text()
+    assert 'id="bs-scaling"' in page and 'id="bs-bandwidth"' in page
+    assert "Scaling: throughput and efficiency against ranks" in page
+    r = CliRunner().invoke(main, ["table", str(run_dir), "--no-reference", "--format", "markdown"])
+    assert r.exit_code == 0, r.output
+    assert "Scaling against ranks" in r.output and "Collective bandwidth" in r.output
+    assert "| 2 | 1,800 | 900 | 1.80 | 0.9 |" in r.output  # efficiency 1800 / (2 x 1000)
+    assert "mlp/train/fp32/bs64/ws2[widths=8x8]" in r.output  # the hardware table keeps ranks apart

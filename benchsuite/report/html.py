@@ -20,7 +20,7 @@ import pandas as pd
 
 from benchsuite import calibration_store, fingerprint, results
 from benchsuite.report import claims as claims_report
-from benchsuite.report import figures, roofline, tables
+from benchsuite.report import figures, roofline, scaling, tables
 
 CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -146,6 +146,13 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
     section("Roofline", figures.roofline(roofline.roofline_points(df, calibrations or [])), "bs-roofline",
             "no calibration in these runs (run `benchsuite calibrate`, then `benchsuite run`), or no case "
             "with FLOPs and bytes per step (matmul has both).")
+    scaled = scaling.scaling_frame(df)
+    if len(scaled) and (scaled["world_size"] > 1).any():
+        section("Scaling: throughput and efficiency against ranks", scaling.scaling_figure(scaled), "bs-scaling", "")
+        parts.append(tables.html_table(tables.scaling_display(scaled)))
+    bandwidth = scaling.bandwidth_frame(df)
+    if len(bandwidth):
+        section("Collective bandwidth against message size", scaling.bandwidth_figure(bandwidth), "bs-bandwidth", "")
     pareto = figures.pareto(df)
     parts.append("<h2>Pareto view: throughput against energy per sample</h2>")
     if not pareto:

@@ -9,6 +9,8 @@ case is loaded, speedup and efficiency are left empty rather than guessed.
 
 from __future__ import annotations
 
+from html import escape
+
 import pandas as pd
 
 # What joins a case across world sizes (besides its parameters): the case less device and world size.
@@ -111,10 +113,11 @@ def scaling_figure(frame: pd.DataFrame):
     fig = make_subplots(rows=1, cols=2, subplot_titles=("throughput (global)", "scaling efficiency"))
     for case, rows in frame.groupby("case", sort=True):
         rows = rows.sort_values("world_size")
-        fig.add_trace(go.Scatter(x=rows["world_size"], y=rows["samples_per_s"], mode="lines+markers", name=case,
-                                 legendgroup=case), row=1, col=1)
-        fig.add_trace(go.Scatter(x=rows["world_size"], y=rows["efficiency"], mode="lines+markers", name=case,
-                                 legendgroup=case, showlegend=False), row=1, col=2)
+        name = escape(str(case))  # plotly renders some HTML in names: machine text stays text
+        fig.add_trace(go.Scatter(x=rows["world_size"], y=rows["samples_per_s"], mode="lines+markers", name=name,
+                                 legendgroup=name), row=1, col=1)
+        fig.add_trace(go.Scatter(x=rows["world_size"], y=rows["efficiency"], mode="lines+markers", name=name,
+                                 legendgroup=name, showlegend=False), row=1, col=2)
     if not frame.empty:
         sizes = sorted(frame["world_size"].unique())
         fig.add_trace(go.Scatter(x=sizes, y=[1.0] * len(sizes), mode="lines", name="ideal (efficiency 1)",
@@ -137,7 +140,7 @@ def bandwidth_figure(frame: pd.DataFrame, metric: str = "busbw_gbps"):
         op, ws, prec, device = key
         rows = rows.sort_values("message_bytes")
         fig.add_trace(go.Scatter(x=rows["message_bytes"], y=rows[metric], mode="lines+markers",
-                                 name=f"{op} ×{ws} {prec} {device if pd.notna(device) else ''}".strip()))
+                                 name=escape(f"{op} ×{ws} {prec} {device if pd.notna(device) else ''}".strip())))
     fig.update_xaxes(type="log", title_text="message size (bytes)")
     fig.update_yaxes(title_text=("bus" if metric == "busbw_gbps" else "algorithm") + " bandwidth (GB/s)")
     return fig

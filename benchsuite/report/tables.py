@@ -355,3 +355,48 @@ def calibration_table(records: list[dict]) -> pd.DataFrame:
                          "found at": fmt_value(entry.get("bytes_per_copy"), "bytes") + " moved per copy"})
     return pd.DataFrame(rows, columns=["device", "ceiling", "achievable", "datasheet", "unit", "% of datasheet",
                                        "found at"])
+
+
+def scaling_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """Printable scaling rows (`report.scaling.scaling_frame`): global and per-device
+    throughput, speedup and efficiency against world size 1; '—' where not measured."""
+    return pd.DataFrame({
+        "case": frame["case"].astype(str),
+        "ranks": frame["world_size"].astype(str),
+        "samples/s": [fmt_value(v, "num") for v in frame["samples_per_s"]],
+        "per device": [fmt_value(v, "num") for v in frame["samples_per_s_per_device"]],
+        "speedup": [fmt_value(v, "num") for v in frame["speedup"]],
+        "efficiency": [fmt_value(v, "num") for v in frame["efficiency"]],
+        "note": [fmt_value(v, "text") for v in frame["note"]],
+    })
+
+
+def bandwidth_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """Printable collective bandwidth rows (`report.scaling.bandwidth_frame`)."""
+    return pd.DataFrame({
+        "op": frame["op"].astype(str), "precision": frame["precision"].astype(str),
+        "ranks": frame["world_size"].astype(str),
+        "message": [fmt_value(v, "bytes") for v in frame["message_bytes"]],
+        "algbw GB/s": [fmt_value(v, "num") for v in frame["algbw_gbps"]],
+        "busbw GB/s": [fmt_value(v, "num") for v in frame["busbw_gbps"]],
+    })
+
+
+def render_scale_out(df: pd.DataFrame, fmt: str) -> str:
+    """Scaling and collective-bandwidth tables of runs that have them (markdown or HTML);
+    empty when the runs hold no multi-rank or collective cases."""
+    from benchsuite.report import scaling
+
+    parts = []
+    scaled = scaling.scaling_frame(df)
+    if len(scaled) and (scaled["world_size"] > 1).any():
+        shown = scaling_display(scaled)
+        parts.append(("Scaling against ranks", shown))
+    bandwidth = scaling.bandwidth_frame(df)
+    if len(bandwidth):
+        parts.append(("Collective bandwidth", bandwidth_display(bandwidth)))
+    if fmt == "html":
+        from html import escape
+
+        return "".join(f"<h3>{escape(title)}</h3>" + html_table(frame) for title, frame in parts)
+    return "".join(f"\n{title}\n\n" + markdown(frame) for title, frame in parts)
