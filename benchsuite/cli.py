@@ -18,6 +18,22 @@ from benchsuite import __version__
 from benchsuite.compare import METRICS as COMPARE_METRICS  # torch-free: the choices of `compare --metric`
 
 EXIT_INTERRUPTED = 130
+# Options that run-like commands (run, claims) share.
+MIN_TIME_OPTION = click.option("--min-time", type=click.FloatRange(min=0, min_open=True), default=None,
+                               help="Seconds of timed steps per case.  [default: 1 on CPU, 5 on GPU]")
+MIN_ITERS_OPTION = click.option("--min-iters", type=click.IntRange(min=1), default=None,
+                                help="Fewest timed steps per case.")
+WARMUP_OPTION = click.option("--warmup", type=click.IntRange(min=0), default=None, help="Fewest warm-up steps per case.")
+THREADS_OPTION = click.option("--threads", type=click.IntRange(min=1), default=None,
+                              help="CPU threads for torch (recorded).")
+
+
+def sampling_options(f):
+    """--sample-hz and --cooldown, the telemetry options of run-like commands."""
+    f = click.option("--cooldown", type=click.FloatRange(min=0), default=None,
+                     help="Seconds to rest between cases on a GPU.  [default: 3 when energy is measured]")(f)
+    return click.option("--sample-hz", type=click.FloatRange(1, 1000), default=20.0, show_default=True,
+                        help="Telemetry samples per second (1 to 1000).")(f)
 _stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
 _stderr = Console(stderr=True)
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]),
@@ -44,25 +60,21 @@ def main() -> None:
 @click.option("--mode", "-m", default="both", show_default=True, help="train, infer or both.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Workload parameter, repeatable: m=4096, mlp.widths=1024x4096x1024; a comma list sweeps.")
-@click.option("--min-time", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds of timed steps per case.  [default: 1 on CPU, 5 on GPU]")
-@click.option("--min-iters", type=click.IntRange(min=1), default=None, help="Fewest timed steps per case.")
-@click.option("--warmup", type=click.IntRange(min=0), default=None, help="Fewest warm-up steps per case.")
+@MIN_TIME_OPTION
+@MIN_ITERS_OPTION
+@WARMUP_OPTION
 @click.option("--settle-max", type=click.FloatRange(min=0), default=None,
               help="Longest GPU warm-up, in seconds, waiting for SM clock and temperature to settle; 0 turns "
                    "the settle rule off.  [default: 30; 5 with --quick]")
 @click.option("--flush-l2", is_flag=True,
               help="GPU: write a buffer larger than L2 before every timed step (cache state 'flushed').")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (recorded).")
+@THREADS_OPTION
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
               help="Parent folder; each run goes to OUT/<run-id>/.")
 @click.option("--tag", default=None, help="A label stored with the run.")
 @click.option("--quick", is_flag=True, help="Smallest sweep: one batch size, short timing (smoke tests, CI).")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first case that fails (exit 1).")
-@click.option("--sample-hz", type=click.FloatRange(1, 1000), default=20.0, show_default=True,
-              help="Telemetry samples per second (1 to 1000).")
-@click.option("--cooldown", type=click.FloatRange(min=0), default=None,
-              help="Seconds to rest between cases on a GPU.  [default: 3 when energy is measured]")
+@sampling_options
 @click.option("--telemetry/--no-telemetry", default=True, show_default=True,
               help="Sample power, energy, memory, clocks and host load during each case.")
 @click.option("--nproc", type=click.IntRange(min=1), default=None,
@@ -132,16 +144,10 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
     gpus += [int(d.split(":")[1]) for d in node_devices if d.startswith("cuda:") and int(d.split(":")[1]) not in gpus]
     tel = Telemetry(gpus, hz=sample_hz, samples_path=out_dir / run_id / results.SAMPLES_FILE if main_rank else None,
                     enabled=sampling)
-    gpu_cooldown = cooldown if cooldown is not None else (runner.COOLDOWN_GPU_S if tel.available else 0.0)
-    overrides = {"min_time_s": min_time, "min_iters": min_iters, "warmup_iters": warmup, "settle_max_s": settle_max,
-                 "flush_l2": flush_l2 or None}
-    settings = runner.RunSettings(
-        timing={t: runner.timing_settings(t, quick, **overrides) for t in ("cpu", "cuda")},
-        fail_fast=fail_fast,
-        cooldown_s={"cpu": cooldown or 0.0, "cuda": gpu_cooldown},
-        idle_s=(1.0 if quick else runner.IDLE_S) if telemetry else 0.0,
-        calibrations=calibrations,
-    )
+    settings = runner.run_settings(quick, cooldown=cooldown, telemetry=telemetry, gpu_energy=tel.available,
+                                   fail_fast=fail_fast, calibrations=calibrations, min_time_s=min_time,
+                                   min_iters=min_iters, warmup_iters=warmup, settle_max_s=settle_max,
+                                   flush_l2=flush_l2 or None)
     header = {
         "benchsuite": __version__,
         "tag": tag,
@@ -551,18 +557,14 @@ def export_(run_dir: Path, fmt: str, output: Path) -> None:
               help="The common batch size of the MLP and CNN throughput cases.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
               help="DataLoader worker processes of the training check.")
-@click.option("--min-time", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds of timed steps per case.  [default: 1 on CPU, 5 on GPU]")
-@click.option("--min-iters", type=click.IntRange(min=1), default=None, help="Fewest timed steps per case.")
-@click.option("--warmup", type=click.IntRange(min=0), default=None, help="Fewest warm-up steps per case.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (recorded).")
+@MIN_TIME_OPTION
+@MIN_ITERS_OPTION
+@WARMUP_OPTION
+@THREADS_OPTION
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
               help="Parent folder; the claims run goes to OUT/<run-id>/.")
 @click.option("--quick", is_flag=True, help="Short timing (smoke tests, CI).")
-@click.option("--sample-hz", type=click.FloatRange(1, 1000), default=20.0, show_default=True,
-              help="Telemetry samples per second (1 to 1000).")
-@click.option("--cooldown", type=click.FloatRange(min=0), default=None,
-              help="Seconds to rest between cases on a GPU.  [default: 3 when energy is measured]")
+@sampling_options
 @click.option("--telemetry/--no-telemetry", default=True, show_default=True,
               help="Sample power, energy and utilisation during each case and training epoch.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
@@ -597,14 +599,9 @@ def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_siz
     except (plan.PlanError, devices_mod.DeviceError, results.ResultsError, claims_mod.ClaimsError,
             ValueError) as exc:
         raise _usage(str(exc)) from None
-    measures_gpu_energy = telemetry and nvml.status()[0]
-    overrides = {"min_time_s": min_time, "min_iters": min_iters, "warmup_iters": warmup}
-    run_settings = runner.RunSettings(
-        timing={t: runner.timing_settings(t, quick, **overrides) for t in ("cpu", "cuda")},
-        cooldown_s={"cpu": cooldown or 0.0,
-                    "cuda": cooldown if cooldown is not None else (runner.COOLDOWN_GPU_S if measures_gpu_energy else 0.0)},
-        idle_s=(1.0 if quick else runner.IDLE_S) if telemetry else 0.0,
-    )
+    run_settings = runner.run_settings(quick, cooldown=cooldown, telemetry=telemetry,
+                                       gpu_energy=telemetry and nvml.status()[0], min_time_s=min_time,
+                                       min_iters=min_iters, warmup_iters=warmup)
     options = {k: (list(map(str, v)) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
                for k, v in click.get_current_context().params.items()}
 

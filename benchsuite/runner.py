@@ -38,6 +38,21 @@ AUTO_BATCH_CPU_MEMORY_SHARE = 0.5  # a CPU probe may use at most this share of a
 AUTO_BATCH_CPU_STEP_S = 2.0  # and stops growing past this step time, to stay interruptible
 
 
+def run_settings(quick: bool, *, cooldown: float | None, telemetry: bool, gpu_energy: bool,
+                 fail_fast: bool = False, calibrations: dict | None = None, **timing: Any) -> "RunSettings":
+    """Settings of a sweep from the user's options (None = default): timing per device type,
+    a rest between GPU cases (default `COOLDOWN_GPU_S` when GPU energy is measured) and the
+    idle-power measurement (1 s with ``quick``, none without telemetry)."""
+    return RunSettings(
+        timing={t: timing_settings(t, quick, **timing) for t in ("cpu", "cuda")},
+        fail_fast=fail_fast,
+        cooldown_s={"cpu": cooldown or 0.0,
+                    "cuda": cooldown if cooldown is not None else (COOLDOWN_GPU_S if gpu_energy else 0.0)},
+        idle_s=(1.0 if quick else IDLE_S) if telemetry else 0.0,
+        calibrations=calibrations or {},
+    )
+
+
 def timing_settings(device_type: str, quick: bool = False, **overrides: Any) -> TimingSettings:
     """Default timing for a device type, with the user's overrides (None = keep default)."""
     base = (TIMING_QUICK if quick else TIMING_DEFAULTS)[device_type]
