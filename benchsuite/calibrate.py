@@ -15,18 +15,28 @@ Two ceilings per device, the two a roofline needs:
   the convention behind datasheet HBM figures), and host-to-device / device-to-host copies
   from pinned memory (PCIe or NVLink-C2C). On a CPU: a large tensor copy in RAM.
 
+A GPU is watched by NVML telemetry during each precision's search (matched by its NVML
+index, never the torch index): the share of readings slowed by a power cap or thermal
+slowdown, the reasons, mean power and peak temperature are stored with the figure, and a
+search throttled for more than `THROTTLED_SHARE_THRESHOLD` of its readings is flagged
+``throttled``, since its TFLOP/s is what a capped chip reached. Every record also holds
+the torch version and thread count it was made with (`calibration_store.problem` refuses
+it under another torch, and on a CPU under another thread count).
+
 torch is imported inside functions only. The search takes a ``time_fn(shape) -> seconds``
 and a clock, so tests drive it with fakes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
 from benchsuite import calibration_store, peaks, results, timing
+from benchsuite.telemetry.window import THROTTLED_SHARE_THRESHOLD
 
 Shape = tuple[int, int, int]
 
@@ -43,6 +53,8 @@ MATMUL_SHARE = 0.8                   # of the budget for the matmul searches, th
 MEMORY_SHARE = 0.4                   # operands may take at most this share of free device memory
 COPY_BYTES = {"cuda": 1 << 30, "cpu": 256 << 20}  # bytes per copy in the bandwidth measurements
 COPY_REPS = {"cuda": 20, "cpu": 5}
+TELEMETRY_HZ = 20.0                  # NVML readings per second while a GPU search runs
+CPU_TELEMETRY_NOTE = "throttling not measured on a CPU"
 
 
 @dataclass(frozen=True)
@@ -299,35 +311,97 @@ def _warm_device(device, budget_s: float) -> dict[str, Any]:
     return {"settled": warm.settled, "seconds": warm.seconds, "note": warm.note or (None if ok else why)}
 
 
-def calibrate_device(device, precisions: Iterable[str], budget_s: float, *, hostname: str,
-                     driver: str | None, on_trial: Callable[[str, Trial], None] | None = None,
-                     clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
-    """Measure one device's ceilings within ``budget_s`` seconds; return its calibration record."""
+def _start_telemetry(device):
+    """A started `Telemetry` sampling ``device``'s GPU by its NVML index, or None for a CPU.
+
+    A GPU not matched to NVML (``nvml_index`` None) or a machine without NVML still gets
+    one: its windows then say why nothing was measured.
+    """
+    if device.type != "cuda":
+        return None
+    from benchsuite.telemetry import Telemetry
+
+    tel = Telemetry([device.nvml_index] if device.nvml_index is not None else [], hz=TELEMETRY_HZ)
+    tel.start()
+    return tel
+
+
+# What a search record keeps from its telemetry window, and the not_measured keys that
+# explain each one when it is missing.
+_WATCHED = {"throttled_share": ("throttled_share",), "power_mean_w": ("power_mean_w", "energy_j"),
+            "temp_max_c": ("temp_max_c",)}
+
+
+def search_conditions(summary: dict[str, Any] | None, note: str | None = None) -> dict[str, Any]:
+    """The conditions one precision's search ran under, from its telemetry window ``summary``.
+
+    ``throttled_share``: share (0..1) of readings slowed by a power, thermal or hardware cap;
+    ``throttled``: that share above `THROTTLED_SHARE_THRESHOLD`; ``throttle_reasons`` (every
+    clock-event reason seen) and ``throttle_slowing_reasons`` (those that slow the work);
+    ``power_mean_w`` (W); ``temp_max_c`` (°C). What was not measured is None and
+    ``telemetry_note`` says why (``note`` when given, e.g. on a CPU).
+    """
+    s = summary or {}
+    share = s.get("throttled_share")
+    if note is None:
+        why: list[str] = []
+        not_measured = s.get("not_measured") or {}
+        for name, keys in _WATCHED.items():
+            if s.get(name) is None:
+                reason = next((not_measured[k] for k in keys if not_measured.get(k)), f"{name} not measured")
+                if reason not in why:
+                    why.append(reason)
+        note = "; ".join(why) or None
+    return {
+        "throttled_share": share,
+        "throttled": share > THROTTLED_SHARE_THRESHOLD if share is not None else None,
+        "throttle_reasons": s.get("throttle_reasons"),
+        "throttle_slowing_reasons": s.get("throttle_slowing_reasons"),
+        "power_mean_w": s.get("power_mean_w"),
+        "temp_max_c": s.get("temp_max_c"),
+        "telemetry_note": note,
+    }
+
+
+def _prepare_cuda(device) -> tuple[Callable[[], Any] | None, int]:
+    """Make ``device`` current and allocate its L2 flush buffer: (flush, buffer bytes)."""
     import torch
 
-    precisions = list(precisions)
-    started_at = results.now_iso()
-    t0 = clock()
+    torch.cuda.set_device(device.index)
+    return timing.l2_flush(device.index)
+
+
+def _search_precisions(device, precisions: list[str], budget_s: float, tel, sheet, *,
+                       flush: Callable[[], Any] | None, on_trial: Callable[[str, Trial], None] | None,
+                       clock: Callable[[], float]) -> dict[str, Any]:
+    """Search each precision's best matmul within an even share of ``budget_s`` seconds, each
+    inside its own window of telemetry ``tel`` (None on a CPU); {precision: matmul entry}
+    with the datasheet figure from ``sheet`` (`peaks` entry or None)."""
+    import torch
+
     coarse_step, min_step, cap = GRID[device.type]
-    flush, flush_bytes = (None, 0)
-    if device.type == "cuda":
-        torch.cuda.set_device(device.index)
-        flush, flush_bytes = timing.l2_flush(device.index)
-    warm = _warm_device(device, 0.1 * budget_s)
-    matmul_budget = MATMUL_SHARE * budget_s - (clock() - t0)
-    per_precision = max(0.0, matmul_budget) / max(1, len(precisions))
-    sheet = peaks.lookup(device.name) if device.type == "cuda" else None
+    per_precision = max(0.0, budget_s) / max(1, len(precisions))
     matmul: dict[str, Any] = {}
     for name in precisions:
+        window = (tel.window(device.telemetry_id, f"calibrate-{name}")
+                  if tel is not None and device.telemetry_id is not None else None)
         cap_here = max_dim(device.type, name, _free_bytes(device), cap, coarse_step)
         time_fn = matmul_timer(device.id, name, reps=REPS[device.type], warmup=WARMUP[device.type], flush=flush)
         final_fn = matmul_timer(device.id, name, reps=FINAL_REPS[device.type], warmup=WARMUP[device.type],
                                 flush=flush)
-        found = search_matmul(time_fn, budget_s=per_precision, coarse_step=coarse_step, min_step=min_step,
-                              cap=cap_here, final_time_fn=final_fn, clock=clock,
-                              final_cost_factor=(FINAL_REPS[device.type] + WARMUP[device.type])
-                              / (REPS[device.type] + WARMUP[device.type]),
-                              on_trial=(lambda t, n=name: on_trial(n, t)) if on_trial else None)
+        with window if window is not None else contextlib.nullcontext():
+            found = search_matmul(time_fn, budget_s=per_precision, coarse_step=coarse_step, min_step=min_step,
+                                  cap=cap_here, final_time_fn=final_fn, clock=clock,
+                                  final_cost_factor=(FINAL_REPS[device.type] + WARMUP[device.type])
+                                  / (REPS[device.type] + WARMUP[device.type]),
+                                  on_trial=(lambda t, n=name: on_trial(n, t)) if on_trial else None)
+        if device.type != "cuda":
+            conditions = search_conditions(None, CPU_TELEMETRY_NOTE)
+        elif window is None:
+            conditions = search_conditions(None, f"{device.id} is not matched to an NVML GPU: throttling "
+                                                 "not measured")
+        else:
+            conditions = search_conditions(window.summary)
         datasheet = sheet.tflops.get(name) if sheet else None
         best = found.best if found.best is not None and found.best.tflop_per_s > 0 else None
         why = ("the budget did not allow a single candidate" if not found.trials
@@ -346,9 +420,32 @@ def calibrate_device(device, precisions: Iterable[str], budget_s: float, *, host
             "top": [asdict(t) for t in sorted(found.trials, key=lambda t: -t.tflop_per_s)[:5]
                     if math.isfinite(t.seconds)],
             "note": None if best else why,
+            **conditions,
         }
         if device.type == "cuda":
             torch.cuda.empty_cache()
+    return matmul
+
+
+def calibrate_device(device, precisions: Iterable[str], budget_s: float, *, hostname: str,
+                     driver: str | None, on_trial: Callable[[str, Trial], None] | None = None,
+                     clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+    """Measure one device's ceilings within ``budget_s`` seconds; return its calibration record."""
+    import torch
+
+    precisions = list(precisions)
+    started_at = results.now_iso()
+    t0 = clock()
+    flush, flush_bytes = _prepare_cuda(device) if device.type == "cuda" else (None, 0)
+    warm = _warm_device(device, 0.1 * budget_s)
+    sheet = peaks.lookup(device.name) if device.type == "cuda" else None
+    tel = _start_telemetry(device)
+    try:
+        matmul = _search_precisions(device, precisions, MATMUL_SHARE * budget_s - (clock() - t0), tel, sheet,
+                                    flush=flush, on_trial=on_trial, clock=clock)
+    finally:
+        if tel is not None:
+            tel.stop()
     bandwidth: dict[str, Any] = {}
     kinds = ["d2d", "h2d", "d2h"] if device.type == "cuda" else ["d2d"]
     free = _free_bytes(device) or COPY_BYTES[device.type] * 8
@@ -369,6 +466,7 @@ def calibrate_device(device, precisions: Iterable[str], budget_s: float, *, host
         "hostname": hostname,
         "driver": driver if device.type == "cuda" else None,
         "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
         "device": {"id": device.id, "type": device.type, "name": device.name},
         "datasheet_model": sheet.model if sheet else None,
         "budget_s": budget_s,

@@ -7,7 +7,11 @@ matmul TFLOP/s found per precision and the achievable memory bandwidth. It is st
 made of the hostname, the device id and name, and the NVIDIA driver version: a new driver
 or another GPU in the slot makes a new key, and the old figures are no longer applied.
 Each run that used calibrations gets a copy of them in ``reports/<run-id>/calibration.json``.
-Nothing here imports torch.
+
+A stored calibration is only applied under the torch it was made with (a torch upgrade
+brings other cuBLAS/oneDNN kernels) and, on a CPU, with the thread count it was made with:
+`problem` names the mismatch, and `load_for` leaves such a calibration out. Nothing here
+imports torch at import time; `runtime` does when it is called.
 """
 
 from __future__ import annotations
@@ -95,12 +99,46 @@ def load(key: str, directory: Path | None = None) -> dict | None:
     return record
 
 
+def runtime() -> tuple[str, int]:
+    """This process's torch version and torch CPU thread count (imports torch)."""
+    import torch
+
+    return torch.__version__, torch.get_num_threads()
+
+
+def problem(record: dict, device: Any, *, torch_version: str, threads: int) -> str | None:
+    """Why ``record`` must not be applied to ``device`` (an object with ``id`` and ``type``)
+    in a process running torch ``torch_version`` with ``threads`` CPU threads, or None.
+
+    Another torch version refuses it on any device; on a CPU, so does another thread count
+    (or none recorded: a calibration made before benchsuite recorded it).
+    """
+    made_with = record.get("torch")
+    if made_with != torch_version:
+        return (f"calibration {record.get('id')} of {device.id}: calibrated with torch {made_with or 'unknown'}, "
+                f"this is {torch_version}; run `benchsuite calibrate -d {device.id}` again")
+    if device.type == "cpu":
+        calibrated = record.get("threads")
+        if calibrated is None:
+            return (f"calibration {record.get('id')} of {device.id} does not record its thread count "
+                    f"(this run uses {threads}); run `benchsuite calibrate -d {device.id}` again")
+        if calibrated != threads:
+            return (f"calibration {record.get('id')} of {device.id}: calibrated with {calibrated} threads, this run "
+                    f"uses {threads}; run with --threads {calibrated}, or calibrate again with "
+                    f"OMP_NUM_THREADS={threads}")
+    return None
+
+
 def load_for(devices: Iterable[Any], hostname: str, driver: str | None,
-             directory: Path | None = None) -> tuple[dict[str, dict], list[str]]:
-    """Calibrations of ``devices`` (objects with ``id`` and ``name``) on this machine.
+             directory: Path | None = None, *, torch_version: str | None = None,
+             threads: int | None = None) -> tuple[dict[str, dict], list[str]]:
+    """Calibrations of ``devices`` (objects with ``id``, ``type`` and ``name``) on this machine
+    that apply to this process (`problem`; ``torch_version`` and ``threads`` default to
+    `runtime`'s).
 
     Returns ({device id: record}, problems): a device without a file is simply absent; a
-    file that cannot be used is absent too and named in ``problems``.
+    file that cannot be used, or a calibration that does not apply, is absent too and named
+    in ``problems``.
     """
     found: dict[str, dict] = {}
     problems: list[str] = []
@@ -110,8 +148,17 @@ def load_for(devices: Iterable[Any], hostname: str, driver: str | None,
         except CalibrationError as exc:
             problems.append(str(exc))
             continue
-        if record is not None:
-            found[device.id] = record
+        if record is None:
+            continue
+        if torch_version is None or threads is None:
+            here_torch, here_threads = runtime()
+            torch_version = here_torch if torch_version is None else torch_version
+            threads = here_threads if threads is None else threads
+        why = problem(record, device, torch_version=torch_version, threads=threads)
+        if why is not None:
+            problems.append(why)
+            continue
+        found[device.id] = record
     return found, problems
 
 

@@ -235,6 +235,22 @@ EVENTS_NOTE = ("1 − (device time between CUDA events around each step) ÷ wall
                "count as busy, so this is a lower bound of the idle share")
 
 
+def telemetry_gpus(devices: list[Device]) -> list[int]:
+    """NVML indices of the GPUs among ``devices`` that telemetry samples (unmatched GPUs are left out)."""
+    return [d.nvml_index for d in devices if d.type == "cuda" and d.nvml_index is not None]
+
+
+def telemetry_window(telemetry, device: Device, name: str):
+    """A telemetry window over ``device`` by its NVML-matched id (`Device.telemetry_id`), as the runner
+    opens them; a GPU NVML could not be matched to gets no energy and a note saying so; None without
+    telemetry."""
+    if telemetry is None:
+        return None
+    if device.telemetry_id is None:
+        return runner._Unmatched(device)
+    return telemetry.window(device.telemetry_id, name)
+
+
 def train_check(data: str, device: Device, registry: Registry, settings: ClaimsSettings, telemetry=None,
                 on_epoch: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
     """Train the fixed CNN with the article's recipe on CIFAR-10; test accuracy after each epoch.
@@ -261,8 +277,7 @@ def train_check(data: str, device: Device, registry: Registry, settings: ClaimsS
     }
     epochs = []
     for n in range(1, settings.epochs + 1):
-        window = telemetry.window(device.id, f"claims-train/{device.id}/bs{settings.train_batch_size}/epoch{n}") \
-            if telemetry is not None else None
+        window = telemetry_window(telemetry, device, f"claims-train/{device.id}/bs{settings.train_batch_size}/epoch{n}")
         epoch = _epoch(model, optimizer, loader, tdev, window)
         accuracy = _accuracy(model, test, tdev)
         summary = epoch["telemetry"] or {}
@@ -309,8 +324,7 @@ def _idle_probe(data: str, device: Device, registry: Registry, settings: ClaimsS
     model = registry["cnn"](variant="fixed").build_model().to(tdev)
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum)
     _epoch(model, optimizer, loader, tdev, max_steps=3)  # warm-up: cuDNN and allocator
-    window = telemetry.window(device.id, f"claims-train/{device.id}/bs{settings.probe_batch_size}/probe") \
-        if telemetry is not None else None
+    window = telemetry_window(telemetry, device, f"claims-train/{device.id}/bs{settings.probe_batch_size}/probe")
     return _idle_record(settings.probe_batch_size, [_epoch(model, optimizer, loader, tdev, window)])
 
 
@@ -376,8 +390,7 @@ def measure(devices: list[Device], registry: Registry, settings: ClaimsSettings,
     reused = {c: r for c in cases if (r := reusable(c, by_id[c.device], given)) is not None}
     to_run = [c for c in cases if c not in reused]
     run_id = results.new_run_id()
-    gpus = [d.index for d in devices if d.type == "cuda"]
-    tel = Telemetry(gpus, hz=sample_hz, samples_path=Path(out_dir) / run_id / results.SAMPLES_FILE, enabled=telemetry)
+    tel = Telemetry(telemetry_gpus(devices), hz=sample_hz, samples_path=Path(out_dir) / run_id / results.SAMPLES_FILE, enabled=telemetry)
     header = {
         "benchsuite": __version__, "tag": "claims",
         "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),

@@ -114,7 +114,7 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
             chosen = devices_mod.resolve(device)
         else:
             chosen = [distributed.pick_device(device, env.local_rank, devices_mod.available())]
-        names = plan.parse_workloads(workload, reg)
+        names = plan.parse_workloads(workload, reg, distributed=env is not None)
         sweep = plan.Sweep(
             workloads=names,
             devices=chosen,
@@ -424,7 +424,7 @@ def info(fmt: str) -> None:
         ("NVML", nvml),
     ]
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(str(v)) for v in row))
     _stdout.print(table)
     gpus = [d for d in found if d["type"] == "cuda"]
     if not gpus:
@@ -506,7 +506,7 @@ def calibrate(device, precision, budget, out_dir, fmt) -> None:
         for column in frame.columns:
             table.add_column(column, justify="left" if column in ("device", "ceiling", "unit", "found at") else "right")
         for row in frame.itertuples(index=False):
-            table.add_row(*map(str, row))
+            table.add_row(*(Text(str(v)) for v in row))  # Text: no rich markup in machine text
         _stdout.print(table)
     for device_id, skipped in made.skipped.items():
         for name, why in skipped.items():
@@ -634,9 +634,6 @@ def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_siz
         click.echo(f"{what}: {path}", err=True)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
 
 # ------------------------------------------------------------------------------ reports
 # Everything below works from results files alone and never imports torch.
@@ -738,7 +735,7 @@ def compare(base, new, metric, threshold, fail_on_regression, fmt) -> None:
                              no_wrap=column == "case")
         for row in shown.itertuples(index=False):
             style = "red" if "REGRESSION" in row.verdict else "green" if "improvement" in row.verdict else None
-            table.add_row(*map(str, row), style=style)
+            table.add_row(*(Text(str(v)) for v in row), style=style)  # Text: case ids hold [k=v]
         _stdout.print(table)
     summary = ", ".join(f"{n} {v}" for v, n in counts.items()) or "no cases"
     click.echo(f"{summary} (metric {metric}, threshold {limit:.1%}); nothing written", err=True)
@@ -778,7 +775,7 @@ def table_(runs, fmt, baseline, reference, output) -> None:
         for column in shown.columns:
             table.add_column(column, justify="left" if column == "case" else "right", no_wrap=column == "case")
         for row in shown.itertuples(index=False):
-            table.add_row(*map(str, row))
+            table.add_row(*(Text(str(v)) for v in row))  # Text: no rich markup in machine text
         _stdout.print(table)
         click.echo(tables.render_scale_out(df, "markdown"), nl=False)
         return
@@ -791,3 +788,7 @@ def table_(runs, fmt, baseline, reference, output) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     click.echo(f"Table: {output}", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -26,6 +26,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from benchsuite.devices import DeviceError
+
 # torch's own default process-group timeout for gloo: the control group (gathers after each
 # case) waits this long for the slowest rank to finish a case.
 CONTROL_TIMEOUT_S = 1800.0
@@ -37,6 +39,11 @@ TERMINATED = "terminated by SIGTERM"  # the exit message of a rank that the laun
 
 class DistError(RuntimeError):
     """A launcher environment benchsuite cannot use; the message says what is missing."""
+
+
+class SharedGpuError(DistError, DeviceError):
+    """More ranks on a node than GPUs visible to them (a `DistError`; also a `DeviceError`, so
+    the command line reports it as a usage error)."""
 
 
 class CaseAborted(RuntimeError):
@@ -82,10 +89,10 @@ def detect(environ: Mapping[str, str] | None = None) -> LaunchEnv | None:
 
 
 def pick_device(spec: str, local_rank: int, present: Sequence) -> Any:
-    """The one device of this rank: ``cuda:<local rank>`` (modulo the GPUs visible) when
-    ``spec`` allows a GPU and one is present, else the CPU. ``present`` is a Device list."""
-    from benchsuite.devices import DeviceError
-
+    """The one device of this rank: ``cuda:<local rank>`` when ``spec`` allows a GPU and one is
+    present, else the CPU. ``present`` is a Device list. Raises `SharedGpuError` when the local rank
+    has no GPU of its own (more ranks on the node than visible GPUs): two ranks sharing a GPU
+    would each measure half of it."""
     spec = spec.strip().lower()
     gpus = [d for d in present if d.type == "cuda"]
     cpu = [d for d in present if d.type == "cpu"]
@@ -93,12 +100,36 @@ def pick_device(spec: str, local_rank: int, present: Sequence) -> Any:
         return cpu[0]
     if spec in ("all", "cuda", "gpu"):
         if gpus:
-            return gpus[local_rank % len(gpus)]
+            if local_rank >= len(gpus):
+                raise SharedGpuError(f"local rank {local_rank} has no GPU of its own: {len(gpus)} "
+                                f"GPU{'s are' if len(gpus) > 1 else ' is'} visible on this node, so launch at most "
+                                f"{len(gpus)} rank{'s' if len(gpus) > 1 else ''} per node (--nproc-per-node), "
+                                "or give --device cpu")
+            return gpus[local_rank]
         if spec == "all":
             return cpu[0]
         raise DeviceError(f"device {spec!r}: no CUDA GPU is visible to local rank {local_rank}")
     raise DeviceError(f"device {spec!r} is not allowed under torchrun: each rank takes one device, so give "
                       "cpu, cuda or all (rank r uses cuda:<local rank r>)")
+
+
+# ProcessGroupNCCL reads these when a group is made (torch 2.11 and 2.14 alike).
+# TORCH_NCCL_ASYNC_ERROR_HANDLING: 0 nothing, 1 abort the communicators and end the process,
+# 2 abort the communicators only, 3 end the process only (torch's default; torchrun sets 1).
+# TORCH_NCCL_BLOCKING_WAIT=1 would make each collective's wait() a host loop that sleeps
+# 1 ms between checks, so a step would be timed with that sleep in it; it is not set.
+NCCL_ERROR_HANDLING = "TORCH_NCCL_ASYNC_ERROR_HANDLING"
+NCCL_CLEAN_UP_ONLY = "2"
+
+
+def nccl_error_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment changes for a case's NCCL group: a collective that outlives the case
+    timeout has its communicators aborted by NCCL's watchdog thread (its kernels stop, the
+    host's wait on the GPU returns), but the process is not ended. Left alone when the user
+    asked for ``TORCH_NCCL_BLOCKING_WAIT=1`` (there the timeout raises in the waiting call)."""
+    if environ.get("TORCH_NCCL_BLOCKING_WAIT", "0") == "1":
+        return {}
+    return {NCCL_ERROR_HANDLING: NCCL_CLEAN_UP_ONLY}
 
 
 @dataclass
@@ -198,9 +229,13 @@ class Context:
                 return [r for _, r in got]
 
     def case_comm(self) -> Comm:
-        """A fresh process group for one case, with the case timeout (every rank must call it)."""
+        """A fresh process group for one case, with the case timeout (every rank must call it).
+
+        NCCL groups are made with ``TORCH_NCCL_ASYNC_ERROR_HANDLING=2`` (see `nccl_error_env`)."""
         import torch.distributed as dist
 
+        if self.backend == "nccl":
+            os.environ.update(nccl_error_env(os.environ))
         group = dist.new_group(backend=self.backend, timeout=datetime.timedelta(seconds=self.case_timeout_s))
         return Comm(group, self.rank, self.world_size, self.backend, self.case_timeout_s)
 

@@ -13,8 +13,20 @@ from typing import ClassVar
 from benchsuite import precision
 from benchsuite.workload import Param, Workload
 
-LR = Param("lr", "float", 0.001, "", "SGD learning rate (train mode)")
-MOMENTUM = Param("momentum", "float", 0.9, "", "SGD momentum (train mode)")
+def _positive(name: str):
+    def check(value: float) -> None:
+        if value <= 0:
+            raise ValueError(f"parameter {name}={value}: expected a number above 0")
+    return check
+
+
+def _momentum(value: float) -> None:
+    if not 0 <= value < 1:
+        raise ValueError(f"parameter momentum={value}: expected a number from 0 up to (not including) 1")
+
+
+LR = Param("lr", "float", 0.001, "", "SGD learning rate (train mode)", check=_positive("lr"))
+MOMENTUM = Param("momentum", "float", 0.9, "", "SGD momentum (train mode), 0 <= m < 1", check=_momentum)
 
 
 class ClassifierWorkload(Workload):

@@ -92,11 +92,13 @@ def split_list(text: str | Sequence[str]) -> list[str]:
     return [part.strip() for item in items for part in item.split(",") if part.strip()]
 
 
-def parse_workloads(text: str | Sequence[str], registry: Registry) -> list[str]:
+def parse_workloads(text: str | Sequence[str], registry: Registry, distributed: bool = False) -> list[str]:
+    """Workload names; ``all`` (the default) is every registered workload that can run in
+    this launch: those needing a process group (``collective``) only under torchrun."""
     names = split_list(text) or ["all"]
     allowed = ", ".join(registry.names() + ["all"])
     if "all" in names:
-        return registry.names()
+        return [n for n in registry.names() if distributed or not registry[n].needs_process_group]
     for name in names:
         if name not in registry:
             broken = f" (it failed to load: {registry.errors[name]})" if name in registry.errors else ""

@@ -86,33 +86,31 @@ def support(name: str, device: "Device") -> Support:
     return Support(False, False, f"fp8 needs compute capability 8.9+ (Ada/Hopper); this GPU is {cc[0]}.{cc[1]}")
 
 
-def _set_tf32(enabled: bool) -> tuple[str, str] | tuple[bool, bool]:
-    """Set TF32 for matmul and cuDNN conv through ONE API; return the previous state."""
+def _tf32_switches():
+    """The TF32 switches of this torch, all through ONE API: the ``fp32_precision``
+    settings (torch 2.9+; mixing them with the legacy ``allow_tf32`` flags raises) of
+    matmul, cuDNN convolutions and cuDNN RNNs, or the legacy flags before 2.9."""
     import torch
 
-    matmul = torch.backends.cuda.matmul
-    conv = torch.backends.cudnn
-    if hasattr(matmul, "fp32_precision"):  # torch 2.9+: mixing with allow_tf32 raises
-        previous = (matmul.fp32_precision, conv.conv.fp32_precision)
-        value = "tf32" if enabled else "ieee"
-        matmul.fp32_precision = value
-        conv.conv.fp32_precision = value
-        return previous
-    previous_legacy = (matmul.allow_tf32, conv.allow_tf32)
-    matmul.allow_tf32 = enabled
-    conv.allow_tf32 = enabled
-    return previous_legacy
-
-
-def _restore_tf32(previous: tuple) -> None:
-    import torch
-
-    matmul = torch.backends.cuda.matmul
-    conv = torch.backends.cudnn
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
     if hasattr(matmul, "fp32_precision"):
-        matmul.fp32_precision, conv.conv.fp32_precision = previous
-    else:
-        matmul.allow_tf32, conv.allow_tf32 = previous
+        return [matmul, cudnn.conv, cudnn.rnn], "fp32_precision", ("tf32", "ieee")
+    return [matmul, cudnn], "allow_tf32", (True, False)
+
+
+def _set_tf32(enabled: bool) -> list:
+    """Switch TF32 on or off for every switch; return the previous values."""
+    switches, attr, (on, off) = _tf32_switches()
+    previous = [getattr(s, attr) for s in switches]
+    for switch in switches:
+        setattr(switch, attr, on if enabled else off)
+    return previous
+
+
+def _restore_tf32(previous: list) -> None:
+    switches, attr, _ = _tf32_switches()
+    for switch, value in zip(switches, previous):
+        setattr(switch, attr, value)
 
 
 @contextlib.contextmanager

@@ -215,7 +215,9 @@ def flatten(run: Run) -> list[dict]:
         for key, value in (case.get("params") or {}).items():
             row[f"param_{key}"] = "x".join(map(str, value)) if isinstance(value, list) else value
         row.update(case.get("metrics") or {})
-        row.update(case.get("telemetry") or {})
+        for key, value in (case.get("telemetry") or {}).items():
+            # telemetry names the device as NVML numbers it ("cuda:<NVML index>"): never the case's own
+            row[f"telemetry_{key}" if key in row else key] = value
         timing = case.get("timing") or {}
         row["timing_method"] = timing.get("method")
         row["warmup_iters"] = timing.get("warmup_iters")

@@ -299,7 +299,13 @@ class Runner:
             "metrics": {k: results.clean_number(v) for k, v in metrics.items()},
         }
         if summary is not None:
+            summary = dict(summary)
+            if flush is not None and summary.get("energy_j") is not None:
+                # the L2-flush writes ran inside the window: their energy is in the case's figure
+                summary["quality_flags"] = [*(summary.get("quality_flags") or []), "l2-flush-in-window"]
             out["telemetry"] = {k: results.clean_number(v) for k, v in summary.items()}
+        elif self.telemetry is None:
+            out["telemetry"] = {"telemetry_note": "telemetry off (--no-telemetry)", "energy_j": None}
         others = getattr(window, "node_summaries", None)
         if others:
             out["node_telemetry"] = {d: {k: results.clean_number(v) for k, v in (s or {}).items()}
@@ -356,6 +362,8 @@ class Runner:
                     probes[-1]["stop"] = f"time: a step took over {AUTO_BATCH_CPU_STEP_S} s"
                     break
             size *= 2
+        else:
+            probes[-1]["stop"] = f"cap: --batch-size auto goes no higher than {AUTO_BATCH_MAX}"
         return best, probes
 
 

@@ -6,6 +6,10 @@ capped at ``settle_max_s``). The timed loop repeats until both ``min_iters`` and
 ``min_time_s`` are met (or ``max_iters``). Every raw step time is kept; statistics are
 derived from them (`benchsuite.stats`). `time_reps` times single repetitions of an
 operation with an optional L2 flush between them (the calibration's loop).
+
+The host waits for the GPU by polling an event (`wait_event`), not by blocking inside CUDA:
+a collective that never finishes (a rank died) then still lets Python run signal handlers,
+so the launcher's SIGTERM ends the rank with its failure reported.
 """
 
 from __future__ import annotations
@@ -84,6 +88,19 @@ def warm_up(step: Callable[[], None], settings: TimingSettings, sync: Callable[[
             sync()
     sync()
     return iters, clock() - start
+
+
+#: How often `wait_event` asks whether the GPU has passed an event (seconds).
+EVENT_POLL_S = 0.0005
+
+
+def wait_event(event, poll_s: float = EVENT_POLL_S, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Wait until the GPU has passed ``event`` (a ``torch.cuda.Event``) by polling ``query()``
+    every ``poll_s`` seconds, never with the blocking ``synchronize()``: between polls Python runs
+    signal handlers (SIGTERM from torchrun), which a wait inside CUDA would hold off forever when
+    a collective hangs. Timings are unaffected: they come from ``elapsed_time`` between events."""
+    while not event.query():
+        sleep(poll_s)
 
 
 #: The settle rule reads telemetry at most this often (the sampler's default rate is 20 Hz).
@@ -170,7 +187,7 @@ def time_cpu(step: Callable[[], None], settings: TimingSettings,
 
 
 def time_cuda(step: Callable[[], None], settings: TimingSettings, device) -> list[float]:
-    """Time each step with CUDA events; synchronise once per chunk, never inside a step."""
+    """Time each step with CUDA events; wait for the GPU once per chunk (`wait_event`), never inside a step."""
     import torch
 
     times: list[float] = []
@@ -184,7 +201,7 @@ def time_cuda(step: Callable[[], None], settings: TimingSettings, device) -> lis
             for i in range(n):
                 step()
                 events[i + 1].record()
-            events[-1].synchronize()
+            wait_event(events[-1])
             chunk_times = [events[i].elapsed_time(events[i + 1]) / 1e3 for i in range(n)]
             times.extend(chunk_times)
             total += sum(chunk_times)
@@ -214,7 +231,7 @@ def time_reps(op: Callable[[], Any], device_type: str, reps: int, warmup: int = 
 
     ``flush`` (say, writing a buffer larger than L2) runs before every repetition,
     outside the timed span. On CUDA each repetition is bracketed by its own events and
-    the device is synchronised once at the end; on a CPU ``clock`` times each run.
+    the host waits once, for the last event (`wait_event`); on a CPU ``clock`` times each run.
     """
     for _ in range(warmup):
         op()
@@ -230,7 +247,7 @@ def time_reps(op: Callable[[], Any], device_type: str, reps: int, warmup: int = 
                 start.record()
                 op()
                 end.record()
-            ends[-1].synchronize()
+            wait_event(ends[-1])
         return [s.elapsed_time(e) / 1e3 for s, e in zip(starts, ends)]
     times = []
     for _ in range(reps):
@@ -315,6 +332,13 @@ def measure(step: Callable[[], None], device_type: str, settings: TimingSettings
         import torch
 
         def sync() -> None:
+            # Poll the current stream's progress first (see `wait_event`), so a hung collective
+            # in warm-up leaves signals deliverable; then the device sync returns at once unless
+            # work on another stream is still running.
+            with torch.cuda.device(device):
+                done = torch.cuda.Event()
+                done.record()
+            wait_event(done)
             torch.cuda.synchronize(device)
     else:
         def sync() -> None:

@@ -13,6 +13,8 @@ import itertools
 import math
 from typing import Any, Iterable
 
+from benchsuite import peaks
+
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
 NOT_MEASURED = "not measured here"
@@ -176,9 +178,10 @@ def _samples_per_j(rec: dict, cpu_watts: float | None) -> tuple[float | None, st
 def claim_energy(evidence: dict) -> dict:
     records = evidence.get("cases", [])
     cpu_watts = evidence.get("cpu_watts")
-    measurement = ("samples per joule, GPU vs CPU, on the same cases as claim 1 (GPU energy from NVML, CPU energy "
-                   "from RAPL, or --cpu-watts as a labelled assumption); supported when the GPU gives more samples "
-                   "per joule in every compared case")
+    measurement = ("samples per joule, GPU vs CPU, on the same cases as claim 1 (GPU board energy from NVML, CPU "
+                   "package energy from RAPL, or --cpu-watts as a labelled assumption); the comparison is "
+                   "asymmetric: the host CPU that drives the GPU is not counted on the GPU side; supported when the "
+                   "GPU gives more samples per joule in every compared case")
     found = pairs(records, _throughput_case)
     if not found:
         one_side = []
@@ -218,25 +221,35 @@ def claim_energy(evidence: dict) -> dict:
 
 def claim_latency(evidence: dict) -> dict:
     records = evidence.get("cases", [])
-    measurement = ("batch-1 inference latency p50 and p99 (MLP and CNN), GPU vs CPU; supported when the GPU's "
+    measurement = ("batch-1 inference latency p50 and p99 (MLP and CNN), GPU vs CPU; on the GPU, device time per "
+                   "batch-1 step, inputs already on the device; host-to-device copy not included (nor the "
+                   "synchronisation a real request pays); on the CPU, wall time per step; supported when the GPU's "
                    "p50 and p99 are both lower in every compared case")
     found = pairs(records, _latency_case)
     if not found:
-        one_side = [figure(f"{_label(r)} latency {p}", r.get(k), "s", _dev(r))
-                    for r in records if _ok(r) and _latency_case(r) for p, k in (("p50", "step_s_median"),
-                                                                               ("p99", "step_s_p99"))]
+        one_side = [_latency_figure(r, p, k) for r in records if _ok(r) and _latency_case(r)
+                    for p, k in (("p50", "step_s_median"), ("p99", "step_s_p99"))]
         return row("3", measurement, one_side, NOT_MEASURED, _why_unpaired(records, _latency_case, evidence))
     figures, worse = [], []
     for gpu, cpu in found:
         for rec in (gpu, cpu):
-            figures.append(figure(f"{_label(rec)} latency p50", rec.get("step_s_median"), "s", _dev(rec)))
-            figures.append(figure(f"{_label(rec)} latency p99", rec.get("step_s_p99"), "s", _dev(rec)))
+            figures.append(_latency_figure(rec, "p50", "step_s_median"))
+            figures.append(_latency_figure(rec, "p99", "step_s_p99"))
         if not (gpu["step_s_median"] < cpu["step_s_median"] and gpu["step_s_p99"] < cpu["step_s_p99"]):
             worse.append(_label(gpu))
     if worse:
         return row("3", measurement, figures, NOT_SUPPORTED,
                    f"the GPU's batch-1 latency is not lower at p50 and p99 on {', '.join(worse)}")
     return row("3", measurement, figures, SUPPORTED, f"the GPU's p50 and p99 are lower in all {len(found)} cases")
+
+
+GPU_LATENCY_NOTE = "device time, inputs on the device; host-to-device copy not included"
+
+
+def _latency_figure(rec: dict, which: str, key: str) -> dict:
+    """A batch-1 latency figure; on a GPU it says what the CUDA events do not include."""
+    return figure(f"{_label(rec)} latency {which}", rec.get(key), "s", _dev(rec), "measured",
+                  GPU_LATENCY_NOTE if _is_gpu(rec) else "")
 
 
 def claim_article_network(evidence: dict) -> dict:
@@ -282,7 +295,7 @@ def claim_training(evidence: dict) -> dict:
             failures.append(f"{dev}: {run.get('reason')}")
             figures.append(figure("training", run.get("reason"), "", dev, "measured"))
             continue
-        figures.extend(_training_figures(run, dev, target))
+        figures.extend(_training_figures(run, dev, target, evidence.get("cpu_watts")))
         acc = run["accuracy_pct"][:ARTICLE_EPOCHS]
         subset = tuple(run["subset"]) if run.get("subset") else None
         if subset not in (None, ARTICLE_SUBSET):
@@ -308,7 +321,7 @@ def claim_training(evidence: dict) -> dict:
                f"(benchsuite claims --data DIR --epochs {ARTICLE_EPOCHS} [--subset {ARTICLE_SUBSET[0]}/{ARTICLE_SUBSET[1]}])")
 
 
-def _training_figures(run: dict, dev: str, target: float) -> list[dict]:
+def _training_figures(run: dict, dev: str, target: float, cpu_watts: float | None = None) -> list[dict]:
     acc = run["accuracy_pct"]
     images = (f"{run['train_images']} train / {run['test_images']} test images" if run.get("train_images")
               else f"{_subset_text(run.get('subset'))} images")
@@ -321,13 +334,23 @@ def _training_figures(run: dict, dev: str, target: float) -> list[dict]:
     out.append(figure(f"time to {target:.2f} %", run["cumulative_s"][hit] if hit is not None else None, "s", dev,
                       "measured" if hit is not None else "not measured", "" if hit is not None else "not reached"))
     energy = run.get("cumulative_energy_j")
+    on_gpu = str(run.get("device", "")).startswith("cuda")
     if energy and energy[best_epoch] is not None:
         out.append(figure("energy to best accuracy", energy[best_epoch], "J", dev, "measured", run.get("energy_method") or ""))
         if hit is not None:
             out.append(figure(f"energy to {target:.2f} %", energy[hit], "J", dev, "measured"))
+    elif not on_gpu and cpu_watts:
+        note = f"assumed CPU power {cpu_watts:g} W (--cpu-watts) × training wall time"
+        if run.get("energy_note"):
+            note += f"; energy not measured: {run['energy_note']}"
+        out.append(figure("energy to best accuracy", run["cumulative_s"][best_epoch] * cpu_watts, "J", dev,
+                          "assumption", note))
+        if hit is not None:
+            out.append(figure(f"energy to {target:.2f} %", run["cumulative_s"][hit] * cpu_watts, "J", dev,
+                              "assumption", note))
     else:
         out.append(figure("energy to accuracy", None, "J", dev, "not measured", run.get("energy_note") or ""))
-    if str(run.get("device", "")).startswith("cuda"):
+    if on_gpu:
         for probe in [run.get("idle"), *(run.get("idle_probes") or [])]:
             if not probe:
                 continue
@@ -343,28 +366,40 @@ def _training_figures(run: dict, dev: str, target: float) -> list[dict]:
 
 def claim_generations(evidence: dict) -> dict:
     measurement = ("measured results of different GPU generations on the same case (samples/s, samples/J), from "
-                   "this run, --run and reports/reference/; datasheet peaks shown beside them, never judged; "
-                   "supported when every newer generation measures higher on every common case")
+                   "this run, --run and reports/reference/; each measured GPU's matmul TFLOP/s and samples/J "
+                   "listed beside its datasheet peaks, which are shown, never judged; supported when every newer "
+                   "generation measures higher on every common case")
     records = [r for r in evidence.get("gpu_results", []) if _ok(r) and _is_gpu(r)]
-    figures = []
     by_name: dict[str, list[dict]] = {}
     for rec in records:
         by_name.setdefault(rec.get("device_name") or rec["device"], []).append(rec)
+    common: dict[str, dict[str, dict]] = {}  # key -> GPU name -> its first record of that key
+    for name, recs in by_name.items():
+        for rec in recs:
+            common.setdefault(rec["key"], {}).setdefault(name, rec)
+    firsts = {name: [per_gpu[name] for per_gpu in common.values() if name in per_gpu] for name in by_name}
+    figures, listed = [], set()
     for sheet in evidence.get("datasheets", []):
         peaks_text = ", ".join(f"{prec} {value:g}" for prec, value in sheet["tflops"].items())
         figures.append(figure(f"{sheet['model']} datasheet",
                               f"dense TFLOP/s {peaks_text}; memory {sheet['mem_bandwidth_gbs']:g} GB/s; "
                               f"board power {sheet['tdp_w']:g} W", "", "", "datasheet",
                               sheet.get("source", "").split(", http")[0]))
+        for name in by_name:
+            found = peaks.lookup(name)
+            if name not in listed and found is not None and found.model == sheet["model"]:
+                listed.add(name)
+                figures.extend(_gpu_figures(name, firsts[name]))
+    for name in by_name:  # measured GPUs without a datasheet row
+        if name not in listed:
+            figures.extend(_gpu_figures(name, firsts[name]))
     generations = {name: _cc(recs) for name, recs in by_name.items()}
-    common: dict[str, dict[str, dict]] = {}
-    for name, recs in by_name.items():
-        for rec in recs:
-            common.setdefault(rec["key"], {}).setdefault(name, rec)
     compared = {k: v for k, v in common.items() if len({generations[n] for n in v}) >= 2}
     for key, per_gpu in compared.items():
         for name, rec in per_gpu.items():
             figures.append(figure(f"{_label(rec)} samples/s", rec["samples_per_s"], _per(rec, "s"), name))
+            if rec.get("workload") == "matmul":
+                continue  # its TFLOP/s and samples/J are listed beside the datasheet
             if rec.get("tflop_per_s"):
                 figures.append(figure(f"{_label(rec)} TFLOP/s", rec["tflop_per_s"], "TFLOP/s", name))
             if rec.get("samples_per_j"):
@@ -395,6 +430,23 @@ def claim_generations(evidence: dict) -> dict:
                    "measured on both sides of any pair (needs NVML)")
     return row("5", measurement, figures, SUPPORTED,
                f"every newer generation is faster and more efficient on all {len(compared)} common case(s)")
+
+
+def _gpu_figures(name: str, recs: list[dict]) -> list[dict]:
+    """One measured GPU's matmul TFLOP/s and, where energy was read, its matmul samples/J."""
+    out = []
+    for rec in recs:
+        if rec.get("workload") != "matmul":
+            continue
+        if rec.get("tflop_per_s"):
+            out.append(figure(f"{_label(rec)} TFLOP/s", rec["tflop_per_s"], "TFLOP/s", name))
+        if rec.get("samples_per_j"):
+            out.append(figure(f"{_label(rec)} samples/J", rec["samples_per_j"], _per(rec, "J"), name, "measured",
+                              rec.get("energy_method") or ""))
+    if not out:
+        out.append(figure("matmul TFLOP/s", None, "TFLOP/s", name, "not measured",
+                          "no finished matmul case of this GPU"))
+    return out
 
 
 def _cc(recs: list[dict]) -> tuple[int, ...]:

@@ -10,6 +10,7 @@ group::
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -52,6 +53,8 @@ class Param:
                     raise ValueError
             elif self.kind == "float":
                 value = float(text)
+                if not math.isfinite(value):
+                    raise ValueError
             elif self.kind == "ints":
                 value = tuple(int(v) for v in text.lower().split("x"))
                 if not value or min(value) <= 0:
@@ -76,7 +79,7 @@ class Param:
         """What a valid value looks like, for error messages and `benchsuite list`."""
         return {
             "int": "a positive integer",
-            "float": "a number",
+            "float": "a finite number",
             "ints": "positive integers joined by 'x', e.g. 1024x4096x1024",
             "choice": "one of " + ", ".join(self.choices),
             "path": "a directory path",

@@ -1,8 +1,10 @@
-"""Per-machine calibration files: where they live, keys, round trip, refusal of newer versions, run copies."""
+"""Per-machine calibration files: where they live, keys, round trip, refusal of newer versions, run copies,
+and refusal under another torch or (on a CPU) another thread count."""
 
 import json
 
 import pytest
+import torch
 
 from benchsuite import calibration_store as store
 from benchsuite.devices import Device
@@ -10,6 +12,7 @@ from benchsuite.devices import Device
 
 def record(key="box_cuda0_h100_550", device_id="cuda:0", **extra):
     return {"kind": store.KIND, "version": store.CALIBRATION_VERSION, "id": f"{key}@t", "machine_key": key,
+            "torch": torch.__version__, "threads": torch.get_num_threads(),
             "device": {"id": device_id, "type": "cuda", "name": "NVIDIA H100 80GB HBM3"},
             "matmul": {"bf16": {"tflop_per_s": 780.0}}, "bandwidth": {"d2d": {"gb_per_s": 2900.0}}, **extra}
 
@@ -62,3 +65,45 @@ def test_run_copy(tmp_path):
     assert store.write_run_copy(tmp_path, []) is None and store.read_run_copy(tmp_path) == []
     path = store.write_run_copy(tmp_path / "run", [record()])
     assert path.name == store.RUN_FILE and store.read_run_copy(tmp_path / "run")[0]["id"] == "box_cuda0_h100_550@t"
+
+
+def test_another_torch_refuses_the_calibration_on_any_device(tmp_path):
+    gpu = Device(id="cuda:0", type="cuda", name="NVIDIA H100 80GB HBM3", index=0)
+    key = store.device_key("box", gpu, "550")
+    store.save(record(key, torch="2.11.0+cu128", threads=8), tmp_path)
+    found, problems = store.load_for([gpu], "box", "550", tmp_path, torch_version="2.12.0+cu128", threads=8)
+    assert found == {}
+    assert problems == [f"calibration {key}@t of cuda:0: calibrated with torch 2.11.0+cu128, this is 2.12.0+cu128; "
+                        "run `benchsuite calibrate -d cuda:0` again"]
+    found, problems = store.load_for([gpu], "box", "550", tmp_path, torch_version="2.11.0+cu128", threads=1)
+    assert list(found) == ["cuda:0"] and problems == []  # a GPU's figures do not depend on CPU threads
+
+
+def test_a_cpu_calibration_needs_the_same_thread_count(tmp_path):
+    cpu = Device(id="cpu", type="cpu", name="AMD EPYC 9654 96-Core Processor")
+    key = store.device_key("box", cpu, None)
+    cpu_record = record(key, device_id="cpu", torch="2.11.0", threads=8)
+    cpu_record["device"] = {"id": "cpu", "type": "cpu", "name": cpu.name}
+    store.save(cpu_record, tmp_path)
+    found, problems = store.load_for([cpu], "box", None, tmp_path, torch_version="2.11.0", threads=4)
+    assert found == {} and len(problems) == 1
+    assert "calibrated with 8 threads, this run uses 4" in problems[0] and "--threads 8" in problems[0]
+    found, problems = store.load_for([cpu], "box", None, tmp_path, torch_version="2.11.0", threads=8)
+    assert found["cpu"]["id"] == f"{key}@t" and problems == []
+    del cpu_record["threads"]  # made before benchsuite recorded threads: cannot be checked, so not applied
+    store.save(cpu_record, tmp_path)
+    found, problems = store.load_for([cpu], "box", None, tmp_path, torch_version="2.11.0", threads=8)
+    assert found == {} and "does not record its thread count (this run uses 8)" in problems[0]
+
+
+def test_load_for_checks_against_this_process_by_default(monkeypatch, tmp_path):
+    cpu = Device(id="cpu", type="cpu", name="x")
+    key = store.device_key("box", cpu, None)
+    cpu_record = record(key, device_id="cpu")
+    cpu_record["device"] = {"id": "cpu", "type": "cpu", "name": "x"}
+    store.save(cpu_record, tmp_path)
+    assert store.runtime() == (torch.__version__, torch.get_num_threads())
+    assert list(store.load_for([cpu], "box", None, tmp_path)[0]) == ["cpu"]
+    monkeypatch.setattr(store, "runtime", lambda: (torch.__version__, torch.get_num_threads() + 1))
+    found, problems = store.load_for([cpu], "box", None, tmp_path)
+    assert found == {} and f"this run uses {torch.get_num_threads() + 1}" in problems[0]

@@ -3,6 +3,7 @@ rendering (markdown, HTML) and `benchsuite claims` end to end on a tiny CIFAR-10
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -120,6 +121,37 @@ def test_training_verdicts():
     assert row["verdict"] == verdicts.NOT_MEASURED and "6000/1000" in row["reason"]  # not the article's data
 
 
+def test_cpu_watts_gives_the_cpu_training_energy_as_an_assumption():
+    cpu, gpu = training([50.0, 93.0, 60.0]), training([50.0, 60.0], device="cuda:0")
+    gpu["energy_note"] = "cuda:0 could not be matched to an NVML device (no UUID match)"
+    figs = verdicts.claim_training({"training": [cpu, gpu], "cpu_watts": 65.0})["figures"]
+    on_cpu = {f["label"]: f for f in figs if f["device"] == "cpu x"}
+    best = on_cpu["energy to best accuracy"]
+    assert best["kind"] == "assumption" and best["value"] == pytest.approx(20.0 * 65.0)  # 20 s to epoch 2
+    assert "assumed CPU power 65 W (--cpu-watts)" in best["note"] and "no RAPL on this CPU" in best["note"]
+    assert on_cpu["energy to 92.10 %"]["kind"] == "assumption"
+    assert on_cpu["energy to 92.10 %"]["value"] == pytest.approx(1300.0)
+    on_gpu = {f["label"]: f for f in figs if f["device"] == "cuda:0 x"}  # --cpu-watts never stands in for a GPU
+    assert on_gpu["energy to accuracy"]["kind"] == "not measured" and "NVML" in on_gpu["energy to accuracy"]["note"]
+    cpu["cumulative_energy_j"] = [30.0, 60.0, 90.0]  # RAPL read: measured, no assumption
+    figs = verdicts.claim_training({"training": [cpu], "cpu_watts": 65.0})["figures"]
+    best = next(f for f in figs if f["label"] == "energy to best accuracy")
+    assert best["kind"] == "measured" and best["value"] == 60.0
+    figs = verdicts.claim_training({"training": [training([50.0])]})["figures"]  # no --cpu-watts
+    assert next(f for f in figs if f["label"] == "energy to accuracy")["kind"] == "not measured"
+
+
+def test_measurement_texts_say_what_the_figures_leave_out():
+    rows = by_id(verdicts.evaluate({"cases": [rec("cnn", "infer", "cuda:0", 2000.0, batch_size=1),
+                                              rec("cnn", "infer", "cpu", 1000.0, batch_size=1)]}))
+    assert ("device time per batch-1 step, inputs already on the device; host-to-device copy not included"
+            in rows["3"]["measurement"])
+    gpu_p50, cpu_p50 = (f for f in rows["3"]["figures"] if f["label"].endswith("p50"))
+    assert "host-to-device copy not included" in gpu_p50["note"] and cpu_p50["note"] == ""
+    assert "GPU board energy" in rows["2"]["measurement"] and "CPU package energy" in rows["2"]["measurement"]
+    assert "host CPU that drives the GPU is not counted" in rows["2"]["measurement"]
+
+
 def test_training_figures_gpu_idle_share_and_cpu_not_applicable():
     gpu = training([50.0, 60.0], device="cuda:0")
     gpu["cumulative_energy_j"] = [100.0, 210.0]
@@ -145,7 +177,7 @@ def test_generations_from_measurements_datasheets_only_shown():
     one = [rec("matmul", "infer", "cuda:0", 100.0, compute_capability="9.0", samples_per_j=1.0)]
     row = verdicts.claim_generations({"gpu_results": one, "datasheets": [sheet]})
     assert row["verdict"] == verdicts.NOT_MEASURED and "fewer than two GPU generations" in row["reason"]
-    assert [f["kind"] for f in row["figures"]] == ["datasheet"] and "67" in row["figures"][0]["value"]
+    assert [f["kind"] for f in row["figures"]] == ["datasheet", "measured"] and "67" in row["figures"][0]["value"]
     a100 = rec("matmul", "infer", "cuda:0", 40.0, compute_capability="8.0", samples_per_j=0.5,
                device_name="NVIDIA A100-SXM4-80GB")
     row = verdicts.claim_generations({"gpu_results": one + [a100]})
@@ -158,6 +190,37 @@ def test_generations_from_measurements_datasheets_only_shown():
     a100["samples_per_s"] = 150.0  # the older GPU measures faster
     row = verdicts.claim_generations({"gpu_results": one + [a100]})
     assert row["verdict"] == verdicts.NOT_SUPPORTED and "not faster" in row["reason"]
+
+
+def test_generations_lists_each_measured_gpu_beside_its_datasheet_with_one_generation():
+    sheets = [{"model": m, "tflops": {"fp32": t}, "mem_bandwidth_gbs": 1000, "tdp_w": 400, "source": "s"}
+              for m, t in (("H100 SXM", 67.0), ("A100 80GB SXM", 19.5), ("V100 SXM2", 15.7))]
+    h100 = [rec("matmul", "infer", "cuda:0", 100.0, compute_capability="9.0", tflop_per_s=40.0,
+                samples_per_j=1.5, energy_method="counter"),
+            rec("cnn", "train", "cuda:0", 5000.0, compute_capability="9.0", samples_per_j=9.0)]
+    a100 = [rec("matmul", "infer", "cuda:0", 40.0, compute_capability="8.0", tflop_per_s=16.0,
+                device_name="NVIDIA A100-SXM4-80GB")]  # no energy: no samples/J figure
+    h200 = [rec("mlp", "infer", "cuda:0", 100.0, compute_capability="9.0", device_name="NVIDIA H200")]
+    row = verdicts.claim_generations({"gpu_results": h100 + h200, "datasheets": sheets})
+    assert row["verdict"] == verdicts.NOT_MEASURED and "fewer than two GPU generations" in row["reason"]
+    shown = [(f["label"], f["value"], f["device"], f["kind"]) for f in row["figures"]]
+    assert shown[:3] == [
+        ("H100 SXM datasheet", shown[0][1], "", "datasheet"),
+        ("matmul fp32 2048x2048x2048 TFLOP/s", 40.0, "NVIDIA H100 80GB HBM3", "measured"),
+        ("matmul fp32 2048x2048x2048 samples/J", 1.5, "NVIDIA H100 80GB HBM3", "measured")]
+    assert [s[0] for s in shown[3:5]] == ["A100 80GB SXM datasheet", "V100 SXM2 datasheet"]
+    assert shown[5:] == [("matmul TFLOP/s", None, "NVIDIA H200", "not measured")]  # no H200 datasheet given
+    assert row["figures"][2]["note"] == "counter"
+    md = render.markdown([row])
+    assert "matmul fp32 2048x2048x2048 TFLOP/s: 40.00 TFLOP/s [NVIDIA H100 80GB HBM3] (measured)" in md
+
+    row = verdicts.claim_generations({"gpu_results": h100 + a100, "datasheets": sheets})
+    assert row["verdict"] == verdicts.NOT_MEASURED and "energy was not measured on both sides" in row["reason"]
+    labels = [(f["label"], f["device"]) for f in row["figures"]]
+    a100_at = labels.index(("A100 80GB SXM datasheet", ""))
+    assert labels[a100_at + 1] == ("matmul fp32 2048x2048x2048 TFLOP/s", "NVIDIA A100-SXM4-80GB")
+    assert labels.count(("matmul fp32 2048x2048x2048 TFLOP/s", "NVIDIA H100 80GB HBM3")) == 1  # not repeated
+    assert ("matmul fp32 2048x2048x2048 samples/s", "NVIDIA A100-SXM4-80GB") in labels  # the compared case
 
 
 # -- the engine -------------------------------------------------------------------------------
@@ -210,6 +273,85 @@ def test_training_check_on_a_gpu_reports_idle_shares(tmp_path):
         assert 0 < probe["busy_s"] <= probe["wall_s"]
 
 
+class RecordingTelemetry:
+    """Stands in for `benchsuite.telemetry.Telemetry`: records the GPUs it is given and the ids
+    windows are opened on; each window reports 5 J."""
+
+    made: list = []
+
+    def __init__(self, gpu_indices=(), **kwargs) -> None:
+        self.gpu_indices, self.windows = list(gpu_indices), []
+        RecordingTelemetry.made.append(self)
+
+    def window(self, device, case_id):
+        self.windows.append(device)
+        window = contextlib.nullcontext()
+        window.summary = {"device": device, "energy_j": 5.0, "energy_method": "counter",
+                          "util_gpu_mean_pct": 50.0}
+        return window
+
+    def info(self) -> dict:
+        return {"gpu_indices": self.gpu_indices}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def renumbered_gpu(nvml_index, id="cuda:0"):
+    """torch's GPU 0, which NVML numbers ``nvml_index`` (CUDA_VISIBLE_DEVICES=2 does this)."""
+    return devices.Device(id=id, type="cuda", name="NVIDIA H100 80GB HBM3", index=0, nvml_index=nvml_index,
+                          compute_capability=(9, 0))
+
+
+def test_telemetry_follows_nvml_numbering_not_torch_numbering():
+    matched, unmatched = renumbered_gpu(2), renumbered_gpu(None, id="cuda:1")
+    assert claims.telemetry_gpus([devices.cpu(), matched, unmatched]) == [2]
+    tel = RecordingTelemetry()
+    window = claims.telemetry_window(tel, matched, "claims-train/cuda:0/bs4/epoch1")
+    assert tel.windows == ["cuda:2"] and window.summary["energy_j"] == 5.0
+    window = claims.telemetry_window(tel, unmatched, "claims-train/cuda:1/bs4/epoch1")
+    assert tel.windows == ["cuda:2"]  # no window on a guessed GPU
+    assert window.summary["energy_j"] is None and "could not be matched" in window.summary["telemetry_note"]
+    assert claims.telemetry_window(None, matched, "x") is None
+
+
+def test_training_check_windows_use_the_nvml_id(tmp_path):
+    # A GPU description whose torch device is the CPU, so that the GPU path of the check (epoch
+    # windows, then the idle probe) runs here without CUDA.
+    data = cifar_files.write(tmp_path, per_batch=100)
+    settings = claims.ClaimsSettings(data=str(data), epochs=2, subset=(40, 20), probe_batch_size=8)
+    gpu = devices.Device(id="cpu", type="cuda", name="NVIDIA H100 80GB HBM3", index=0, nvml_index=3)
+    tel = RecordingTelemetry()
+    result = claims.train_check(str(data), gpu, registry(), settings, tel)
+    assert tel.windows == ["cuda:3", "cuda:3", "cuda:3"]  # two epochs and the probe
+    assert result["energy_j"] == [5.0, 5.0] and result["cumulative_energy_j"] == [5.0, 10.0]
+    assert result["idle"]["idle_share_nvml"] == pytest.approx(0.5)
+    unmatched = devices.Device(id="cpu", type="cuda", name="NVIDIA H100 80GB HBM3", index=0, nvml_index=None)
+    result = claims.train_check(str(data), unmatched, registry(), settings, RecordingTelemetry())
+    assert result["energy_j"] == [None, None] and "could not be matched" in result["energy_note"]
+    assert "could not be matched" in result["idle"]["idle_share_nvml_note"]
+
+
+def test_measure_gives_telemetry_the_nvml_indices(tmp_path, monkeypatch):
+    import benchsuite.telemetry
+
+    def no_cases(self, cases):  # nothing is measured: only what telemetry was built with matters here
+        self.store.close("completed")
+        return "completed"
+
+    RecordingTelemetry.made.clear()
+    monkeypatch.setattr(benchsuite.telemetry, "Telemetry", RecordingTelemetry)
+    monkeypatch.setattr(runner.Runner, "run", no_cases)
+    gpus = [renumbered_gpu(2), renumbered_gpu(None, id="cuda:1")]
+    done = claims.measure([devices.cpu(), *gpus], registry(), claims.ClaimsSettings(), tmp_path,
+                          runner.RunSettings(), use_reference=False)
+    assert [t.gpu_indices for t in RecordingTelemetry.made] == [[2]]
+    assert done.evidence["gpu_note"] is None and len(done.claims) == 6
+
+
 def test_subset_larger_than_the_data_is_refused(tmp_path):
     data = cifar_files.write(tmp_path, per_batch=10)
     with pytest.raises(claims.ClaimsError, match="holds only 50 training"):
@@ -258,14 +400,17 @@ def golden_evidence():
     article = rec("cnn", "train", "cpu", 1.0, batch_size=4, status="error",
                   reason="RuntimeError: mat1 and mat2 shapes cannot be multiplied (4096x16 and 2304x128)")
     article.update(params={"variant": "article"}, id="cnn/train/cpu/fp32/bs4[variant=article]")
+    cases = [rec("matmul", "infer", "cuda:0", 400.0, samples_per_j=2.0, sample_unit="product", tflop_per_s=6.87,
+                 energy_method="counter", **gpu),
+             rec("matmul", "infer", "cpu", 2.0, sample_unit="product"),
+             rec("cnn", "infer", "cuda:0", 20000.0, samples_per_j=80.0, sample_unit="image", **gpu),
+             rec("cnn", "infer", "cpu", 1000.0, sample_unit="image"),
+             rec("cnn", "infer", "cuda:0", 2000.0, batch_size=1, sample_unit="image", step_s_p99=0.004, **gpu),
+             rec("cnn", "infer", "cpu", 1000.0, batch_size=1, sample_unit="image"),
+             article]
     return {
-        "cases": [rec("matmul", "infer", "cuda:0", 400.0, samples_per_j=2.0, sample_unit="product", **gpu),
-                  rec("matmul", "infer", "cpu", 2.0, sample_unit="product"),
-                  rec("cnn", "infer", "cuda:0", 20000.0, samples_per_j=80.0, sample_unit="image", **gpu),
-                  rec("cnn", "infer", "cpu", 1000.0, sample_unit="image"),
-                  rec("cnn", "infer", "cuda:0", 2000.0, batch_size=1, sample_unit="image", step_s_p99=0.004, **gpu),
-                  rec("cnn", "infer", "cpu", 1000.0, batch_size=1, sample_unit="image"),
-                  article],
+        "cases": cases,
+        "gpu_results": [c for c in cases if c["device"].startswith("cuda")],
         "cpu_watts": 100.0,
         "training": [training([40.0 + 2 * i for i in range(10)])],
         "datasheets": [{"model": "H100 SXM", "tflops": {"fp32": 67.0, "bf16": 989.5}, "mem_bandwidth_gbs": 3350,

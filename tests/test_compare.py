@@ -100,13 +100,13 @@ def test_within_noise_uses_raw_times_then_falls_back_to_iqr():
 
 def test_fingerprint_fields_and_differences():
     a = report_runs.header()
-    b = report_runs.header(driver="535.1", gpus=[report_runs.gpu_static(power_limit_w=400, temp_c=39)])
+    b = report_runs.header(driver="535.1", gpus=[report_runs.gpu_static(power_limit_w=400, temp_start_c=39)])
     c = report_runs.header(telemetry=False)  # no telemetry: unknown, not different
     assert fingerprint.fingerprint(a)["cuda:0.power_limit_w"] == 700.0
     assert fingerprint.differences(fingerprint.fingerprint(a), fingerprint.fingerprint(b)) == [
         "cuda:0.power_limit_w", "driver"]  # 35 vs 39 °C at start is within tolerance
     assert fingerprint.differences(fingerprint.fingerprint(a), fingerprint.fingerprint(c)) == []
-    hot = report_runs.header(gpus=[report_runs.gpu_static(temp_c=80)])
+    hot = report_runs.header(gpus=[report_runs.gpu_static(temp_start_c=80)])
     assert fingerprint.differences(fingerprint.fingerprint(a), fingerprint.fingerprint(hot)) == ["cuda:0.temp_start_c"]
 
 

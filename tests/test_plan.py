@@ -11,13 +11,13 @@ H100 = Device(id="cuda:0", type="cuda", name="NVIDIA H100 80GB HBM3", index=0, c
 
 
 def sweep(**kw):
-    kw.setdefault("workloads", REG.names())
+    kw.setdefault("workloads", plan.parse_workloads("all", REG))
     kw.setdefault("devices", [CPU_BF16])
     return plan.Sweep(**kw)
 
 
 def test_builtin_workloads_come_from_entry_points():
-    assert {"matmul", "mlp", "cnn"} <= set(REG.names())
+    assert {"matmul", "mlp", "cnn", "collective"} <= set(REG.names())
 
 
 def test_default_cpu_sweep_has_fp32_and_native_bf16_two_modes_two_batches():
@@ -79,8 +79,11 @@ def test_parse_lists_and_errors():
     assert plan.parse_precisions("all") == list(plan.precisions_mod.PRECISIONS)
     with pytest.raises(plan.PlanError, match="unknown precision 'fp64'; allowed: fp32, tf32"):
         plan.parse_precisions("fp64")
-    with pytest.raises(plan.PlanError, match="unknown workload 'resnet'; allowed: cnn, matmul, mlp"):
+    with pytest.raises(plan.PlanError, match="unknown workload 'resnet'; allowed: cnn, collective, matmul, mlp, all"):
         plan.parse_workloads("resnet", REG)
+    # `all` in one process leaves out what needs torchrun; asked by name it is a skipped case
+    assert plan.parse_workloads("all", REG) == ["cnn", "matmul", "mlp"]
+    assert plan.parse_workloads("all", REG, distributed=True) == ["cnn", "collective", "matmul", "mlp"]
     with pytest.raises(plan.PlanError, match="unknown mode 'eval'"):
         plan.parse_modes("eval")
 
@@ -99,11 +102,14 @@ def test_params_apply_scoped_or_to_every_workload_that_has_them_and_sweep():
     ("m=100", "multiple of 16"),
     ("widths=12xq", "integers joined by 'x'"),
     ("noequals", "expected key=value"),
-    ("cnn.data=/nonexistent", "workload 'cnn' is not in this sweep"),
+    ("lr=nan", "expected a finite number"),
+    ("lr=-1", "expected a number above 0"),
+    ("momentum=1.5", "from 0 up to"),
+    ("collective.op=all_reduce", "workload 'collective' is not in this sweep"),
 ])
 def test_bad_params(item, message):
     with pytest.raises(plan.PlanError, match=message):
-        plan.parse_params([item], ["matmul", "mlp"], REG)
+        plan.parse_params([item], ["matmul", "mlp", "cnn"], REG)
 
 
 def test_data_param_without_cifar_is_refused(tmp_path):

@@ -164,3 +164,21 @@ def test_timeline_entries_per_case_and_whole_run(tmp_path):
     assert len(case["times"]) == 1 and case["times"][0][0] == 0.0
     assert len(case["series"]["power_w"]["y"]) == 30
     assert max(case["series"]["mem_used_bytes"]["y"]) <= 2.0  # GiB
+
+
+def test_damaged_samples_file_is_named_and_a_truncated_row_skipped(tmp_path):
+    import warnings
+
+    from benchsuite import results
+    from benchsuite.report import figures
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "samples.csv").write_bytes(b"t_s,device,case_id,power_w\n0.0,host,,\n0.1,cuda:0,a,2\xff\xfe\"\n")
+    with pytest.raises(results.ResultsError, match="samples.csv: not a readable telemetry samples file"):
+        figures.read_samples(run)
+    (run / "samples.csv").write_text("t_s,device,case_id,power_w\n0.0,cuda:0,a,100\n0.1,cuda:0,a,1")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        frame = figures.read_samples(run)
+    assert len(frame) == 1 and "truncated last line" in str(seen[0].message)

@@ -78,3 +78,22 @@ def test_cli_table_formats(runs, tmp_path):
     written = cli("--format", "html", "-o", out)
     assert written.returncode == 0 and f"Table: {out}" in written.stderr and out.read_text().startswith("<table")
     assert cli("--baseline", "V100").returncode == 2
+
+
+def test_table_includes_the_shipped_reference_runs(tmp_path, monkeypatch):
+    """`benchsuite table RUN` puts the reference results (reports/reference/) beside the user's run."""
+    from click.testing import CliRunner
+
+    from benchsuite import results
+    from benchsuite.cli import main
+    from tests.fakes import report_runs
+
+    ref = tmp_path / "reference"
+    report_runs.make_run(ref, "20261101-000000-ref0", hostname="h100-box", speed=3.0, telemetry=False)
+    mine = report_runs.make_run(tmp_path / "mine", "20261125-000000-mine", hostname="laptop", telemetry=False)
+    monkeypatch.setattr(results, "reference_dir", lambda: ref)
+    with_ref = CliRunner().invoke(main, ["table", str(mine), "--format", "csv"])
+    without = CliRunner().invoke(main, ["table", str(mine), "--format", "csv", "--no-reference"])
+    assert with_ref.exit_code == 0 and without.exit_code == 0, with_ref.output
+    assert "h100-box" in with_ref.stdout and "h100-box" not in without.stdout
+    assert "speedup" in with_ref.stdout.splitlines()[0]

@@ -79,3 +79,14 @@ def test_folder_of_runs_newest_and_reference(tmp_path):
 
 def test_nan_is_stored_as_null():
     assert results.clean_number(float("nan")) is None and results.clean_number(1.5) == 1.5
+
+
+def test_telemetry_never_overwrites_the_case_device(tmp_path):
+    """A GPU that NVML numbers differently (CUDA_VISIBLE_DEVICES) keeps its torch id."""
+    store = results.RunStore(tmp_path, {})
+    store.append({"id": "matmul/infer/cuda:0/bf16", "workload": "matmul", "mode": "infer", "device": "cuda:0",
+                  "precision": "bf16", "status": "ok", "reason": None, "metrics": {"samples_per_s": 1.0},
+                  "telemetry": {"device": "cuda:3", "case_id": "matmul/infer/cuda:0/bf16", "energy_j": 5.0}})
+    store.close("completed")
+    row = results.load(store.path).iloc[0]
+    assert row["device"] == "cuda:0" and row["telemetry_device"] == "cuda:3" and row["energy_j"] == 5.0

@@ -9,6 +9,7 @@ plotly renders a subset of HTML in labels.
 from __future__ import annotations
 
 import math
+import warnings
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from benchsuite import results
 from benchsuite.report.tables import device_labels
 
 # The raw-sample time series: (samples.csv column, legend name, subplot row, scale).
@@ -170,14 +172,14 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def pareto(df: pd.DataFrame) -> list[tuple[str, go.Figure]]:
-    """Per workload: precision × batch size as throughput against J/sample, marker size the
+    """Per workload and mode (train and infer samples/s are not comparable): precision × batch size as throughput against J/sample, marker size the
     peak memory, the Pareto front drawn as a line. Empty when no energy was measured."""
     ok = _ok(df)
     if not _has(ok, "j_per_sample") or not _has(ok, "samples_per_s"):
         return []
     ok = ok[_num(ok["j_per_sample"]).notna() & _num(ok["samples_per_s"]).notna()]
     out = []
-    for workload, part in ok.groupby("workload", sort=True):
+    for (workload, mode), part in ok.groupby(["workload", "mode"], sort=True):
         x, y = _num(part["j_per_sample"]).to_numpy(), _num(part["samples_per_s"]).to_numpy()
         mem = _num(part["mem_peak_bytes"]) if "mem_peak_bytes" in part else pd.Series(np.nan, index=part.index)
         if mem.isna().all() and "mem_used_peak_bytes" in part:
@@ -203,12 +205,12 @@ def pareto(df: pd.DataFrame) -> list[tuple[str, go.Figure]]:
                                  line=dict(color="black", dash="dash"),
                                  marker=dict(symbol="circle-open", size=size[front][order] + 8, color="black"),
                                  hoverinfo="skip"))
-        fig.update_layout(title=escape(f"{workload}: throughput against energy per sample (size: peak memory)"),
+        fig.update_layout(title=escape(f"{workload} {mode}: throughput against energy per sample (size: peak memory)"),
                           xaxis_title="J/sample (lower is better)", yaxis_title="samples/s (higher is better)",
                           **LAYOUT)
         fig.update_xaxes(type="log")
         fig.update_yaxes(type="log")
-        out.append((str(workload), fig))
+        out.append((f"{workload} {mode}", fig))
     return out
 
 
@@ -216,10 +218,19 @@ def pareto(df: pd.DataFrame) -> list[tuple[str, go.Figure]]:
 
 def read_samples(run_dir: Path) -> pd.DataFrame | None:
     """A run's samples.csv, or None if it has none. Blank cells become NaN / ''."""
-    path = Path(run_dir) / "samples.csv"
+    path = Path(run_dir) / results.SAMPLES_FILE
     if not path.is_file():
         return None
-    frame = pd.read_csv(path, low_memory=False)
+    try:
+        frame = pd.read_csv(path, low_memory=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise results.ResultsError(f"{path}: not a readable telemetry samples file ({exc})") from None
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 1))
+        truncated = fh.read(1) not in (b"\n", b"")
+    if truncated and len(frame):  # a crash mid-write: the last row is partial
+        warnings.warn(f"{path}:{len(frame) + 1}: truncated last line (a crash mid-write?) was skipped")
+        frame = frame.iloc[:-1]
     frame["case_id"] = frame.get("case_id", pd.Series("", index=frame.index)).fillna("").astype(str)
     frame["device"] = frame.get("device", pd.Series("", index=frame.index)).fillna("").astype(str)
     return frame
@@ -269,7 +280,10 @@ def timeline_data(runs: list[tuple[str, pd.DataFrame]], df: pd.DataFrame) -> lis
     """
     device_of = {}
     if not df.empty and "id" in df.columns:
-        device_of = {(r, i): d for r, i, d in zip(df["run_id"], df["id"], df["device"])}
+        # samples.csv names GPUs as telemetry does (NVML's numbering), which may differ from torch's
+        named = df["telemetry_device"].where(df["telemetry_device"].notna(), df["device"]) \
+            if "telemetry_device" in df.columns else df["device"]
+        device_of = {(r, i): d for r, i, d in zip(df["run_id"], df["id"], named)}
     entries = []
     for run_id, samples in runs:
         if samples is None or samples.empty or "t_s" not in samples.columns:

@@ -360,6 +360,8 @@ def device_static(index: int, errors: list[str] | None = None) -> dict[str, Any]
         "pcie_width": f.get("nvmlDeviceGetCurrPcieLinkWidth", h),
         "compute_mode": None if compute_mode is None
         else _COMPUTE_MODES.get(compute_mode, str(compute_mode)),
+        # read when the header is written: the GPU's temperature at the start of the run
+        "temp_start_c": f.get("nvmlDeviceGetTemperature", h, getattr(mod, "NVML_TEMPERATURE_GPU", 0)),
     }
 
 
@@ -380,7 +382,7 @@ def _instant_power_w(mod: Any, index: int, h: Any, f: _Fields) -> float | None:
         # Older drivers answer NOT_SUPPORTED or INVALID_ARGUMENT for an unknown field id:
         # stop asking this GPU and use nvmlDeviceGetPowerUsage from now on.
         _no_instant_power.add(index)
-        unsupported = {_code(mod, n) for n in _NOT_SUPPORTED_NAMES}
+        unsupported = {_code(mod, n) for n in (*_NOT_SUPPORTED_NAMES, "INVALID_ARGUMENT")}
         if v.nvmlReturn not in unsupported and f.errors is not None:
             name = _error_name(mod, v.nvmlReturn)
             f.errors.append(f"NVML_FI_DEV_POWER_INSTANT: NVML_ERROR_{name}")

@@ -26,7 +26,7 @@ def gpu_static(index: int = 0, power_limit_w: float = 700.0, **over: Any) -> dic
             "memory_total_bytes": 80 * 2**30, "power_limit_w": power_limit_w, "enforced_power_limit_w": power_limit_w,
             "default_power_limit_w": 700.0, "sm_clock_app_mhz": 1755, "mem_clock_app_mhz": 2619,
             "sm_clock_max_mhz": 1980, "mem_clock_max_mhz": 2619, "ecc_enabled": True, "mig_enabled": False,
-            "persistence_enabled": True, "pcie_gen": 5, "pcie_width": 16, "compute_mode": "default", "temp_c": 35}
+            "persistence_enabled": True, "pcie_gen": 5, "pcie_width": 16, "compute_mode": "default", "temp_start_c": 35}
     data.update(over)
     return data
 

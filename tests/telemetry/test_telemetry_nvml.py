@@ -108,6 +108,7 @@ def test_versions_and_static(monkeypatch):
     assert s["persistence_enabled"] is True and s["compute_mode"] == "default"
     assert s["sm_clock_app_mhz"] is None and s["mem_clock_app_mhz"] is None  # not supported
     assert s["sm_clock_max_mhz"] == 1980
+    assert s["temp_start_c"] is not None  # the fingerprint's "GPU temperature at start"
     assert s["memory_total_bytes"] == 80 * 1024 ** 3
 
 
