@@ -151,8 +151,9 @@ class Telemetry:
                       idle_power_w=self._idle.get(device), reason=reason, procs=procs,
                       clock=self._clock)
 
-    def latest(self, device: str, max_age_s: float = 1.0) -> dict[str, Any] | None:
-        """The sampler's newest row for GPU ``device`` if under ``max_age_s`` old, else None.
+    def latest(self, device: str, max_age_s: float | None = None) -> dict[str, Any] | None:
+        """The sampler's newest row for GPU ``device`` if under ``max_age_s`` old (default:
+        1 s or two sampling periods, whichever is longer), else None.
 
         This is what the settle rule reads during warm-up (SM clock, temperature); it
         costs no NVML call of its own.
@@ -163,6 +164,7 @@ class Telemetry:
         if sampler is None:
             return None
         row = sampler.latest(device)
+        max_age_s = max(1.0, 2.0 / self.hz) if max_age_s is None else max_age_s
         return row if row is not None and row["t_s"] >= sampler.elapsed() - max_age_s else None
 
     def measures_energy(self, device: str) -> bool:

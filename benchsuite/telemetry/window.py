@@ -141,6 +141,10 @@ def summarize_gpu(rows: list[Row], *, device: str, case_id: str, t_open: float,
         not_measured["energy_counter_j"] = "energy counter not supported on this GPU"
     elif e1 - e0 > 0:
         counter_j = e1 - e0
+    elif e1 < e0:  # the counter restarted (driver reload) or wrapped: not a stall
+        flags.append("counter-reset")
+        not_measured["energy_counter_j"] = (
+            "energy counter went backwards (driver reload?); energy by power integration")
     else:
         flags.append("counter-stalled")
         not_measured["energy_counter_j"] = (

@@ -70,6 +70,14 @@ def test_stalled_counter_falls_back_to_integration_not_zero():
     assert "did not advance" in s["not_measured"]["energy_counter_j"]
 
 
+def test_counter_going_backwards_is_a_reset_not_a_stall():
+    rows = trace(6.0)
+    rows[-1]["energy_j"] = 1.0  # the driver reloaded: the counter starts again
+    s = gpu_summary(rows)
+    assert "counter-reset" in s["quality_flags"] and "counter-stalled" not in s["quality_flags"]
+    assert s["energy_method"] == "integrated-power" and s["energy_j"] == pytest.approx(1500.0)
+
+
 def test_counter_integration_mismatch():
     rows = trace(6.0)
     for r in rows:
