@@ -311,17 +311,15 @@ def _warm_device(device, budget_s: float) -> dict[str, Any]:
     return {"settled": warm.settled, "seconds": warm.seconds, "note": warm.note or (None if ok else why)}
 
 
-def _start_telemetry(device):
-    """A started `Telemetry` sampling ``device``'s GPU by its NVML index, or None for a CPU.
-
-    A GPU not matched to NVML (``nvml_index`` None) or a machine without NVML still gets
-    one: its windows then say why nothing was measured.
-    """
-    if device.type != "cuda":
+def _start_telemetry(device) -> Any:
+    """A started `Telemetry` sampling ``device``'s GPU by its NVML index (never the torch
+    index), or None for a CPU or a GPU not matched to NVML. Without NVML one is still made:
+    its windows then say why nothing was measured."""
+    if device.type != "cuda" or device.nvml_index is None:
         return None
     from benchsuite.telemetry import Telemetry
 
-    tel = Telemetry([device.nvml_index] if device.nvml_index is not None else [], hz=TELEMETRY_HZ)
+    tel = Telemetry([device.nvml_index], hz=TELEMETRY_HZ)
     tel.start()
     return tel
 
@@ -371,7 +369,7 @@ def _prepare_cuda(device) -> tuple[Callable[[], Any] | None, int]:
     return timing.l2_flush(device.index)
 
 
-def _search_precisions(device, precisions: list[str], budget_s: float, tel, sheet, *,
+def _search_precisions(device, precisions: list[str], budget_s: float, tel: Any, sheet: Any, *,
                        flush: Callable[[], Any] | None, on_trial: Callable[[str, Trial], None] | None,
                        clock: Callable[[], float]) -> dict[str, Any]:
     """Search each precision's best matmul within an even share of ``budget_s`` seconds, each

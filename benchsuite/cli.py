@@ -504,7 +504,7 @@ def calibrate(device, precision, budget, out_dir, fmt) -> None:
         frame = tables.calibration_table(made.records)
         table = Table(title="achievable vs datasheet")
         for column in frame.columns:
-            table.add_column(column, justify="left" if column in ("device", "ceiling", "unit", "found at") else "right")
+            table.add_column(column, justify="left" if column in ("device", "ceiling", "unit", "found at", "notes") else "right")
         for row in frame.itertuples(index=False):
             table.add_row(*(Text(str(v)) for v in row))  # Text: no rich markup in machine text
         _stdout.print(table)

@@ -4,6 +4,7 @@ import json
 
 import pandas as pd
 import pytest
+import torch
 from click.testing import CliRunner
 
 from benchsuite import calibration_store, results
@@ -25,6 +26,7 @@ def test_calibrate_then_run_reports_pct_of_achievable(tmp_path, monkeypatch, tin
     assert r.exit_code == 0, r.output
     rec = json.loads(r.stdout)[0]
     assert rec["matmul"]["fp32"]["tflop_per_s"] > 0 and "fp8" not in rec["matmul"]
+    assert rec["threads"] == torch.get_num_threads() and rec["torch"] == torch.__version__
     assert "needs a CUDA GPU" in rec["skipped"]["fp8"] and "skipped cpu fp8" in r.stderr
     assert f"Calibration {rec['id']}" in r.stderr and "Run copy:" in r.stderr
     assert len(list((tmp_path / "cal").glob("*.json"))) == 1
@@ -126,9 +128,57 @@ def test_info_shows_the_achievable_figures(tmp_path, monkeypatch):
     host = devices.host_info()
     key = calibration_store.device_key(host["hostname"], cpu, host["driver"])
     calibration_store.save({"kind": calibration_store.KIND, "version": 1, "id": f"{key}@t", "machine_key": key,
+                            "torch": torch.__version__, "threads": torch.get_num_threads(),
                             "device": {"id": "cpu", "type": "cpu", "name": cpu.name},
                             "matmul": {"fp32": {"tflop_per_s": 0.25}}, "bandwidth": {"d2d": {"gb_per_s": 12.5}}})
     r = invoke("info")
     assert f"achievable: TFLOP/s fp32 0.25; GB/s d2d 12.5 (calibration {key}@t)" in r.stdout.replace("\n", "")
     data = json.loads(invoke("info", "--format", "json").stdout)
     assert data["devices"][0]["calibration"]["id"] == f"{key}@t"
+
+
+@pytest.fixture
+def restore_threads():
+    threads = torch.get_num_threads()
+    yield threads
+    torch.set_num_threads(threads)
+
+
+def test_a_cpu_calibration_is_not_used_by_a_run_with_other_threads(tmp_path, monkeypatch, tiny_grid,  # noqa: F811
+                                                                   restore_threads):
+    monkeypatch.setenv(calibration_store.ENV_DIR, str(tmp_path / "cal"))
+    r = invoke("calibrate", "--device", "cpu", "--precision", "fp32", "--budget", "1",
+               "--out", str(tmp_path / "cal-runs"), "--format", "json")
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout)[0]
+    other = restore_threads + 1
+    r = invoke("run", "-w", "matmul", "-p", "fp32", "--param", "m=64", "--threads", str(other),
+               "--out", str(tmp_path / "runs"), "--no-telemetry", "--format", "json", *TINY)
+    assert r.exit_code == 0, r.output
+    assert (f"calibration not used: calibration {rec['id']} of cpu: calibrated with {restore_threads} threads, "
+            f"this run uses {other}") in r.stderr.replace("\n", " ")
+    row = json.loads(r.stdout)[0]
+    assert row["calibration"] is None and row["pct_of_achievable"] is None
+
+
+def test_calibration_table_notes_throttling_missing_telemetry_and_cpu_threads():
+    gpu = {"device": {"id": "cuda:0", "type": "cuda", "name": "NVIDIA H100 80GB HBM3"}, "threads": 16,
+           "matmul": {"bf16": {"tflop_per_s": 610.0, "shape": [8192, 8192, 8192], "throttled": True,
+                               "throttled_share": 0.12, "throttle_reasons": ["gpu_idle", "sw_power_cap"],
+                               "throttle_slowing_reasons": ["sw_power_cap"], "telemetry_note": None},
+                      "fp16": {"tflop_per_s": 700.0, "shape": [8192, 8192, 8192], "throttled": False,
+                               "throttled_share": 0.02, "throttle_slowing_reasons": ["sw_power_cap"],
+                               "telemetry_note": None},
+                      "fp32": {"tflop_per_s": 50.0, "shape": [4096, 4096, 4096], "throttled": None,
+                               "throttled_share": None, "telemetry_note": "no NVML: driver not found"},
+                      "tf32": {"tflop_per_s": 400.0, "shape": [4096, 4096, 4096]}},  # made before telemetry
+           "bandwidth": {"d2d": {"gb_per_s": 2900.0, "bytes_per_copy": 2 << 30}}}
+    cpu = {"device": {"id": "cpu", "type": "cpu", "name": "EPYC"}, "threads": 8,
+           "matmul": {"fp32": {"tflop_per_s": 1.5, "shape": [512, 512, 512],
+                               "telemetry_note": "throttling not measured on a CPU"}},
+           "bandwidth": {"d2d": {"gb_per_s": 60.0, "bytes_per_copy": 1 << 29}}}
+    frame = tables.calibration_table([gpu, cpu])
+    assert list(frame.columns)[-1] == "notes"
+    assert frame["notes"].tolist() == [
+        "throttled 12% of the search (sw_power_cap)", "", "no NVML: driver not found", "", "",
+        "8 threads; throttling not measured on a CPU", "8 threads"]
