@@ -7,7 +7,9 @@ lock-step; after each case all records are gathered (``all_gather_object`` on a 
 control group) and rank 0 writes the merged record. Each measured case gets its own
 process group (NCCL on GPUs, gloo on CPUs) with the case timeout, so a collective that
 hangs on one rank becomes an error record on that rank instead of a hung run, and a
-timed-out group is thrown away rather than reused.
+timed-out group is thrown away rather than reused. (On NCCL the timeout aborts the group's
+communicators and the case's next collective raises: `nccl_error_env`; not yet verified
+on GPUs.)
 
 A rank that dies is found through the rendezvous store: each rank writes why it stops
 (``exit/<rank>``) and beats a counter (``beat/<rank>``) from a thread; rank 0 names the
@@ -42,8 +44,8 @@ class DistError(RuntimeError):
 
 
 class SharedGpuError(DistError, DeviceError):
-    """More ranks on a node than GPUs visible to them (a `DistError`; also a `DeviceError`, so
-    the command line reports it as a usage error)."""
+    """A rank without a GPU of its own (more ranks on a node than GPUs visible to them, or two
+    ranks bound to one GPU); also a `DeviceError`, so the command line reports it as a usage error."""
 
 
 class CaseAborted(RuntimeError):
@@ -88,11 +90,13 @@ def detect(environ: Mapping[str, str] | None = None) -> LaunchEnv | None:
     return None
 
 
-def pick_device(spec: str, local_rank: int, present: Sequence) -> Any:
+def pick_device(spec: str, local_rank: int, present: Sequence, environ: Mapping[str, str] | None = None) -> Any:
     """The one device of this rank: ``cuda:<local rank>`` when ``spec`` allows a GPU and one is
-    present, else the CPU. ``present`` is a Device list. Raises `SharedGpuError` when the local rank
-    has no GPU of its own (more ranks on the node than visible GPUs): two ranks sharing a GPU
-    would each measure half of it."""
+    present, else the CPU. ``present`` is a Device list. A rank that sees a single GPU through a
+    one-device ``CUDA_VISIBLE_DEVICES`` (``srun --gpus-per-task=1``, a wrapper script) takes it.
+    Raises `SharedGpuError` when the local rank has no GPU of its own (more ranks on the node
+    than GPUs visible): two ranks sharing a GPU would each measure a part of it."""
+    env = os.environ if environ is None else environ
     spec = spec.strip().lower()
     gpus = [d for d in present if d.type == "cuda"]
     cpu = [d for d in present if d.type == "cpu"]
@@ -100,17 +104,38 @@ def pick_device(spec: str, local_rank: int, present: Sequence) -> Any:
         return cpu[0]
     if spec in ("all", "cuda", "gpu"):
         if gpus:
-            if local_rank >= len(gpus):
-                raise SharedGpuError(f"local rank {local_rank} has no GPU of its own: {len(gpus)} "
-                                f"GPU{'s are' if len(gpus) > 1 else ' is'} visible on this node, so launch at most "
-                                f"{len(gpus)} rank{'s' if len(gpus) > 1 else ''} per node (--nproc-per-node), "
-                                "or give --device cpu")
-            return gpus[local_rank]
+            if local_rank < len(gpus):
+                return gpus[local_rank]
+            visible = env.get("CUDA_VISIBLE_DEVICES")
+            if len(gpus) == 1 and visible is not None and len([v for v in visible.split(",") if v.strip()]) == 1:
+                return gpus[0]  # the launcher bound one GPU to this rank (distinct ranks: `Context.start` checks)
+            shown = f" (CUDA_VISIBLE_DEVICES={visible})" if visible is not None else ""
+            raise SharedGpuError(f"local rank {local_rank} has no GPU of its own: {len(gpus)} GPU"
+                                 f"{'s are' if len(gpus) != 1 else ' is'} visible{shown}, for local ranks "
+                                 f"0-{len(gpus) - 1}; launch at most {len(gpus)} per node (--nproc, "
+                                 "--nproc-per-node), bind one GPU per rank (srun --gpus-per-task=1), "
+                                 "or give --device cpu")
         if spec == "all":
             return cpu[0]
         raise DeviceError(f"device {spec!r}: no CUDA GPU is visible to local rank {local_rank}")
     raise DeviceError(f"device {spec!r} is not allowed under torchrun: each rank takes one device, so give "
                       "cpu, cuda or all (rank r uses cuda:<local rank r>)")
+
+
+def check_own_gpus(peers: Sequence[dict]) -> None:
+    """Raise `SharedGpuError` when two ranks on one host hold the same GPU (same UUID), say
+    ``CUDA_VISIBLE_DEVICES=0`` exported for two ranks. ``peers`` is `Context.peers`; ranks whose
+    device has no UUID are not compared."""
+    holders: dict[tuple, list[int]] = {}
+    for p in peers:
+        device = p.get("device") or {}
+        if device.get("type") == "cuda" and device.get("uuid"):
+            holders.setdefault((p.get("hostname"), device["uuid"]), []).append(p["rank"])
+    shared = {key: ranks for key, ranks in holders.items() if len(ranks) > 1}
+    if shared:
+        (host, uuid), ranks = next(iter(shared.items()))
+        raise SharedGpuError(f"ranks {', '.join(map(str, ranks))} on {host} share one GPU ({uuid}): each rank "
+                             "needs its own; launch at most one rank per GPU, or bind one GPU per rank")
 
 
 # ProcessGroupNCCL reads these when a group is made (torch 2.11 and 2.14 alike).
@@ -187,6 +212,7 @@ class Context:
         self._beat.start()
         self._old_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
         self.peers = self.all_gather({**me, "rank": self.rank, "local_rank": self.env.local_rank})
+        check_own_gpus(self.peers)  # every rank has the same list, so every rank raises alike
         return self.peers
 
     def _heartbeat(self) -> None:

@@ -2,10 +2,14 @@
 
 Global throughput is ``Σ samples_per_step over ranks ÷ the slowest rank's median step time``:
 data-parallel ranks move in lock-step, so the slowest sets the pace (for equal batches
-this is ``N × batch ÷ slowest median``). ``samples_per_s_per_device`` is that ÷ N. A
-collective's ``algbw_gbps``/``busbw_gbps`` also use the slowest rank's median (nccl-tests
-averages the time over ranks by default, so its figure can be slightly higher). Each
-rank's own figures stay in ``ranks``.
+this is ``N × batch ÷ slowest median``). ``samples_per_s_per_device`` is that ÷ N;
+``tflop_per_s`` sums the ranks' FLOPs the same way, and ``pct_of_peak`` and
+``pct_of_achievable`` compare it with the sum of every rank's device figure (N × one
+device's for equal devices; None when a rank lacks it). A collective is one
+operation that every rank takes part in, so its ``samples_per_s`` is collectives per
+second (1 ÷ slowest median), with no per-device figure; its ``algbw_gbps``/``busbw_gbps``
+also use the slowest rank's median (nccl-tests averages the time over ranks by default, so
+its figure can be slightly higher). Each rank's own figures stay in ``ranks``.
 """
 
 from __future__ import annotations
@@ -82,40 +86,53 @@ def _global_metrics(records: Sequence[dict], ranks: list[dict]) -> dict:
     metrics = dict(per[0])
     medians = [m["step_s_median"] for m in per]
     slowest = max(medians)
-    samples = sum(m.get("samples_per_step") or 0 for m in per)
+    collective = is_collective(records[0])
+    # A collective is done jointly: one per step for the whole job, not one per rank.
+    samples = 1 if collective else sum(m.get("samples_per_step") or 0 for m in per)
     metrics.update({
         "world_size": n,
         "step_s_median_slowest": slowest,
         "slowest_rank": medians.index(slowest),
         "samples_per_step_global": samples,
         "samples_per_s": samples / slowest,
-        "samples_per_s_per_device": samples / slowest / n,
+        "samples_per_s_per_device": None if collective else samples / slowest / n,
     })
     flops = [m.get("flops_per_step") for m in per]
     if all(f for f in flops):
         metrics["flops_per_step_global"] = sum(flops)
         metrics["tflop_per_s"] = sum(flops) / slowest / 1e12
-        peak = metrics.get("peak_tflop_per_s")
-        metrics["pct_of_peak"] = 100.0 * metrics["tflop_per_s"] / (n * peak) if peak else None
+        for pct, per_device in (("pct_of_peak", "peak_tflop_per_s"), ("pct_of_achievable", "achievable_tflop_per_s")):
+            refs = [m.get(per_device) for m in per]  # each rank's device: N × one figure for equal devices
+            metrics[pct] = 100.0 * metrics["tflop_per_s"] / sum(refs) if all(refs) else None
     if metrics.get("collective_op"):
         size = metrics["bytes_per_step"]
         metrics["algbw_gbps"] = bandwidth.algbw_gbps(size, slowest)
         metrics["busbw_gbps"] = bandwidth.busbw_gbps(metrics["collective_op"], size, slowest, n)
-    metrics.update(_global_energy(records, ranks, samples / slowest, metrics.get("tflop_per_s")))
+    metrics.update(_global_energy(records, ranks, samples / slowest, metrics.get("tflop_per_s"), collective))
     return metrics
 
 
+def is_collective(record: dict) -> bool:
+    """Whether a case record is a collective (`workloads.collective`): its metrics name the
+    collective operation, or its workload is ``collective``."""
+    return bool((record.get("metrics") or {}).get("collective_op")) or record.get("workload") == "collective"
+
+
 def _global_energy(records: Sequence[dict], ranks: list[dict], samples_per_s: float,
-                   tflop_per_s: float | None) -> dict:
+                   tflop_per_s: float | None, collective: bool = False) -> dict:
     """Energy figures over every distinct device (a CPU shared by ranks counts once); None
-    unless each device's window measured energy and power."""
+    unless each device's window measured energy and power. A collective counts one sample
+    per timed step for the whole job (ranks run the same agreed number of steps)."""
     seen: dict[tuple, dict | None] = {}
     for record, entry in zip(records, ranks):
         seen.setdefault((entry["hostname"], record.get("telemetry_device") or entry["device"]), entry["telemetry"])
     energies = [(t or {}).get("energy_j") for t in seen.values()]
     watts = [(t or {}).get("power_mean_w") for t in seen.values()]
-    in_window = sum((r.get("metrics") or {}).get("samples_per_step", 0) * len((r.get("timing") or {}).get("times_s") or [])
-                    for r in records)
+    if collective:
+        in_window = len((records[0].get("timing") or {}).get("times_s") or [])
+    else:
+        in_window = sum((r.get("metrics") or {}).get("samples_per_step", 0)
+                        * len((r.get("timing") or {}).get("times_s") or []) for r in records)
     out: dict[str, Any] = {k: None for k in ENERGY_METRICS}
     if energies and all(energies) and in_window:
         total = sum(energies)

@@ -1,6 +1,9 @@
 """The torch.distributed engine without launching processes: environment, devices, failure text,
 the tagged control exchanges, agreed step counts, and the command line less --nproc."""
 
+import datetime
+import os
+
 import pytest
 
 from benchsuite import devices, distributed, timing
@@ -22,13 +25,43 @@ def test_detect_torchrun_slurm_and_single_process():
 
 def test_pick_device_one_per_local_rank(fake_gpus):
     assert distributed.pick_device("all", 1, fake_gpus).id == "cuda:1"
-    assert distributed.pick_device("cuda", 2, fake_gpus).id == "cuda:0"  # wraps over the visible GPUs
     assert distributed.pick_device("cpu", 1, fake_gpus).id == "cpu"
     assert distributed.pick_device("all", 1, [devices.cpu()]).id == "cpu"
     with pytest.raises(devices.DeviceError, match="no CUDA GPU"):
         distributed.pick_device("cuda", 0, [devices.cpu()])
     with pytest.raises(devices.DeviceError, match="each rank takes one device"):
         distributed.pick_device("cuda:1", 0, fake_gpus)
+
+
+def test_more_local_ranks_than_gpus_is_an_error_not_a_shared_gpu(fake_gpus):
+    with pytest.raises(distributed.DistError, match=r"local rank 2 has no GPU of its own: 2 GPUs are visible"):
+        distributed.pick_device("cuda", 2, fake_gpus, environ={})
+    with pytest.raises(devices.DeviceError, match=r"\(CUDA_VISIBLE_DEVICES=0,1\), for local ranks 0-1"):
+        distributed.pick_device("all", 3, fake_gpus, environ={"CUDA_VISIBLE_DEVICES": "0,1"})  # a usage error too
+    one = [devices.cpu(), fake_gpus[1]]
+    with pytest.raises(distributed.SharedGpuError, match="local rank 1 has no GPU of its own: 1 GPU is visible"):
+        distributed.pick_device("cuda", 1, one, environ={})
+    # srun --gpus-per-task=1 (or a wrapper) shows each rank only its own GPU
+    assert distributed.pick_device("cuda", 5, one, environ={"CUDA_VISIBLE_DEVICES": "5"}).id == "cuda:0"
+    assert distributed.pick_device("cpu", 7, fake_gpus, environ={}).id == "cpu"
+
+
+def test_two_ranks_bound_to_one_gpu_are_found_at_start():
+    def peer(rank, host, uuid, kind="cuda"):
+        return {"rank": rank, "hostname": host, "device": {"id": "cuda:0", "type": kind, "uuid": uuid}}
+
+    distributed.check_own_gpus([peer(0, "a", "GPU-1"), peer(1, "a", "GPU-2"), peer(2, "b", "GPU-1")])
+    distributed.check_own_gpus([peer(0, "a", None), peer(1, "a", None)])  # no UUID: not compared
+    distributed.check_own_gpus([peer(0, "a", None, "cpu"), peer(1, "a", None, "cpu")])  # ranks share a CPU
+    with pytest.raises(distributed.SharedGpuError, match=r"ranks 0, 2 on a share one GPU \(GPU-1\)"):
+        distributed.check_own_gpus([peer(0, "a", "GPU-1"), peer(1, "a", "GPU-2"), peer(2, "a", "GPU-1")])
+
+
+def test_nccl_case_groups_abort_on_timeout_instead_of_ending_the_process():
+    assert distributed.nccl_error_env({}) == {"TORCH_NCCL_ASYNC_ERROR_HANDLING": "2"}
+    assert distributed.nccl_error_env({"TORCH_NCCL_ASYNC_ERROR_HANDLING": "1"}) == \
+        {"TORCH_NCCL_ASYNC_ERROR_HANDLING": "2"}  # torchrun's default (end the process) is replaced
+    assert distributed.nccl_error_env({"TORCH_NCCL_BLOCKING_WAIT": "1"}) == {}  # the user's choice stands
 
 
 def test_strip_nproc():
@@ -88,3 +121,24 @@ def test_agreed_counts_time_exactly_what_the_ranks_agreed():
     assert seen == [(0, 3)] and iters == 6 and len(calls) == 6
     assert (fixed.min_iters, fixed.max_iters, fixed.min_time_s) == (7, 7, 0.0)
     assert len(timing.time_cpu(lambda: None, fixed)) == 7
+
+
+def test_case_comm_makes_nccl_groups_with_the_case_timeout_and_abort_only(monkeypatch):
+    import torch.distributed as dist
+
+    monkeypatch.delenv("TORCH_NCCL_ASYNC_ERROR_HANDLING", raising=False)  # restored after the test
+    monkeypatch.delenv("TORCH_NCCL_BLOCKING_WAIT", raising=False)
+    made = []
+
+    def new_group(**kwargs):
+        made.append({**kwargs, "handling": os.environ.get("TORCH_NCCL_ASYNC_ERROR_HANDLING")})
+        return "group"
+
+    monkeypatch.setattr(dist, "new_group", new_group)
+    gpu = devices.Device(id="cuda:0", type="cuda", name="GPU", index=0)
+    comm = distributed.Context(distributed.LaunchEnv(0, 2, 0, "torchrun"), gpu, case_timeout_s=7).case_comm()
+    assert comm.backend == "nccl" and comm.timeout_s == 7.0
+    assert made == [{"backend": "nccl", "timeout": datetime.timedelta(seconds=7), "handling": "2"}]
+    monkeypatch.delenv("TORCH_NCCL_ASYNC_ERROR_HANDLING")
+    distributed.Context(distributed.LaunchEnv(0, 2, 0, "torchrun"), devices.cpu()).case_comm()
+    assert made[-1]["backend"] == "gloo" and made[-1]["handling"] is None  # gloo groups are left alone

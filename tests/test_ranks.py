@@ -48,6 +48,33 @@ def test_collective_bandwidth_from_the_slowest_median():
     assert m["busbw_gbps"] == pytest.approx(m["algbw_gbps"] * 2 * (2 - 1) / 2)
 
 
+def test_a_collective_counts_once_per_step_not_once_per_rank():
+    size = 4 * 2**20
+    recs = [_record(r, med, collective_op="all_reduce", bytes_per_step=float(size), samples_per_step=1,
+                    flops_per_step=None) for r, med in ((0, 1e-3), (1, 2e-3))]
+    for rec in recs:
+        rec["workload"] = "collective"
+    m = ranks.merge(recs)["metrics"]
+    assert m["samples_per_s"] == pytest.approx(1 / 2e-3)  # one all-reduce done jointly, not 2 × 1/t
+    assert m["samples_per_s_per_device"] is None and m["samples_per_step_global"] == 1
+    assert m["j_per_sample"] == pytest.approx(10.0 / 5)  # 5 timed collectives, not 10
+    # a record without the metric name but with the workload name counts as a collective too
+    assert ranks.is_collective({"workload": "collective", "metrics": {}})
+    assert not ranks.is_collective(_record(0, 0.01))
+
+
+def test_pct_of_achievable_and_of_peak_are_against_every_rank():
+    # each rank's own figures: rank 0 does 0.1 TFLOP/s, 20 % of its 0.5 achievable, 10 % of its 1.0 peak
+    recs = [_record(r, med, peak_tflop_per_s=1.0, achievable_tflop_per_s=0.5, pct_of_achievable=20.0,
+                    pct_of_peak=10.0) for r, med in ((0, 0.010), (1, 0.020))]
+    m = ranks.merge(recs)["metrics"]
+    assert m["tflop_per_s"] == pytest.approx(2e9 / 0.020 / 1e12)  # 0.1 TFLOP/s for both, paced by rank 1
+    assert m["pct_of_achievable"] == pytest.approx(100.0 * 0.1 / (2 * 0.5))  # 10 %, not rank 0's 20 %
+    assert m["pct_of_peak"] == pytest.approx(100.0 * 0.1 / (2 * 1.0))
+    recs[1]["metrics"]["achievable_tflop_per_s"] = None  # rank 1's device was never calibrated
+    assert ranks.merge(recs)["metrics"]["pct_of_achievable"] is None
+
+
 def test_a_failed_rank_makes_the_case_an_error_naming_it():
     merged = ranks.merge([_record(0, 0.01), _record(1, None, "error", "RuntimeError: timed out")])
     assert merged["status"] == "error" and "metrics" not in merged

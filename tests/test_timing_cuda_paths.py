@@ -28,7 +28,11 @@ class FakeCuda:
                 self.t = fake.now_ms
 
             def synchronize(self):
-                fake.log.append("sync")
+                raise AssertionError("a blocking Event.synchronize(): signals could not run while it waits")
+
+            def query(self):
+                fake.log.append("query")
+                return True
 
             def elapsed_time(self, other):
                 return other.t - self.t
@@ -55,7 +59,7 @@ def test_cuda_reps_are_bracketed_by_events_and_the_flush_is_outside(monkeypatch)
 
     times = timing.time_reps(op, "cuda", reps=3, warmup=1, flush=flush, device="cuda:0")
     assert times == [0.002, 0.002, 0.002]
-    assert cuda.log == ["op"] + ["flush", "record", "op", "record"] * 3 + ["sync"]
+    assert cuda.log == ["op"] + ["flush", "record", "op", "record"] * 3 + ["query"]  # one poll, no sync
 
 
 def test_l2_flush_buffer_is_twice_l2_and_at_least_the_minimum():
@@ -108,5 +112,58 @@ def test_measure_with_flush_times_every_step_cold_and_says_so(monkeypatch):
     got = timing.measure(step, "cuda", settings, device="cuda:0", flush=flush)
     assert got.cache_state == timing.CACHE_FLUSHED and got.method == "cuda-event"
     assert list(got.times_s) == [0.1] * 5  # 0.5 s of timed steps; the flushes are not counted
-    timed = [x for x in cuda.log[cuda.log.index("flush"):] if x != "sync"]
+    timed = [x for x in cuda.log[cuda.log.index("flush"):] if x not in ("sync", "query")]
     assert timed == ["flush", "record", "op", "record"] * 5
+
+
+class _SlowEvent:
+    """An event the GPU passes after ``pending`` polls; a blocking synchronize() is a failure."""
+
+    def __init__(self, pending):
+        self.pending, self.queries = pending, 0
+
+    def query(self):
+        self.queries += 1
+        if self.pending:
+            self.pending -= 1
+            return False
+        return True
+
+    def synchronize(self):
+        raise AssertionError("wait_event must poll, not block in synchronize()")
+
+
+def test_wait_event_polls_until_the_gpu_passes_the_event():
+    event, slept = _SlowEvent(pending=3), []
+    timing.wait_event(event, poll_s=0.001, sleep=slept.append)
+    assert event.queries == 4 and slept == [0.001] * 3
+    done = _SlowEvent(pending=0)
+    timing.wait_event(done, sleep=slept.append)  # already passed: no sleep at all
+    assert done.queries == 1 and len(slept) == 3
+
+
+def test_wait_event_lets_a_signal_handler_interrupt_the_wait():
+    """What SIGTERM from torchrun relies on: between polls Python code runs, and an exception
+    raised there (here by the sleep, as `Context._on_sigterm` raises Terminated) ends the wait."""
+    event = _SlowEvent(pending=10**9)
+
+    def sleep(seconds):
+        if event.queries >= 5:
+            raise KeyboardInterrupt("stand-in for the SIGTERM handler's Terminated")
+
+    with pytest.raises(KeyboardInterrupt):
+        timing.wait_event(event, sleep=sleep)
+    assert event.queries == 5
+
+
+def test_time_cuda_waits_by_polling_the_chunk_end(monkeypatch):
+    cuda = FakeCuda()
+    cuda.install(monkeypatch)
+
+    def step():
+        cuda.log.append("op")
+        cuda.now_ms += 10.0
+
+    settings = timing.TimingSettings(min_time_s=0.0, min_iters=3, max_iters=3)
+    assert timing.time_cuda(step, settings, "cuda:0") == [0.01, 0.01, 0.01]
+    assert "sync" not in cuda.log and cuda.log.count("query") == 2  # chunks of 1 and 2 steps
