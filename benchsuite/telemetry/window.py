@@ -113,6 +113,14 @@ def _unmeasured(fields: tuple[str, ...], device: str, case_id: str, window_s: fl
     return _finish(summary, {f: reason for f in fields if f not in skip}, [])
 
 
+def _span(rows: list[Row], t_open: float, t_close: float, open_row: Row | None,
+          close_row: Row | None) -> tuple[float, list[Row], list[Row]]:
+    """(window seconds, sampler rows inside it in time order, those with the edge readings)."""
+    inside = sorted((r for r in rows if t_open <= r["t_s"] <= t_close), key=lambda r: r["t_s"])
+    points = [r for r in [open_row, *inside, close_row] if r is not None]
+    return max(0.0, t_close - t_open), inside, points
+
+
 def summarize_gpu(rows: list[Row], *, device: str, case_id: str, t_open: float,
                   t_close: float, open_row: Row | None, close_row: Row | None,
                   idle_power_w: float | None = None, pids: list[int] | None = None,
@@ -124,11 +132,9 @@ def summarize_gpu(rows: list[Row], *, device: str, case_id: str, t_open: float,
     is the counter); ``pids`` the compute PIDs seen on the GPU during the window (None:
     not supported); ``reason`` set means nothing could be measured (e.g. no NVML).
     """
-    window_s = max(0.0, t_close - t_open)
+    window_s, inside, points = _span(rows, t_open, t_close, open_row, close_row)
     if reason is not None:
         return _unmeasured(GPU_SUMMARY_FIELDS, device, case_id, window_s, reason, idle_power_w)
-    inside = sorted((r for r in rows if t_open <= r["t_s"] <= t_close), key=lambda r: r["t_s"])
-    points = [r for r in [open_row, *inside, close_row] if r is not None]
     not_measured: dict[str, str] = {}
     notes: list[str] = []
     flags = _window_flags(window_s, inside)
@@ -247,11 +253,9 @@ def summarize_host(rows: list[Row], *, device: str, case_id: str, t_open: float,
                    idle_power_w: float | None = None, rapl_reason: str | None = None,
                    reason: str | None = None, new_errors: int = 0) -> dict[str, Any]:
     """Summary of a host (CPU) window; energy from RAPL's cumulative ``cpu_energy_j``."""
-    window_s = max(0.0, t_close - t_open)
+    window_s, inside, points = _span(rows, t_open, t_close, open_row, close_row)
     if reason is not None:
         return _unmeasured(HOST_SUMMARY_FIELDS, device, case_id, window_s, reason, idle_power_w)
-    inside = sorted((r for r in rows if t_open <= r["t_s"] <= t_close), key=lambda r: r["t_s"])
-    points = [r for r in [open_row, *inside, close_row] if r is not None]
     not_measured: dict[str, str] = {}
     flags = _window_flags(window_s, inside)
     if new_errors:
