@@ -42,7 +42,10 @@ window.addEventListener("load", function () {
     var divs = Array.from(document.querySelectorAll(".plotly-graph-div"));
     out.figures = divs.map(function (d) { return d.id; });
     out.rendered = divs.filter(function (d) {
-      return d._fullLayout && d.querySelector(".main-svg") && d.querySelectorAll(".trace, .bars, .scatterlayer").length > 0;
+      // drawn, and holding data: at least one trace with at least one point (an empty plot has layers too)
+      var points = (d._fullData || []).some(function (t) { return t.visible !== false && t._length > 0; });
+      return d._fullLayout && d.querySelector(".main-svg") && points &&
+             d.querySelectorAll(".trace, .bars, .scatterlayer").length > 0;
     }).map(function (d) { return d.id; });
     var select = document.getElementById("bs-timeline-select");
     if (select && select.options.length > 1) {
