@@ -182,3 +182,16 @@ def test_damaged_samples_file_is_named_and_a_truncated_row_skipped(tmp_path):
         warnings.simplefilter("always")
         frame = figures.read_samples(run)
     assert len(frame) == 1 and "truncated last line" in str(seen[0].message)
+
+
+def test_whole_run_entries_one_per_gpu_and_host_only_without_gpus():
+    import pandas as pd
+
+    rows = [{"t_s": t, "device": d, "case_id": "", "power_w": p, "cpu_util_pct": 50.0 if d == "host" else None}
+            for t in (0.0, 0.5, 1.0) for d, p in (("cuda:0", 100.0), ("cuda:1", 300.0), ("host", None))]
+    entries = figures.timeline_data([("r", pd.DataFrame(rows))], pd.DataFrame())
+    assert [e["label"] for e in entries] == ["r · whole run (cuda:0)", "r · whole run (cuda:1)"]
+    assert entries[1]["series"]["power_w"]["y"] == [300.0] * 3  # no zigzag between GPUs
+    host_only = pd.DataFrame([r for r in rows if r["device"] == "host"])
+    entries = figures.timeline_data([("r", host_only)], pd.DataFrame())
+    assert [e["label"] for e in entries] == ["r · whole run (host)"] and "cpu_util_pct" in entries[0]["series"]

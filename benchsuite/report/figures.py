@@ -289,12 +289,18 @@ def timeline_data(runs: list[tuple[str, pd.DataFrame]], df: pd.DataFrame) -> lis
         if samples is None or samples.empty or "t_s" not in samples.columns:
             continue
         t_all = pd.to_numeric(samples["t_s"], errors="coerce").to_numpy(dtype=float)
-        whole = samples["device"] != "host"
-        if whole.any():
-            start = np.nanmin(t_all)
-            entries.append(_entry(f"{run_id} · whole run ({_device_names(samples)})",
-                                  _series(samples[whole], t_all[whole.to_numpy()] - start, RUN_BUCKETS),
-                                  _series(samples[~whole], t_all[~whole.to_numpy()] - start, RUN_BUCKETS)))
+        # One whole-run entry per GPU (several GPUs' readings in one line would zigzag), or
+        # a host-only one on a machine without GPUs.
+        start = np.nanmin(t_all)
+        host = (samples["device"] == "host").to_numpy()
+        gpus = sorted(d for d in samples["device"].unique() if d and d != "host")
+        for gpu in gpus or [None]:
+            mine = (samples["device"] == gpu).to_numpy() if gpu else np.zeros(len(samples), dtype=bool)
+            entry = _entry(f"{run_id} · whole run ({gpu or 'host'})",
+                           _series(samples[mine], t_all[mine] - start, RUN_BUCKETS),
+                           _series(samples[host], t_all[host] - start, RUN_BUCKETS))
+            if entry["series"]:
+                entries.append(entry)
         in_case = samples[samples["case_id"] != ""]
         for case_id, part in in_case.groupby("case_id", sort=False):
             t = pd.to_numeric(part["t_s"], errors="coerce").to_numpy(dtype=float)
@@ -307,10 +313,6 @@ def timeline_data(runs: list[tuple[str, pd.DataFrame]], df: pd.DataFrame) -> lis
             if entry["series"]:
                 entries.append(entry)
     return entries
-
-
-def _device_names(samples: pd.DataFrame) -> str:
-    return ", ".join(sorted(d for d in samples["device"].unique() if d and d != "host")) or "host"
 
 
 def _entry(label: str, gpu: dict[str, Any], host: dict[str, Any]) -> dict[str, Any]:
@@ -346,5 +348,6 @@ def timeline(entries: list[dict[str, Any]]) -> go.Figure | None:
         x, y = (first["times"][data["ti"]], data["y"]) if data else ([], [])
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name), row=row, col=1)
     fig.update_layout(title="Power, utilisation, memory and clocks over time", height=800, **LAYOUT)
-    fig.update_xaxes(title_text="seconds from the start of the case", row=len(TIMELINE_ROWS), col=1)
+    fig.update_xaxes(title_text="seconds from the first sample of the case (or of the run)",
+                     row=len(TIMELINE_ROWS), col=1)
     return fig
