@@ -36,7 +36,9 @@ GPU_FIELDS = {
     "pcie_gen": ("pcie_gen",),
     "pcie_width": ("pcie_width",),
     "temp_start_c": ("temp_start_c", "temp_c"),
+    "model": ("name",),  # not state: used only to tell different GPU models apart (see differences)
 }
+NOT_STATE = {"model"}
 # Start temperatures within this many degrees are the same state (a GPU never starts
 # two runs at exactly the same temperature; 10 °C is where boost clocks start to differ).
 TEMP_TOLERANCE_C = 10.0
@@ -88,8 +90,13 @@ def differences(a: dict[str, Any], b: dict[str, Any], gpus_paired: bool = True) 
     """
     if not gpus_paired:
         a, b = _first_gpu(a), _first_gpu(b)
+        if a.get("gpu.model") and b.get("gpu.model") and a["gpu.model"] != b["gpu.model"]:
+            # different GPU models have different power limits and clocks by design: compare
+            # only what the host and its software set
+            a = {k: v for k, v in a.items() if not k.startswith("gpu.")}
     return sorted(k for k in a.keys() & b.keys()
-                  if a[k] is not None and b[k] is not None and not _same(k, a[k], b[k]))
+                  if k.rsplit(".", 1)[-1] not in NOT_STATE
+                  and a[k] is not None and b[k] is not None and not _same(k, a[k], b[k]))
 
 
 def _first_gpu(fp: dict[str, Any]) -> dict[str, Any]:

@@ -136,3 +136,15 @@ def test_compare_markdown_golden(tmp_path):
     new = report_runs.make_run(tmp_path, "new", speed=0.9, seed=1, **small)
     result = compare.compare(results.load(base), results.load(new), "samples_per_s", 0.05)
     check_golden("compare.md", markdown(compare.display(result)))
+
+
+def test_cross_device_tables_do_not_warn_about_power_limits_of_different_gpu_models():
+    from benchsuite import fingerprint
+
+    h100 = report_runs.header(gpus=[report_runs.gpu_static(power_limit_w=700)])
+    a100 = report_runs.header(gpus=[{**report_runs.gpu_static(power_limit_w=400), "name": "NVIDIA A100-SXM4-80GB"}])
+    capped = report_runs.header(gpus=[report_runs.gpu_static(power_limit_w=500)])
+    fa, fb, fc = (fingerprint.fingerprint(h) for h in (h100, a100, capped))
+    assert not any(f.startswith("gpu.") for f in fingerprint.differences(fa, fb, gpus_paired=False))
+    assert fingerprint.differences(fa, fc, gpus_paired=False) == ["gpu.power_limit_w"]  # same model: it matters
+    assert "cuda:0.model" not in fingerprint.differences(fa, fb)  # the model is never reported as a state
