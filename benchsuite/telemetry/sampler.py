@@ -28,6 +28,10 @@ CSV_COLUMNS: tuple[str, ...] = (
     ("t_s", "time_unix", "device", "case_id") + nvml.GPU_SAMPLE_FIELDS + HOST_SAMPLE_FIELDS
 )
 _STOP_TIMEOUT_S = 5.0
+# Rows stay in memory while a window is open, and this long after (the settle rule and
+# late readers look back a little); older ones live only in samples.csv. Keeps a long
+# run at a high rate from growing without bound.
+KEEP_S = 120.0
 
 
 def validate_hz(hz: Any) -> float:
@@ -128,6 +132,10 @@ class _Core:
         now = self.clock()
         with self.lock:
             self.samples.extend(rows)
+            if not self.labels and self.samples and self.samples[0]["t_s"] < now - self.t0 - KEEP_S - 10.0:
+                cutoff = now - self.t0 - KEEP_S  # trimmed in batches, never while a window is open
+                keep = next((i for i, r in enumerate(self.samples) if r["t_s"] >= cutoff), len(self.samples))
+                del self.samples[:keep]
             self.ticks += 1
             if self.first_tick is None:
                 self.first_tick = now

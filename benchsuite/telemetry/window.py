@@ -368,8 +368,9 @@ class Window:
         rows: list[Row] = []
         new_errors = 0
         if self._sampler is not None:
-            self._sampler.pop_label(self._token)
+            # read before the label goes: while a window is open the sampler keeps every row
             rows = self._sampler.samples(self._row_device, self._t_open, t_close)
+            self._sampler.pop_label(self._token)
             new_errors = self._sampler.errors - self._errors0
         common = dict(device=self.device, case_id=self.case_id, t_open=self._t_open,
                       t_close=t_close, open_row=self._open_row, close_row=close_row,

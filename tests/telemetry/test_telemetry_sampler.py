@@ -123,3 +123,23 @@ def test_samples_csv_and_labels(tmp_path):
     assert (labels == "mlp/infer/cpu/fp32/bs8").sum() >= 3
     assert (labels == "").sum() >= 2
     assert df["t_s"].is_monotonic_increasing
+
+
+def test_old_rows_leave_memory_unless_a_window_is_open():
+    """Rows older than KEEP_S go (they are in samples.csv) once no window is open."""
+    from benchsuite.telemetry import sampler as sampler_mod
+
+    now = [0.0]
+    s = Sampler([0], hz=10, host=False, gpu_reader=lambda i, errors: {"power_w": 1.0}, clock=lambda: now[0])
+    core = s._core
+    core.t0, core.last_flush = 0.0, 0.0
+    token = s.push_label("long-case")
+    for step in range(400):  # 200 s at 2 ticks/s with a window open: everything kept
+        now[0] = step * 0.5
+        core.tick()
+    assert len(s.samples()) == 400
+    s.pop_label(token)
+    now[0] = 200.0
+    core.tick()
+    kept = s.samples()
+    assert kept and kept[0]["t_s"] >= 200.0 - sampler_mod.KEEP_S and len(kept) < 400
