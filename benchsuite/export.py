@@ -168,6 +168,7 @@ def _extra_info(case: dict, run: results.Run) -> dict[str, Any]:
                                    metrics.get("samples_per_step")))
     else:
         extra["telemetry_note"] = "no telemetry recorded for this case"
+    extra["energy_measured"] = extra.get("energy_per_round_j") is not None  # as the pytest plugin writes it
     return extra
 
 

@@ -98,6 +98,7 @@ def test_export_is_read_by_pytest_benchmarks_loader(run_dir, tmp_path):
     assert info["tflop_per_s"] == pytest.approx(case["tflop_per_s"])
     # the run had telemetry: the case's own note (e.g. "no RAPL on this CPU") travels with it
     assert info["telemetry_note"] == case["telemetry_note"] and info["energy_j"] is None
+    assert info["energy_measured"] is False
 
 
 def test_export_leaves_out_cases_without_times(run_dir, tmp_path):
