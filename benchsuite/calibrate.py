@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
@@ -223,7 +224,7 @@ def matmul_timer(device: str, precision_name: str, *, reps: int, warmup: int,
             torch.cuda.empty_cache()
             return math.inf
         del op
-        return timing.median(times)
+        return statistics.median(times)
 
     return time_fn
 
@@ -267,7 +268,7 @@ def copy_bandwidth(device: str, kind: str, nbytes: int, reps: int, warmup: int =
     def op() -> None:
         dst.copy_(src, non_blocking=True)
 
-    seconds = timing.median(timing.time_reps(op, dev.type, reps, warmup, device=dev))
+    seconds = statistics.median(timing.time_reps(op, dev.type, reps, warmup, device=dev))
     del src, dst
     return {"gb_per_s": moved / seconds / 1e9, "bytes_per_copy": moved, "seconds": seconds, "reps": reps}
 

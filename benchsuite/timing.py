@@ -279,13 +279,6 @@ def l2_flush(device, l2_bytes: int | None = None, minimum_bytes: int = 256 * 2**
     return flush, nbytes
 
 
-def median(times: Sequence[float]) -> float:
-    """The median of raw times (seconds)."""
-    ordered = sorted(times)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
 def warm_up_agreed(step: Callable[[], None], settings: TimingSettings, sync: Callable[[], None],
                    agree: Callable[[Sequence[int]], Sequence[int]],
                    clock: Callable[[], float] = time.perf_counter) -> tuple[int, float, TimingSettings]:

@@ -115,7 +115,6 @@ def test_time_reps_flushes_before_every_repetition_outside_the_timed_span():
     times = timing.time_reps(op, "cpu", reps=3, warmup=2, flush=flush, clock=clock)
     assert times == [0.5, 0.5, 0.5]
     assert log == ["op", "op", "flush", "op", "flush", "op", "flush", "op"]
-    assert timing.median([3.0, 1.0, 2.0, 10.0]) == 2.5
 
 
 @pytest.fixture
