@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchsuite import __version__, cifar, peaks, plan, results, runner, verdicts
-from benchsuite.devices import Device
+from benchsuite.devices import Device, telemetry_gpus
 from benchsuite.report import claims as render
 from benchsuite.workload import Registry
 
@@ -233,11 +233,6 @@ def _idle_nvml(summary: dict | None) -> tuple[float | None, str]:
 
 EVENTS_NOTE = ("1 − (device time between CUDA events around each step) ÷ wall time; launch gaps inside a step "
                "count as busy, so this is a lower bound of the idle share")
-
-
-def telemetry_gpus(devices: list[Device]) -> list[int]:
-    """NVML indices of the GPUs among ``devices`` that telemetry samples (unmatched GPUs are left out)."""
-    return [d.nvml_index for d in devices if d.type == "cuda" and d.nvml_index is not None]
 
 
 def telemetry_window(telemetry, device: Device, name: str):

@@ -140,7 +140,7 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
         node_devices = _node_devices(ctx, chosen[0])
     main_rank = ctx is None or ctx.is_main
     sampling = telemetry and (ctx is None or env.local_rank == 0)  # a node's local rank 0 samples its devices
-    gpus = [d.nvml_index for d in chosen if d.type == "cuda" and d.nvml_index is not None]
+    gpus = devices_mod.telemetry_gpus(chosen)
     gpus += [int(d.split(":")[1]) for d in node_devices if d.startswith("cuda:") and int(d.split(":")[1]) not in gpus]
     tel = Telemetry(gpus, hz=sample_hz, samples_path=out_dir / run_id / results.SAMPLES_FILE if main_rank else None,
                     enabled=sampling)
@@ -223,13 +223,15 @@ def _launch(nproc: int) -> None:
 
 def _node_devices(ctx, device) -> tuple[str, ...]:
     """On a node's local rank 0: telemetry ids of the other local ranks' devices (it samples them)."""
+    from benchsuite.devices import telemetry_id
+
     if ctx.env.local_rank != 0:
         return ()
     here = [p for p in ctx.peers if p["hostname"] == ctx.peers[ctx.rank]["hostname"] and p["rank"] != ctx.rank]
     ids = []
     for peer in here:
         d = peer["device"]
-        tid = "cpu" if d["type"] == "cpu" else (f"cuda:{d['nvml_index']}" if d.get("nvml_index") is not None else None)
+        tid = telemetry_id(d["type"], d.get("nvml_index"))
         if tid is not None and tid != device.telemetry_id and tid not in ids:
             ids.append(tid)
     return tuple(ids)

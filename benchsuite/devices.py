@@ -40,9 +40,7 @@ class Device:
     @property
     def telemetry_id(self) -> str | None:
         """The name telemetry knows this device by: "cpu", "cuda:<NVML index>", or None if unmatched."""
-        if self.type == "cpu":
-            return "cpu"
-        return f"cuda:{self.nvml_index}" if self.nvml_index is not None else None
+        return telemetry_id(self.type, self.nvml_index)
 
     def to_dict(self) -> dict:
         """Plain data for the run header."""
@@ -51,6 +49,18 @@ class Device:
         if self.compute_capability:
             data["compute_capability"] = f"{self.compute_capability[0]}.{self.compute_capability[1]}"
         return data
+
+
+def telemetry_id(device_type: str, nvml_index: int | None) -> str | None:
+    """"cpu", "cuda:<NVML index>", or None for a GPU NVML could not be matched to."""
+    if device_type == "cpu":
+        return "cpu"
+    return f"cuda:{nvml_index}" if nvml_index is not None else None
+
+
+def telemetry_gpus(devices: list[Device]) -> list[int]:
+    """NVML indices of the GPUs among ``devices`` that telemetry samples (unmatched GPUs are left out)."""
+    return [d.nvml_index for d in devices if d.type == "cuda" and d.nvml_index is not None]
 
 
 def native_cpu_precisions(flags: set[str]) -> frozenset[str]:

@@ -308,7 +308,7 @@ def renumbered_gpu(nvml_index, id="cuda:0"):
 
 def test_telemetry_follows_nvml_numbering_not_torch_numbering():
     matched, unmatched = renumbered_gpu(2), renumbered_gpu(None, id="cuda:1")
-    assert claims.telemetry_gpus([devices.cpu(), matched, unmatched]) == [2]
+    assert devices.telemetry_gpus([devices.cpu(), matched, unmatched]) == [2]
     tel = RecordingTelemetry()
     window = claims.telemetry_window(tel, matched, "claims-train/cuda:0/bs4/epoch1")
     assert tel.windows == ["cuda:2"] and window.summary["energy_j"] == 5.0
