@@ -10,14 +10,12 @@ from `benchsuite.report.claims`.
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from benchsuite import __version__, cifar, peaks, plan, results, runner, verdicts
+from benchsuite import cifar, peaks, plan, results, runner, verdicts
 from benchsuite.devices import Device, telemetry_gpus
 from benchsuite.report import claims as render
 from benchsuite.workload import Registry
@@ -337,13 +335,6 @@ class ClaimsRun:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-def _device_record(device: Device) -> dict:
-    data = device.to_dict()
-    sheet = peaks.lookup(device.name) if device.type == "cuda" else None
-    data["datasheet"] = sheet.to_dict() if sheet else None
-    return data
-
-
 def _datasheets(names: list[str]) -> list[dict]:
     """Datasheets of the measured GPUs, then of one part per generation (oldest first), without repeats."""
     by_model = {s.model: s for s in peaks.DATASHEETS}
@@ -375,8 +366,6 @@ def measure(devices: list[Device], registry: Registry, settings: ClaimsSettings,
 
     ``given`` holds the records of the ``--run`` runs (`load_runs`), ``given_runs`` their paths.
     """
-    import torch
-
     from benchsuite.telemetry import Telemetry
 
     given = list(given)
@@ -386,16 +375,9 @@ def measure(devices: list[Device], registry: Registry, settings: ClaimsSettings,
     to_run = [c for c in cases if c not in reused]
     run_id = results.new_run_id()
     tel = Telemetry(telemetry_gpus(devices), hz=sample_hz, samples_path=Path(out_dir) / run_id / results.SAMPLES_FILE, enabled=telemetry)
-    header = {
-        "benchsuite": __version__, "tag": "claims",
-        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "options": options or {}, "host": _host_info(), "devices": [_device_record(d) for d in devices],
-        "threads": torch.get_num_threads(),
-        "settings": {"claims": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()},
-                     "sample_hz": sample_hz, "cooldown_s": run_settings.cooldown_s, "idle_s": run_settings.idle_s,
-                     "timing": {t: vars(s) for t, s in run_settings.timing.items()}},
-        "telemetry": tel.info(),
-    }
+    header = runner.run_header(devices, run_settings, tel, tag="claims", options=options or {},
+                               extra_settings={"claims": {k: list(v) if isinstance(v, tuple) else v
+                                                          for k, v in asdict(settings).items()}})
     store = results.RunStore(out_dir, header, run_id=run_id)
     training: list[dict] = []
     with tel:
@@ -463,9 +445,3 @@ def _reference_records() -> list[dict]:
         return load_runs([results.reference_dir()], "reference")
     except results.ResultsError:
         return []
-
-
-def _host_info() -> dict:
-    from benchsuite import devices as devices_mod
-
-    return devices_mod.host_info()

@@ -135,7 +135,7 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
     ctx, node_devices = None, ()
     if env is not None:
         ctx = distributed.Context(env, chosen[0], case_timeout_s=collective_timeout or distributed.DEFAULT_CASE_TIMEOUT_S)
-        ctx.start({"hostname": host["hostname"], "device": _device_record(chosen[0]), "host": host,
+        ctx.start({"hostname": host["hostname"], "device": devices_mod.record(chosen[0]), "host": host,
                    "pid": os.getpid()})
         node_devices = _node_devices(ctx, chosen[0])
     main_rank = ctx is None or ctx.is_main
@@ -148,20 +148,8 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
                                    fail_fast=fail_fast, calibrations=calibrations, min_time_s=min_time,
                                    min_iters=min_iters, warmup_iters=warmup, settle_max_s=settle_max,
                                    flush_l2=flush_l2 or None)
-    header = {
-        "benchsuite": __version__,
-        "tag": tag,
-        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "options": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
-                    for k, v in click.get_current_context().params.items()},
-        "host": host,
-        "devices": [_device_record(d) for d in chosen],
-        "threads": torch.get_num_threads(),
-        "settings": {"quick": quick, "fail_fast": fail_fast, "sample_hz": sample_hz,
-                     "cooldown_s": settings.cooldown_s, "idle_s": settings.idle_s,
-                     "timing": {t: vars(s) for t, s in settings.timing.items()}},
-        "telemetry": tel.info(),
-    }
+    header = runner.run_header(chosen, settings, tel, tag=tag, options=click.get_current_context().params,
+                               host=host, extra_settings={"quick": quick, "fail_fast": fail_fast})
     header["calibrations"] = {d: rec["id"] for d, rec in calibrations.items()}
     if ctx is not None:
         header.update(_distributed_header(ctx, env))
@@ -271,15 +259,6 @@ def _run_rank(the_runner, cases, tel, ctx) -> None:
         _stderr.print(f"rank {ctx.rank}: {type(exc).__name__}: {escape(str(exc))}", highlight=False)
         sys.exit(1)
     ctx.close()
-
-
-def _device_record(device) -> dict:
-    from benchsuite import peaks
-
-    data = device.to_dict()
-    sheet = peaks.lookup(device.name) if device.type == "cuda" else None
-    data["datasheet"] = sheet.to_dict() if sheet else None
-    return data
 
 
 def _run_with_progress(the_runner, cases, failures: bool = False) -> str:
@@ -404,7 +383,7 @@ def info(fmt: str) -> None:
 
     host = devices_mod.host_info()
     present = devices_mod.available()
-    found = [_device_record(d) for d in present]
+    found = [devices_mod.record(d) for d in present]
     calibrations, problems = calibration_store.load_for(present, host["hostname"], host["driver"])
     for d in found:
         d["calibration"] = calibrations.get(d["id"])
@@ -604,8 +583,7 @@ def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_siz
     run_settings = runner.run_settings(quick, cooldown=cooldown, telemetry=telemetry,
                                        gpu_energy=telemetry and nvml.status()[0], min_time_s=min_time,
                                        min_iters=min_iters, warmup_iters=warmup)
-    options = {k: (list(map(str, v)) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
-               for k, v in click.get_current_context().params.items()}
+    options = click.get_current_context().params
 
     def on_epoch(n, figures):
         _stderr.print(f"  epoch {n}: test accuracy {figures['accuracy_pct']:.2f} %, {figures['wall_s']:.1f} s",

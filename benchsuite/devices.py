@@ -51,6 +51,16 @@ class Device:
         return data
 
 
+def record(device: Device) -> dict:
+    """A device as the run header stores it, with its datasheet (GPUs) where one is known."""
+    from benchsuite import peaks
+
+    data = device.to_dict()
+    sheet = peaks.lookup(device.name) if device.type == "cuda" else None
+    data["datasheet"] = sheet.to_dict() if sheet else None
+    return data
+
+
 def telemetry_id(device_type: str, nvml_index: int | None) -> str | None:
     """"cpu", "cuda:<NVML index>", or None for a GPU NVML could not be matched to."""
     if device_type == "cpu":

@@ -38,6 +38,38 @@ AUTO_BATCH_CPU_MEMORY_SHARE = 0.5  # a CPU probe may use at most this share of a
 AUTO_BATCH_CPU_STEP_S = 2.0  # and stops growing past this step time, to stay interruptible
 
 
+def run_header(devices: list[Device], settings: "RunSettings", telemetry, *, tag: str | None,
+               options: dict[str, Any], host: dict | None = None, extra_settings: dict | None = None) -> dict:
+    """The header record of a run: version, tag, command line and options, host, devices
+    (with datasheets), threads, settings and the telemetry's static facts."""
+    import shlex
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    from benchsuite import __version__
+    from benchsuite import devices as devices_mod
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, (tuple, list)):
+            return [plain(v) for v in value]
+        return str(value) if isinstance(value, Path) else value
+
+    return {
+        "benchsuite": __version__,
+        "tag": tag,
+        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "options": {k: plain(v) for k, v in options.items()},
+        "host": host or devices_mod.host_info(),
+        "devices": [devices_mod.record(d) for d in devices],
+        "threads": torch.get_num_threads(),
+        "settings": {**(extra_settings or {}), "sample_hz": telemetry.hz, "cooldown_s": settings.cooldown_s,
+                     "idle_s": settings.idle_s, "timing": {t: vars(s) for t, s in settings.timing.items()}},
+        "telemetry": telemetry.info(),
+    }
+
+
 def run_settings(quick: bool, *, cooldown: float | None, telemetry: bool, gpu_energy: bool,
                  fail_fast: bool = False, calibrations: dict | None = None, **timing: Any) -> "RunSettings":
     """Settings of a sweep from the user's options (None = default): timing per device type,

@@ -279,8 +279,8 @@ class RecordingTelemetry:
 
     made: list = []
 
-    def __init__(self, gpu_indices=(), **kwargs) -> None:
-        self.gpu_indices, self.windows = list(gpu_indices), []
+    def __init__(self, gpu_indices=(), hz=20.0, **kwargs) -> None:
+        self.gpu_indices, self.windows, self.hz = list(gpu_indices), [], hz
         RecordingTelemetry.made.append(self)
 
     def window(self, device, case_id):
