@@ -269,7 +269,6 @@ def copy_bandwidth(device: str, kind: str, nbytes: int, reps: int, warmup: int =
         dst.copy_(src, non_blocking=True)
 
     seconds = statistics.median(timing.time_reps(op, dev.type, reps, warmup, device=dev))
-    del src, dst
     return {"gb_per_s": moved / seconds / 1e9, "bytes_per_copy": moved, "seconds": seconds, "reps": reps}
 
 

@@ -162,7 +162,7 @@ def _why_unpaired(records: list[dict], select, evidence: dict) -> str:
     if not any(_ok(r) and _is_gpu(r) for r in chosen):
         failed = next((r for r in chosen if _is_gpu(r)), {})
         return f"no GPU case finished ({failed.get('status')}: {failed.get('reason')})"
-    return f"no CPU result of the same cases to compare with (run benchsuite claims with --device all)"
+    return "no CPU result of the same cases to compare with (run benchsuite claims with --device all)"
 
 
 def _samples_per_j(rec: dict, cpu_watts: float | None) -> tuple[float | None, str, str]:
@@ -207,7 +207,7 @@ def claim_energy(evidence: dict) -> dict:
         figures.append(figure(f"{_label(cpu)} samples/J", c, _per(cpu, "J"), _dev(cpu), c_kind, c_note))
         figures.append(figure(f"{_label(gpu)} GPU/CPU samples/J", g / c, "×", "", kind))
     if not ratios:
-        return row("2", measurement, figures, NOT_MEASURED, f"" + "; ".join(dict.fromkeys(missing)))
+        return row("2", measurement, figures, NOT_MEASURED, "; ".join(dict.fromkeys(missing)))
     suffix = " (CPU energy is an assumption from --cpu-watts)" if assumed else ""
     worse = [r for r in ratios if r <= ENERGY_RATIO_MIN]
     if worse:
@@ -258,7 +258,7 @@ def claim_article_network(evidence: dict) -> dict:
     cases = [r for r in evidence.get("cases", []) if (r.get("params") or {}).get("variant") == "article"]
     if not cases:
         return row("4a", measurement, [], NOT_MEASURED,
-                   f"the article variant was not run (benchsuite run -w cnn --param variant=article)")
+                   "the article variant was not run (benchsuite run -w cnn --param variant=article)")
     figures = [figure(f"{r['id']}", r.get("reason") or r.get("status"), "", _dev(r), "measured") for r in cases]
     ran = [r for r in cases if _ok(r)]
     if ran:
@@ -426,7 +426,7 @@ def claim_generations(evidence: dict) -> dict:
         return row("5", measurement, figures, NOT_SUPPORTED, "; ".join(falls))
     if not efficiency_pairs:
         return row("5", measurement, figures, NOT_MEASURED,
-                   f"newer generations measure faster on every common case, but energy was not "
+                   "newer generations measure faster on every common case, but energy was not "
                    "measured on both sides of any pair (needs NVML)")
     return row("5", measurement, figures, SUPPORTED,
                f"every newer generation is faster and more efficient on all {len(compared)} common case(s)")

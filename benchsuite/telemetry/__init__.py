@@ -143,10 +143,7 @@ class Telemetry:
                           idle_power_w=self._idle.get(device), reason=reason,
                           rapl_reason=host.rapl.reason if host is not None else None,
                           clock=self._clock)
-        procs = None
-        if reason is None:
-            def procs(i: int = index) -> list[int] | None:
-                return nvml.running_processes(i)
+        procs = (lambda: nvml.running_processes(index)) if reason is None else None
         return Window(device, case_id, sampler=sampler, host=False,
                       idle_power_w=self._idle.get(device), reason=reason, procs=procs,
                       clock=self._clock)
