@@ -373,16 +373,15 @@ def _search_precisions(device, precisions: list[str], budget_s: float, tel: Any,
                        flush: Callable[[], Any] | None, on_trial: Callable[[str, Trial], None] | None,
                        clock: Callable[[], float]) -> dict[str, Any]:
     """Search each precision's best matmul within an even share of ``budget_s`` seconds, each
-    inside its own window of telemetry ``tel`` (None on a CPU); {precision: matmul entry}
-    with the datasheet figure from ``sheet`` (`peaks` entry or None)."""
+    inside its own window of telemetry ``tel`` (None on a CPU or a GPU not matched to NVML);
+    {precision: matmul entry} with the datasheet figure from ``sheet`` (`peaks` entry or None)."""
     import torch
 
     coarse_step, min_step, cap = GRID[device.type]
     per_precision = max(0.0, budget_s) / max(1, len(precisions))
     matmul: dict[str, Any] = {}
     for name in precisions:
-        window = (tel.window(device.telemetry_id, f"calibrate-{name}")
-                  if tel is not None and device.telemetry_id is not None else None)
+        window = tel.window_for(device, f"calibrate-{name}") if tel is not None else None
         cap_here = max_dim(device.type, name, _free_bytes(device), cap, coarse_step)
         time_fn = matmul_timer(device.id, name, reps=REPS[device.type], warmup=WARMUP[device.type], flush=flush)
         final_fn = matmul_timer(device.id, name, reps=FINAL_REPS[device.type], warmup=WARMUP[device.type],

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from benchsuite.telemetry.ids import CPU, TelemetryId
+
 # CPU feature flags (as /proc/cpuinfo spells them) that give native low-precision matmul.
 _NATIVE_FLAGS = {
     "bf16": {"avx512_bf16", "amx_bf16", "bf16"},  # x86 AVX512/AMX; "bf16" on aarch64
@@ -38,8 +40,9 @@ class Device:
     native_precisions: frozenset[str] = field(default_factory=frozenset)
 
     @property
-    def telemetry_id(self) -> str | None:
-        """The name telemetry knows this device by: "cpu", "cuda:<NVML index>", or None if unmatched."""
+    def telemetry_id(self) -> TelemetryId | None:
+        """The id telemetry knows this device by ("cpu", "cuda:<NVML index>"), None for a GPU NVML
+        could not be matched to."""
         return telemetry_id(self.type, self.nvml_index)
 
     def to_dict(self) -> dict:
@@ -61,11 +64,12 @@ def record(device: Device) -> dict:
     return data
 
 
-def telemetry_id(device_type: str, nvml_index: int | None) -> str | None:
-    """"cpu", "cuda:<NVML index>", or None for a GPU NVML could not be matched to."""
+def telemetry_id(device_type: str, nvml_index: int | None) -> TelemetryId | None:
+    """The telemetry id of a device of ``device_type`` ("cpu" or "cuda") and NVML index (a
+    `Device`, or a device record of a run header); None for a GPU NVML could not be matched to."""
     if device_type == "cpu":
-        return "cpu"
-    return f"cuda:{nvml_index}" if nvml_index is not None else None
+        return CPU
+    return TelemetryId.gpu(nvml_index) if nvml_index is not None else None
 
 
 def telemetry_gpus(devices: list[Device]) -> list[int]:

@@ -73,9 +73,9 @@ class _TelemetrySession:
     def device_name(self, device: str) -> str | None:
         """The device's name: the CPU model, or the GPU's name from NVML (None if unknown)."""
         if device not in self._names:
-            from benchsuite.telemetry import NvmlError, nvml, parse_device
+            from benchsuite.telemetry import NvmlError, TelemetryId, nvml
 
-            index = parse_device(device)
+            index = TelemetryId.parse(device).index
             name = None
             if index is None:
                 from benchsuite.devices import cpu
@@ -172,12 +172,12 @@ def attach(benchmark: Any, config: pytest.Config) -> EnergyMeter:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from benchsuite.telemetry import parse_device, validate_hz
+    from benchsuite.telemetry import TelemetryId, validate_hz
 
     try:  # bad values are usage errors before anything runs (neither needs NVML)
         validate_hz(config.getoption("benchsuite_telemetry_hz"))
         if config.getoption("benchsuite_device"):
-            parse_device(config.getoption("benchsuite_device"))
+            TelemetryId.parse(config.getoption("benchsuite_device"))
     except ValueError as exc:
         raise pytest.UsageError(f"benchsuite: {exc}") from None
     config.stash[_SESSION_KEY] = _TelemetrySession(config)

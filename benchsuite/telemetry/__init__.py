@@ -6,9 +6,12 @@ when a sampler is made, and torch never. Typical use by the runner::
     with Telemetry([0], hz=20, samples_path=run_dir / "samples.csv") as tel:
         idle_w = tel.measure_idle("cuda:0")          # once per device, before the sweep
         ...warm up...
-        with tel.window("cuda:0", case.id) as w:
+        with tel.window_for(device, case.id) as w:   # a benchsuite.devices.Device
             ...timed steps; synchronise the device...
         result.telemetry = w.summary
+
+Devices are named by telemetry ids (`benchsuite.telemetry.ids.TelemetryId`, or their text
+"cpu" / "cuda:<NVML index>").
 
 Without NVML everything still runs: GPU summaries say "not measured" with the reason,
 host rows are sampled and samples.csv is written.
@@ -17,31 +20,22 @@ host rows are sampled and samples.csv is written.
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from . import nvml
 from .host import POWERCAP_ROOT, HostSampler
+from .ids import TelemetryId
 from .nvml import NvmlError, NvmlUnavailable
 from .sampler import Sampler, validate_hz
-from .window import Window
+from .window import NodeWindows, UnmatchedWindow, Window
 
-__all__ = ["Telemetry", "Window", "Sampler", "NvmlError", "NvmlUnavailable", "parse_device",
-           "IDLE_CASE_ID"]
+__all__ = ["Telemetry", "TelemetryId", "Window", "Sampler", "NvmlError", "NvmlUnavailable", "IDLE_CASE_ID",
+           "validate_hz"]
 
 IDLE_CASE_ID = "__idle__"
-_DEVICE = re.compile(r"^(cpu|cuda)(?::(\d+))?$")
-
-
-def parse_device(device: str) -> int | None:
-    """GPU index of ``"cuda:N"`` (``"cuda"`` is 0), None for ``"cpu"``; else ValueError."""
-    m = _DEVICE.match(device or "")
-    if m is None or (m.group(1) == "cpu" and m.group(2) is not None):
-        raise ValueError(f"device {device!r} is not allowed: use 'cpu' or 'cuda:N'")
-    return None if m.group(1) == "cpu" else int(m.group(2) or 0)
 
 
 class Telemetry:
@@ -49,7 +43,7 @@ class Telemetry:
 
     ``hz`` must be 1..1000. ``samples_path`` (optional) receives every row as CSV.
     ``enabled=False`` samples nothing and every summary says "telemetry disabled".
-    ``clock`` (monotonic seconds) and ``gpu_reader``/``rapl_root`` are for tests.
+    ``clock`` (monotonic seconds) and ``rapl_root`` (the powercap folder) are for tests.
     """
 
     def __init__(self, gpu_indices: list[int], *, hz: float = 20.0,
@@ -63,7 +57,7 @@ class Telemetry:
         self._clock = clock
         self._rapl_root = rapl_root
         self._sampler: Sampler | None = None
-        self._idle: dict[str, float | None] = {}
+        self._idle: dict[TelemetryId, float | None] = {}
         self._device_reason: dict[int, str] = {}
         self._lock = threading.Lock()
 
@@ -80,11 +74,11 @@ class Telemetry:
             return "telemetry disabled"
         return nvml.status()[1]
 
-    def device_reason(self, device: str) -> str | None:
+    def device_reason(self, device: TelemetryId | str) -> str | None:
         """Why ``device`` cannot be measured, or None."""
         if not self.enabled:
             return "telemetry disabled"
-        index = parse_device(device)
+        index = TelemetryId.parse(device).index
         if index is None:
             return None
         if not self.available:
@@ -130,55 +124,74 @@ class Telemetry:
         self.stop()
 
     # -- measuring --------------------------------------------------------------------
-    def window(self, device: str, case_id: str) -> Window:
-        """A window over ``device`` ("cpu" or "cuda:N"); its summary is set on exit."""
-        index = parse_device(device)
-        reason = self.device_reason(device)
+    def window(self, device: TelemetryId | str, case_id: str) -> Window:
+        """A window over ``device`` ("cpu" or "cuda:<NVML index>"); its summary is set on exit."""
+        tid = TelemetryId.parse(device)
+        index = tid.index
+        reason = self.device_reason(tid)
         sampler = self._sampler
         if reason is None and sampler is None:
             reason = "telemetry not started"
         if index is None:
             host = sampler.host if sampler is not None else None
-            return Window(device, case_id, sampler=sampler, host=True,
-                          idle_power_w=self._idle.get(device), reason=reason,
+            return Window(str(tid), case_id, sampler=sampler, host=True,
+                          idle_power_w=self._idle.get(tid), reason=reason,
                           rapl_reason=host.rapl.reason if host is not None else None,
                           clock=self._clock)
         procs = (lambda: nvml.running_processes(index)) if reason is None else None
-        return Window(device, case_id, sampler=sampler, host=False,
-                      idle_power_w=self._idle.get(device), reason=reason, procs=procs,
+        return Window(str(tid), case_id, sampler=sampler, host=False,
+                      idle_power_w=self._idle.get(tid), reason=reason, procs=procs,
                       clock=self._clock)
 
-    def latest(self, device: str, max_age_s: float | None = None) -> dict[str, Any] | None:
+    def window_for(self, device: Any, label: str, also: Iterable[TelemetryId | str] = ()) -> Any:
+        """The window of ``label`` on ``device`` (a `benchsuite.devices.Device`: anything with
+        ``id`` and ``telemetry_id``), by its telemetry id, never by torch's number.
+
+        A GPU that NVML could not be matched to (``telemetry_id`` None) gets a window that
+        measures nothing and says so. ``also``: telemetry ids of other devices to window over
+        the same span (on a node's local rank 0, the other local ranks' GPUs); their summaries
+        come back in the returned window's ``node_summaries``, keyed by id text.
+        """
+        tid = device.telemetry_id
+        own = UnmatchedWindow(device.id) if tid is None else self.window(tid, label)
+        others = [o for o in (TelemetryId.parse(d) for d in also) if o != tid]
+        if not others:
+            return own
+        return NodeWindows(own, {str(o): self.window(o, label) for o in dict.fromkeys(others)})
+
+    def latest(self, device: TelemetryId | str, max_age_s: float | None = None) -> dict[str, Any] | None:
         """The sampler's newest row for GPU ``device`` if under ``max_age_s`` old (default:
         1 s or two sampling periods, whichever is longer), else None.
 
         This is what the settle rule reads during warm-up (SM clock, temperature); it
         costs no NVML call of its own.
         """
-        if parse_device(device) is None or self.device_reason(device) is not None:
+        tid = TelemetryId.parse(device)
+        if not tid.is_gpu or self.device_reason(tid) is not None:
             return None
         sampler = self._sampler
         if sampler is None:
             return None
-        row = sampler.latest(device)
+        row = sampler.latest(str(tid))
         max_age_s = max(1.0, 2.0 / self.hz) if max_age_s is None else max_age_s
         return row if row is not None and row["t_s"] >= sampler.elapsed() - max_age_s else None
 
-    def measures_energy(self, device: str) -> bool:
+    def measures_energy(self, device: TelemetryId | str) -> bool:
         """Whether ``device`` gets energy figures: NVML for a GPU, readable RAPL for the CPU."""
         if self.device_reason(device) is not None:
             return False
-        if parse_device(device) is not None:
+        if TelemetryId.parse(device).is_gpu:
             return True
         if self._sampler is None:
             self.start()
         return self._sampler is not None and self._sampler.host.rapl.available
 
-    def measure_idle(self, device: str, seconds: float = 3.0) -> float | None:
+    def measure_idle(self, device: TelemetryId | str, seconds: float = 3.0) -> float | None:
         """Mean power of ``device`` in W over ``seconds`` of doing nothing; cached per device.
 
         Call before the sweep with the device idle. None when power cannot be read.
         """
+        device = TelemetryId.parse(device)
         with self._lock:
             if device in self._idle:
                 return self._idle[device]
@@ -194,10 +207,6 @@ class Telemetry:
         with self._lock:
             self._idle[device] = idle
         return idle
-
-    def idle_power_w(self, device: str) -> float | None:
-        """The cached idle power of ``device``, None if not measured."""
-        return self._idle.get(device)
 
     def info(self) -> dict[str, Any]:
         """Run-header facts: NVML status, driver/CUDA versions, per-GPU static properties."""

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from . import nvml
 from .host import HOST_SAMPLE_FIELDS, HostSampler
+from .ids import TelemetryId
 
 __all__ = ["Sampler", "validate_hz", "CSV_COLUMNS", "HZ_MIN", "HZ_MAX", "HOST_DEVICE"]
 
@@ -110,7 +111,7 @@ class _Core:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 values = None
         else:
-            values = self.read_gpu(int(device.split(":", 1)[1]), errors)
+            values = self.read_gpu(TelemetryId.parse(device).index, errors)
         b = self.clock()
         for e in errors:
             self.error(f"{device}: {e}")
@@ -120,7 +121,7 @@ class _Core:
                 "case_id": label, **values}
 
     def devices(self) -> list[str]:
-        out = [f"cuda:{i}" for i in self.gpu_indices]
+        out = [str(TelemetryId.gpu(i)) for i in self.gpu_indices]
         if self.host is not None:
             out.append(HOST_DEVICE)
         return out

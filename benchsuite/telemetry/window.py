@@ -13,12 +13,13 @@ in ``not_measured[field]`` and in the one-line ``telemetry_note``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any, Callable, Iterable
 
 from .nvml import SLOWING_REASONS, THROTTLE_REASONS, decode_throttle
 
-__all__ = ["Window", "summarize_gpu", "summarize_host", "MIN_WINDOW_S", "MIN_SAMPLES",
+__all__ = ["Window", "UnmatchedWindow", "NodeWindows", "unmatched_note", "summarize_gpu", "summarize_host", "MIN_WINDOW_S", "MIN_SAMPLES",
            "MISMATCH_TOLERANCE", "THROTTLED_SHARE_THRESHOLD", "GPU_SUMMARY_FIELDS", "HOST_SUMMARY_FIELDS"]
 
 # NVML power readings are updated every ~20-100 ms and nvmlDeviceGetPowerUsage is a 1 s
@@ -380,3 +381,45 @@ class Window:
         else:
             pids = sorted(self._pids) if self._pids is not None and self._procs else None
             self.summary = summarize_gpu(rows, pids=pids, **common)
+
+
+def unmatched_note(device_id: str) -> str:
+    """Why a GPU's figures are missing when NVML could not be matched to it."""
+    return f"{device_id} could not be matched to an NVML device (no UUID match)"
+
+
+class UnmatchedWindow(contextlib.nullcontext):
+    """The window of a GPU that NVML could not be matched to: says so instead of guessing.
+
+    ``device_id`` is torch's name for it (``cuda:N``); no NVML GPU is read.
+    """
+
+    def __init__(self, device_id: str) -> None:
+        super().__init__()
+        note = unmatched_note(device_id)
+        self.summary: dict[str, Any] = {"device": device_id, "energy_j": None, "telemetry_note": note,
+                                        "not_measured": {"energy_j": note}, "quality_flags": []}
+
+
+class NodeWindows(contextlib.ExitStack):
+    """One case's own window and, on a node's local rank 0, a window per other local rank's
+    device (``others``: {telemetry id text: window}), opened and closed together."""
+
+    def __init__(self, own: Any, others: dict[str, Any]) -> None:
+        super().__init__()
+        self.own, self.others = own, others
+
+    def __enter__(self) -> "NodeWindows":
+        super().__enter__()
+        self.enter_context(self.own)
+        for window in self.others.values():
+            self.enter_context(window)
+        return self
+
+    @property
+    def summary(self) -> dict[str, Any] | None:
+        return getattr(self.own, "summary", None)
+
+    @property
+    def node_summaries(self) -> dict[str, dict[str, Any] | None]:
+        return {d: getattr(w, "summary", None) for d, w in self.others.items()}

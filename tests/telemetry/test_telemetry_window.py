@@ -8,7 +8,7 @@ import os
 import pandas as pd
 import pytest
 
-from benchsuite.telemetry import Telemetry, parse_device
+from benchsuite.telemetry import Telemetry
 from benchsuite.telemetry.window import (GPU_SUMMARY_FIELDS, HOST_SUMMARY_FIELDS, MIN_WINDOW_S,
                                          summarize_gpu, summarize_host)
 from tests.fakes.fake_pynvml import NVML_ERROR_LIBRARY_NOT_FOUND, FakeGpu, install
@@ -159,12 +159,6 @@ def run_window(tel: Telemetry, device: str, ticks: int = 50):
     with tel.window(device, "matmul/infer/cuda:0/fp16/bs64") as w:
         assert tel.sampler.wait_for_ticks(tel.sampler.ticks + ticks)
     return w.summary
-
-
-def test_parse_device():
-    assert parse_device("cpu") is None and parse_device("cuda:2") == 2 and parse_device("cuda") == 0
-    with pytest.raises(ValueError, match="'gpu0'.*'cpu' or 'cuda:N'"):
-        parse_device("gpu0")
 
 
 def test_constant_250w_both_methods_within_1pct(monkeypatch, tmp_path):
