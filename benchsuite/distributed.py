@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from benchsuite.devices import DeviceError
+from benchsuite.settings import DEFAULT_CASE_TIMEOUT_S
 
 # torch's own default process-group timeout for gloo: the control group (gathers after each
 # case) waits this long for the slowest rank to finish a case.
 CONTROL_TIMEOUT_S = 1800.0
-DEFAULT_CASE_TIMEOUT_S = 300.0  # `--collective-timeout`: one case's collectives, per operation
 HEARTBEAT_S = 0.5  # each rank bumps its counter in the store this often
 DEAD_AFTER_S = 2.5  # a counter that did not move for this long, with no exit message: the rank is gone
 TERMINATED = "terminated by SIGTERM"  # the exit message of a rank that the launcher stopped

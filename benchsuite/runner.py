@@ -11,34 +11,22 @@ import gc
 import platform
 import time
 import traceback
-from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from benchsuite import calibration_store, peaks, precision, ranks, results, timing
 from benchsuite.devices import Device
 from benchsuite.plan import Case
+from benchsuite.settings import RunSettings
 from benchsuite.telemetry.window import THROTTLED_SHARE_THRESHOLD
-from benchsuite.timing import TimingSettings, measure
+from benchsuite.timing import measure
 from benchsuite.workload import Registry, Unsupported
 
-# Default timing per device type. A GPU window of 5 s or more is what board energy
-# sensors need (see the telemetry README section); CPU cases stay short so that a
-# default sweep finishes in about a minute on two cores.
-TIMING_DEFAULTS = {
-    "cpu": TimingSettings(min_time_s=1.0, min_iters=3, warmup_iters=2, warmup_time_s=0.25),
-    "cuda": TimingSettings(min_time_s=5.0, min_iters=10, warmup_iters=10, warmup_time_s=1.0),
-}
-TIMING_QUICK = {
-    "cpu": TimingSettings(min_time_s=0.2, min_iters=2, warmup_iters=1, warmup_time_s=0.05),
-    "cuda": TimingSettings(min_time_s=0.5, min_iters=5, warmup_iters=3, warmup_time_s=0.2,
-                           settle_window_s=1.0, settle_max_s=5.0),
-}
 AUTO_BATCH_MAX = 65536  # `--batch-size auto` never goes past this
 AUTO_BATCH_CPU_MEMORY_SHARE = 0.5  # a CPU probe may use at most this share of available memory
 AUTO_BATCH_CPU_STEP_S = 2.0  # and stops growing past this step time, to stay interruptible
 
 
-def run_header(devices: list[Device], settings: "RunSettings", telemetry, *, tag: str | None,
+def run_header(devices: list[Device], settings: RunSettings, telemetry, *, tag: str | None,
                options: dict[str, Any], host: dict | None = None, extra_settings: dict | None = None) -> dict:
     """The header record of a run: version, tag, command line and options, host, devices
     (with datasheets), threads, settings and the telemetry's static facts."""
@@ -48,8 +36,8 @@ def run_header(devices: list[Device], settings: "RunSettings", telemetry, *, tag
 
     import torch
 
-    from benchsuite import __version__
     from benchsuite import devices as devices_mod
+    from benchsuite._version import __version__
 
     def plain(value: Any) -> Any:
         if isinstance(value, (tuple, list)):
@@ -68,42 +56,6 @@ def run_header(devices: list[Device], settings: "RunSettings", telemetry, *, tag
                      "idle_s": settings.idle_s, "timing": {t: vars(s) for t, s in settings.timing.items()}},
         "telemetry": telemetry.info(),
     }
-
-
-def run_settings(quick: bool, *, cooldown: float | None, telemetry: bool, gpu_energy: bool,
-                 fail_fast: bool = False, calibrations: dict | None = None, **timing: Any) -> "RunSettings":
-    """Settings of a sweep from the user's options (None = default): timing per device type,
-    a rest between GPU cases (default `COOLDOWN_GPU_S` when GPU energy is measured) and the
-    idle-power measurement (1 s with ``quick``, none without telemetry)."""
-    return RunSettings(
-        timing={t: timing_settings(t, quick, **timing) for t in ("cpu", "cuda")},
-        fail_fast=fail_fast,
-        cooldown_s={"cpu": cooldown or 0.0,
-                    "cuda": cooldown if cooldown is not None else (COOLDOWN_GPU_S if gpu_energy else 0.0)},
-        idle_s=(1.0 if quick else IDLE_S) if telemetry else 0.0,
-        calibrations=calibrations or {},
-    )
-
-
-def timing_settings(device_type: str, quick: bool = False, **overrides: Any) -> TimingSettings:
-    """Default timing for a device type, with the user's overrides (None = keep default)."""
-    base = (TIMING_QUICK if quick else TIMING_DEFAULTS)[device_type]
-    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
-
-
-IDLE_S = 3.0  # idle power is measured for this long per device before the sweep
-COOLDOWN_GPU_S = 3.0  # pause between GPU cases when energy is measured, so heat does not carry over
-
-
-@dataclass
-class RunSettings:
-    """How each case is measured."""
-
-    timing: dict[str, TimingSettings] = field(default_factory=lambda: dict(TIMING_DEFAULTS))
-    fail_fast: bool = False
-    cooldown_s: dict[str, float] = field(default_factory=lambda: {"cpu": 0.0, "cuda": 0.0})
-    idle_s: float = IDLE_S
-    calibrations: dict[str, dict] = field(default_factory=dict)  # device id -> calibration record
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -133,15 +85,15 @@ class Runner:
     Under torch.distributed (``dist``, a `benchsuite.distributed.Context`) every rank runs
     the same cases in lock-step; each case's records are gathered and merged
     (`benchsuite.ranks.merge`), and only the rank given a ``store`` (rank 0) writes.
-    ``node_devices``: telemetry ids of the other ranks' devices on this node, which this
-    process (the node's local rank 0) samples too.
+    ``node_devices``: telemetry ids (`benchsuite.telemetry.ids.TelemetryId`) of the other
+    ranks' devices on this node, which this process (the node's local rank 0) samples too.
     """
 
     def __init__(self, registry: Registry, devices: list[Device], store: results.RunStore | None,
                  settings: RunSettings | None = None, telemetry=None,
                  on_start: Callable[[int, int, Case], None] | None = None,
                  on_end: Callable[[int, int, dict], None] | None = None,
-                 dist=None, node_devices: tuple[str, ...] = ()) -> None:
+                 dist=None, node_devices: tuple = ()) -> None:
         self.registry = registry
         self.devices = {d.id: d for d in devices}
         self.store = store
@@ -204,8 +156,9 @@ class Runner:
     def _gather(self, record: dict, case: Case) -> dict:
         """Every rank's record of ``case``, merged into the one rank 0 writes (all ranks get it)."""
         device = self.devices[case.device]
+        tid = device.telemetry_id
         record.update({"rank": self.dist.rank, "hostname": platform.node(),
-                       "telemetry_device": device.telemetry_id or device.id})
+                       "telemetry_device": str(tid) if tid is not None else device.id})
         try:
             return ranks.merge(self.dist.gather_records(record))
         finally:
@@ -345,14 +298,10 @@ class Runner:
         return out
 
     def _window(self, device: Device, case: Case):
-        """The telemetry window of a case, or None when telemetry is off or cannot see the device."""
+        """The telemetry window of a case (`Telemetry.window_for`), or None when telemetry is off."""
         if self.telemetry is None:
             return None
-        own = _Unmatched(device) if device.telemetry_id is None else self.telemetry.window(device.telemetry_id, case.id)
-        others = [d for d in self.node_devices if d != device.telemetry_id]
-        if not others:
-            return own
-        return _NodeWindows(own, {d: self.telemetry.window(d, case.id) for d in others})
+        return self.telemetry.window_for(device, case.id, also=self.node_devices)
 
     def find_auto_batch(self, case: Case, device: Device) -> tuple[int | None, list[dict]]:
         """Largest power of two that fits: doubles until OOM (GPU) or a memory/time cap (CPU)."""
@@ -403,39 +352,6 @@ def is_timeout(exc: BaseException) -> bool:
     """A process-group operation that ran past its timeout (gloo and NCCL word it differently)."""
     text = str(exc).lower()
     return isinstance(exc, RuntimeError) and ("timed out" in text or "timeout" in text)
-
-
-class _NodeWindows(contextlib.ExitStack):
-    """This rank's window and, on a node's local rank 0, one per other local rank's device."""
-
-    def __init__(self, own, others: dict) -> None:
-        super().__init__()
-        self.own, self.others = own, others
-
-    def __enter__(self):
-        super().__enter__()
-        self.enter_context(self.own)
-        for window in self.others.values():
-            self.enter_context(window)
-        return self
-
-    @property
-    def summary(self):
-        return getattr(self.own, "summary", None)
-
-    @property
-    def node_summaries(self) -> dict:
-        return {d: getattr(w, "summary", None) for d, w in self.others.items()}
-
-
-class _Unmatched(contextlib.nullcontext):
-    """A window for a GPU that NVML could not be matched to: says so instead of guessing."""
-
-    def __init__(self, device: Device) -> None:
-        super().__init__()
-        note = f"{device.id} could not be matched to an NVML device (no UUID match)"
-        self.summary = {"device": device.id, "energy_j": None, "telemetry_note": note,
-                        "not_measured": {"energy_j": note}, "quality_flags": []}
 
 
 def energy_metrics(summary: dict | None, samples_in_window: int, samples_per_s: float,

@@ -5,13 +5,14 @@ import torch
 
 from benchsuite import devices, results, runner
 from benchsuite.plan import Case
+from benchsuite.settings import RunSettings
 from benchsuite.telemetry import Telemetry
 from benchsuite.timing import TimingSettings
 from benchsuite.workload import registry
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
-SHORT = runner.RunSettings(timing={"cpu": TimingSettings(min_time_s=0.2), "cuda": TimingSettings(min_time_s=0.5)})
+SHORT = RunSettings(timing={"cpu": TimingSettings(min_time_s=0.2), "cuda": TimingSettings(min_time_s=0.5)})
 
 
 def run_cases(tmp_path, cases, telemetry=None):

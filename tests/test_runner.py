@@ -4,11 +4,12 @@ import pytest
 import torch
 
 from benchsuite import devices, results, runner
+from benchsuite.settings import RunSettings
 from benchsuite.plan import Case
 from benchsuite.timing import TimingSettings
 from benchsuite.workload import Registry, Workload
 
-FAST = runner.RunSettings(timing={"cpu": TimingSettings(min_time_s=0.001, min_iters=2, warmup_iters=1,
+FAST = RunSettings(timing={"cpu": TimingSettings(min_time_s=0.001, min_iters=2, warmup_iters=1,
                                                         warmup_time_s=0)})
 
 
@@ -52,7 +53,7 @@ REG = Registry({c.name: c for c in (Add, Broken, FitsUpTo16, Interrupt)}, {})
 
 def make_runner(tmp_path, **kw):
     store = results.RunStore(tmp_path, {"tag": None})
-    settings = runner.RunSettings(timing=FAST.timing, **kw)
+    settings = RunSettings(timing=FAST.timing, **kw)
     return runner.Runner(REG, [devices.cpu()], store, settings), store
 
 
@@ -117,9 +118,3 @@ def test_oom_classification():
     assert runner.is_oom(torch.cuda.OutOfMemoryError("CUDA out of memory"))
     assert runner.is_oom(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes"))
     assert not runner.is_oom(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
-
-
-def test_timing_settings_overrides():
-    s = runner.timing_settings("cuda", quick=False, min_time_s=None, min_iters=7)
-    assert s.min_time_s == 5.0 and s.min_iters == 7
-    assert runner.timing_settings("cpu", quick=True).min_time_s < runner.timing_settings("cpu").min_time_s

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchsuite import devices, results, runner
+from benchsuite.settings import IDLE_S, RunSettings
 from benchsuite.cli import main
 from benchsuite.telemetry import Telemetry, nvml
 from tests.conftest import TINY
@@ -37,11 +38,13 @@ class ScriptedTelemetry:
         self.log.append(case_id)
         return ScriptedWindow(self.log)
 
+    window_for = Telemetry.window_for  # the real choice of window, over these scripted ones
+
     def measures_energy(self, device):
         return True
 
     def measure_idle(self, device, seconds):
-        self.idle.append((device, seconds))
+        self.idle.append((str(device), seconds))
         return 20.0
 
     def info(self):
@@ -53,7 +56,7 @@ def test_energy_metrics_follow_from_the_window(tmp_path):
     store = results.RunStore(tmp_path, {})
     r = runner.Runner(REG, [devices.cpu()], store, FAST, telemetry=tel)
     r.run([case("add", 4), case("add", 8)])
-    assert tel.idle == [("cpu", runner.IDLE_S)]  # once per device, before the sweep
+    assert tel.idle == [("cpu", IDLE_S)]  # once per device, before the sweep
     run = results.read_run(store.path)
     rec = run.cases[0]
     iters = len(rec["timing"]["times_s"])
@@ -75,7 +78,7 @@ def test_no_energy_means_no_figure_not_zero():
 def test_cooldown_between_cases_on_the_same_device(tmp_path, monkeypatch):
     slept = []
     monkeypatch.setattr(time, "sleep", slept.append)
-    settings = runner.RunSettings(timing=FAST.timing, cooldown_s={"cpu": 0.5, "cuda": 0.0})
+    settings = RunSettings(timing=FAST.timing, cooldown_s={"cpu": 0.5, "cuda": 0.0})
     r = runner.Runner(REG, [devices.cpu()], results.RunStore(tmp_path, {}), settings)
     r.run([case("add"), case("add", skip_reason="x"), case("add")])
     assert slept == [0.5]

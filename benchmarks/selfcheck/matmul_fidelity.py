@@ -16,6 +16,7 @@ import torch.utils.benchmark as tbench
 from benchsuite import devices, runner
 from benchsuite.plan import Case
 from benchsuite.results import RunStore
+from benchsuite.settings import RunSettings
 from benchsuite.timing import TimingSettings
 from benchsuite.workload import registry
 
@@ -24,7 +25,7 @@ def ours(size: int, seconds: float) -> float:
     """TFLOP/s as `benchsuite run --workload matmul --precision fp32` measures it."""
     reg = registry()
     case = Case("matmul", "infer", "cpu", "fp32", None, (("m", size), ("n", size), ("k", size)))
-    settings = runner.RunSettings(timing={"cpu": TimingSettings(min_time_s=seconds, min_iters=10)})
+    settings = RunSettings(timing={"cpu": TimingSettings(min_time_s=seconds, min_iters=10)})
     with tempfile.TemporaryDirectory() as tmp:
         the_runner = runner.Runner(reg, [devices.cpu()], RunStore(tmp, {}), settings)
         record = the_runner.run_case(case)
