@@ -1,3 +1,45 @@
-"""benchsuite: measure what an accelerator really does on deep-learning work."""
+"""benchsuite: measure what an accelerator really does on deep-learning work.
 
-__version__ = "0.1.0"
+From Python::
+
+    import benchsuite
+
+    done = benchsuite.run(workloads="mlp", devices="cpu", batch_sizes=[8], min_time=0.05, out="reports")
+    df = benchsuite.load(done.dir)      # one row per case (pandas)
+
+Importing ``benchsuite`` imports neither torch nor NVML: `run` and `load` import what they
+need when called.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from benchsuite._version import __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
+    import pandas as pd
+
+    from benchsuite.session import Run
+
+__all__ = ["__version__", "run", "load"]
+
+
+def run(workloads: Any = None, devices: Any = "all", **options: Any) -> "Run":
+    """Measure a sweep and return the run (its directory, status and case records).
+
+    Takes the options of ``benchsuite run`` as keyword arguments; see `benchsuite.session.run`.
+    """
+    from benchsuite import session
+
+    return session.run(workloads, devices, **options)
+
+
+def load(paths: "str | Path | list[str | Path]") -> "pd.DataFrame":
+    """Results of one or more runs (run directories or results.jsonl files) as a DataFrame,
+    one row per case; see `benchsuite.results.load`."""
+    from benchsuite import results
+
+    return results.load(paths)

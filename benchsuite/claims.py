@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from benchsuite import cifar, peaks, plan, results, runner, verdicts
-from benchsuite.devices import Device, telemetry_gpus
+from benchsuite import cifar, peaks, plan, results, session, verdicts
+from benchsuite.devices import Device
 from benchsuite.report import claims as render
+from benchsuite.settings import RunOptions
 from benchsuite.workload import Registry
 
 CLAIMS_FILE = render.CLAIMS_FILE  # what `benchsuite.report.claims.read_claims` reads
@@ -233,17 +234,6 @@ EVENTS_NOTE = ("1 − (device time between CUDA events around each step) ÷ wall
                "count as busy, so this is a lower bound of the idle share")
 
 
-def telemetry_window(telemetry, device: Device, name: str):
-    """A telemetry window over ``device`` by its NVML-matched id (`Device.telemetry_id`), as the runner
-    opens them; a GPU NVML could not be matched to gets no energy and a note saying so; None without
-    telemetry."""
-    if telemetry is None:
-        return None
-    if device.telemetry_id is None:
-        return runner._Unmatched(device)
-    return telemetry.window(device.telemetry_id, name)
-
-
 def train_check(data: str, device: Device, registry: Registry, settings: ClaimsSettings, telemetry=None,
                 on_epoch: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
     """Train the fixed CNN with the article's recipe on CIFAR-10; test accuracy after each epoch.
@@ -270,7 +260,8 @@ def train_check(data: str, device: Device, registry: Registry, settings: ClaimsS
     }
     epochs = []
     for n in range(1, settings.epochs + 1):
-        window = telemetry_window(telemetry, device, f"claims-train/{device.id}/bs{settings.train_batch_size}/epoch{n}")
+        window = (telemetry.window_for(device, f"claims-train/{device.id}/bs{settings.train_batch_size}/epoch{n}")
+                  if telemetry is not None else None)
         epoch = _epoch(model, optimizer, loader, tdev, window)
         accuracy = _accuracy(model, test, tdev)
         summary = epoch["telemetry"] or {}
@@ -317,7 +308,8 @@ def _idle_probe(data: str, device: Device, registry: Registry, settings: ClaimsS
     model = registry["cnn"](variant="fixed").build_model().to(tdev)
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum)
     _epoch(model, optimizer, loader, tdev, max_steps=3)  # warm-up: cuDNN and allocator
-    window = telemetry_window(telemetry, device, f"claims-train/{device.id}/bs{settings.probe_batch_size}/probe")
+    window = (telemetry.window_for(device, f"claims-train/{device.id}/bs{settings.probe_batch_size}/probe")
+              if telemetry is not None else None)
     return _idle_record(settings.probe_batch_size, [_epoch(model, optimizer, loader, tdev, window)])
 
 
@@ -358,66 +350,66 @@ def _gpu_note(devices: list[Device]) -> str | None:
 
 
 def measure(devices: list[Device], registry: Registry, settings: ClaimsSettings, out_dir: Path,
-            run_settings: runner.RunSettings, *, given: list[dict] = (), given_runs: list[str | Path] = (),
-            sample_hz: float = 20.0,
-            telemetry: bool = True, options: dict | None = None, use_reference: bool = True,
+            options: RunOptions, *, given: list[dict] = (), given_runs: list[str | Path] = (),
+            header_options: dict | None = None, use_reference: bool = True,
             on_start=None, on_end=None, on_epoch=None, on_stage: Callable[[str], None] | None = None) -> ClaimsRun:
-    """Run the missing cases and the training check, judge every claim, write the files.
+    """Run the missing cases (through `benchsuite.session.run_plan`, like any run) and the training
+    check, judge every claim, write the files.
 
-    ``given`` holds the records of the ``--run`` runs (`load_runs`), ``given_runs`` their paths.
+    ``options``: how the cases are measured; ``given`` holds the records of the ``--run`` runs
+    (`load_runs`), ``given_runs`` their paths; ``header_options`` the user's options, for the header.
+    Ctrl-C raises `benchsuite.session.RunInterrupted`.
     """
-    from benchsuite.telemetry import Telemetry
-
     given = list(given)
     cases = plan_cases(devices, registry, settings)
     by_id = {d.id: d for d in devices}
     reused = {c: r for c in cases if (r := reusable(c, by_id[c.device], given)) is not None}
     to_run = [c for c in cases if c not in reused]
-    run_id = results.new_run_id()
-    tel = Telemetry(telemetry_gpus(devices), hz=sample_hz, samples_path=Path(out_dir) / run_id / results.SAMPLES_FILE, enabled=telemetry)
-    header = runner.run_header(devices, run_settings, tel, tag="claims", options=options or {},
-                               extra_settings={"claims": {k: list(v) if isinstance(v, tuple) else v
-                                                          for k, v in asdict(settings).items()}})
-    store = results.RunStore(out_dir, header, run_id=run_id)
     training: list[dict] = []
-    with tel:
-        the_runner = runner.Runner(registry, devices, store, run_settings, telemetry=tel if telemetry else None,
-                                   on_start=on_start, on_end=on_end)
+
+    def on_ready(run: session.Run) -> None:
         if on_stage:
-            on_stage(f"{len(to_run)} cases to measure, {len(reused)} reused from --run -> {store.path}")
-        status = the_runner.run(to_run)
-        if settings.data:
-            for device in devices:
-                if on_stage:
-                    on_stage(f"training check on {device.id}: {settings.epochs} epoch(s), batch "
-                             f"{settings.train_batch_size}")
-                training.append(_train_safely(settings.data, device, registry, settings,
-                                              tel if telemetry else None, on_epoch))
-    run = results.read_run(store.path)
-    measured_now = [flat_record(c, run.header, "measured now") for c in run.cases]
+            on_stage(f"{len(to_run)} cases to measure, {len(reused)} reused from --run -> {run.results_path}")
+
+    def train(telemetry) -> None:
+        if not settings.data:
+            return
+        for device in devices:
+            if on_stage:
+                on_stage(f"training check on {device.id}: {settings.epochs} epoch(s), batch "
+                         f"{settings.train_batch_size}")
+            training.append(_train_safely(settings.data, device, registry, settings, telemetry, on_epoch))
+
+    done = session.run_plan(
+        session.Plan(to_run, devices, registry), options, out_dir, tag="claims", header_options=header_options,
+        header_settings={"claims": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}},
+        on_ready=on_ready, on_start=on_start, on_end=on_end, then=train)
+    measured_now = [flat_record(c, done.header, "measured now") for c in done.records]
     keys = {key_of(c.to_dict()) for c in cases}
     reference = _reference_records() if use_reference else []
     gpu_results = [r for r in measured_now + given + reference if str(r.get("device", "")).startswith("cuda")]
     names = list(dict.fromkeys(r["device_name"] for r in gpu_results if r.get("device_name")))
     evidence = {
-        "run_id": store.run_id, "status": status, "cases": evidence_cases(measured_now, given, keys), "gpu_results": gpu_results,
+        "run_id": done.run_id, "status": done.status, "cases": evidence_cases(measured_now, given, keys),
+        "gpu_results": gpu_results,
         "training": training,
         "training_note": None if settings.data else "CIFAR-10 not provided",
         "cpu_watts": settings.cpu_watts, "gpu_note": _gpu_note(devices),
-        "datasheets": _datasheets(names), "settings": header["settings"]["claims"],
+        "datasheets": _datasheets(names), "settings": done.header["settings"]["claims"],
         "given_runs": [str(p) for p in given_runs],
     }
     claims = verdicts.evaluate(evidence)
-    files = {"results": store.path, "claims": store.dir / CLAIMS_FILE, "markdown": store.dir / CLAIMS_MARKDOWN,
-             "html": store.dir / CLAIMS_HTML}
-    files["claims"].write_text(json.dumps(_finite({"schema": 1, "run_id": store.run_id, "claims": claims,
+    files = {"results": done.results_path, "claims": done.dir / CLAIMS_FILE, "markdown": done.dir / CLAIMS_MARKDOWN,
+             "html": done.dir / CLAIMS_HTML}
+    files["claims"].write_text(json.dumps(_finite({"schema": 1, "run_id": done.run_id, "claims": claims,
                                                    "evidence": evidence}), indent=2, default=str) + "\n",
                                encoding="utf-8")
     files["markdown"].write_text(render.markdown(claims), encoding="utf-8")
     files["html"].write_text(render.page_html(claims), encoding="utf-8")
-    if telemetry:
-        files["samples"] = store.dir / results.SAMPLES_FILE
-    return ClaimsRun(store.dir, store.path, claims, evidence, measured=len(to_run), reused=len(reused), files=files)
+    if done.samples_path is not None:
+        files["samples"] = done.samples_path
+    return ClaimsRun(done.dir, done.results_path, claims, evidence, measured=len(to_run), reused=len(reused),
+                     files=files)
 
 
 def _finite(value: Any) -> Any:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import sys
 from pathlib import Path
 
@@ -14,13 +12,17 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from benchsuite import __version__
+from benchsuite._version import __version__
 from benchsuite.compare import METRICS as COMPARE_METRICS  # torch-free: the choices of `compare --metric`
+from benchsuite.settings import (COOLDOWN_GPU_S, DEFAULT_CASE_TIMEOUT_S, SAMPLE_HZ, TIMING_DEFAULTS, TIMING_QUICK,
+                                 RunOptions)
 
 EXIT_INTERRUPTED = 130
 # Options that run-like commands (run, claims) share.
 MIN_TIME_OPTION = click.option("--min-time", type=click.FloatRange(min=0, min_open=True), default=None,
-                               help="Seconds of timed steps per case.  [default: 1 on CPU, 5 on GPU]")
+                               help="Seconds of timed steps per case.  [default: "
+                                    f"{TIMING_DEFAULTS['cpu'].min_time_s:g} on CPU, "
+                                    f"{TIMING_DEFAULTS['cuda'].min_time_s:g} on GPU]")
 MIN_ITERS_OPTION = click.option("--min-iters", type=click.IntRange(min=1), default=None,
                                 help="Fewest timed steps per case.")
 WARMUP_OPTION = click.option("--warmup", type=click.IntRange(min=0), default=None, help="Fewest warm-up steps per case.")
@@ -31,17 +33,14 @@ THREADS_OPTION = click.option("--threads", type=click.IntRange(min=1), default=N
 def sampling_options(f):
     """--sample-hz and --cooldown, the telemetry options of run-like commands."""
     f = click.option("--cooldown", type=click.FloatRange(min=0), default=None,
-                     help="Seconds to rest between cases on a GPU.  [default: 3 when energy is measured]")(f)
-    return click.option("--sample-hz", type=click.FloatRange(1, 1000), default=20.0, show_default=True,
+                     help="Seconds to rest between cases on a GPU.  "
+                          f"[default: {COOLDOWN_GPU_S:g} when energy is measured]")(f)
+    return click.option("--sample-hz", type=click.FloatRange(1, 1000), default=SAMPLE_HZ, show_default=True,
                         help="Telemetry samples per second (1 to 1000).")(f)
 _stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
 _stderr = Console(stderr=True)
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]),
                       default="table", show_default=True, help="How to print the table.")
-
-
-def _usage(message: str) -> click.UsageError:
-    return click.UsageError(message)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -65,7 +64,8 @@ def main() -> None:
 @WARMUP_OPTION
 @click.option("--settle-max", type=click.FloatRange(min=0), default=None,
               help="Longest GPU warm-up, in seconds, waiting for SM clock and temperature to settle; 0 turns "
-                   "the settle rule off.  [default: 30; 5 with --quick]")
+                   f"the settle rule off.  [default: {TIMING_DEFAULTS['cuda'].settle_max_s:g}; "
+                   f"{TIMING_QUICK['cuda'].settle_max_s:g} with --quick]")
 @click.option("--flush-l2", is_flag=True,
               help="GPU: write a buffer larger than L2 before every timed step (cache state 'flushed').")
 @THREADS_OPTION
@@ -81,214 +81,108 @@ def main() -> None:
               help="Launch N ranks on this machine through torchrun's API (one per GPU, or N CPU processes).")
 @click.option("--collective-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Under torchrun: seconds one collective may wait before its case is an error naming the rank.  "
-                   "[default: 300]")
+                   f"[default: {DEFAULT_CASE_TIMEOUT_S:g}]")
 @FORMAT
 def run(workload, device, precision, batch_size, mode, params, min_time, min_iters, warmup, settle_max, flush_l2,
         threads, out_dir, tag, quick, fail_fast, sample_hz, cooldown, telemetry, nproc, collective_timeout,
         fmt) -> None:
     """Sweep workloads x devices x precisions x batch sizes and record every case."""
-    from benchsuite import distributed
+    from benchsuite import results, session
 
     try:
-        env = distributed.detect()
-    except distributed.DistError as exc:
-        raise _usage(str(exc)) from None
+        env = session.launcher()
+    except session.INPUT_ERRORS as exc:
+        raise click.UsageError(str(exc)) from None
     if nproc is not None and env is None:
         _launch(nproc)
         return
     if nproc is not None:
         _stderr.print("benchsuite: --nproc is ignored: this process was already launched by torchrun/srun")
-    import torch
-
-    from benchsuite import calibration_store
-    from benchsuite import devices as devices_mod
-    from benchsuite import plan, results, runner
-    from benchsuite.telemetry import Telemetry
-    from benchsuite.workload import registry as load_registry
-
-    reg = load_registry()
     try:
-        if threads:
-            torch.set_num_threads(threads)
-        if env is None:
-            chosen = devices_mod.resolve(device)
-        else:
-            chosen = [distributed.pick_device(device, env.local_rank, devices_mod.available())]
-        names = plan.parse_workloads(workload, reg, distributed=env is not None)
-        sweep = plan.Sweep(
-            workloads=names,
-            devices=chosen,
-            precisions=plan.parse_precisions(precision),
-            batch_sizes=plan.parse_batch_sizes(batch_size),
-            modes=plan.parse_modes(mode),
-            params=plan.parse_params(params, names, reg),
-            quick=quick,
-            world_size=env.world_size if env is not None else None,
-        )
+        options = RunOptions(quick=quick, telemetry=telemetry, sample_hz=sample_hz, cooldown_s=cooldown,
+                             fail_fast=fail_fast, min_time_s=min_time, min_iters=min_iters, warmup_iters=warmup,
+                             settle_max_s=settle_max, flush_l2=flush_l2, collective_timeout_s=collective_timeout,
+                             threads=threads).check()
+        planned = session.make_plan(workload, device, precision, batch_size, mode, params, quick=quick, launch=env)
         results.check_out_dir(out_dir)
-    except (plan.PlanError, devices_mod.DeviceError, results.ResultsError) as exc:
-        raise _usage(str(exc)) from None
-    cases = plan.expand(sweep, reg)
-    run_id = results.new_run_id()
-    host = devices_mod.host_info()
-    calibrations, calibration_problems = calibration_store.load_for(chosen, host["hostname"], host["driver"])
-    ctx, node_devices = None, ()
-    if env is not None:
-        ctx = distributed.Context(env, chosen[0], case_timeout_s=collective_timeout or distributed.DEFAULT_CASE_TIMEOUT_S)
-        ctx.start({"hostname": host["hostname"], "device": devices_mod.record(chosen[0]), "host": host,
-                   "pid": os.getpid()})
-        node_devices = _node_devices(ctx, chosen[0])
-    main_rank = ctx is None or ctx.is_main
-    sampling = telemetry and (ctx is None or env.local_rank == 0)  # a node's local rank 0 samples its devices
-    gpus = devices_mod.telemetry_gpus(chosen)
-    gpus += [int(d.split(":")[1]) for d in node_devices if d.startswith("cuda:") and int(d.split(":")[1]) not in gpus]
-    tel = Telemetry(gpus, hz=sample_hz, samples_path=out_dir / run_id / results.SAMPLES_FILE if main_rank else None,
-                    enabled=sampling)
-    settings = runner.run_settings(quick, cooldown=cooldown, telemetry=telemetry, gpu_energy=tel.available,
-                                   fail_fast=fail_fast, calibrations=calibrations, min_time_s=min_time,
-                                   min_iters=min_iters, warmup_iters=warmup, settle_max_s=settle_max,
-                                   flush_l2=flush_l2 or None)
-    header = runner.run_header(chosen, settings, tel, tag=tag, options=click.get_current_context().params,
-                               host=host, extra_settings={"quick": quick, "fail_fast": fail_fast})
-    header["calibrations"] = {d: rec["id"] for d, rec in calibrations.items()}
-    if ctx is not None:
-        header.update(_distributed_header(ctx, env))
-    if not main_rank:
-        _run_rank(runner.Runner(reg, chosen, None, settings, telemetry=tel if sampling else None, dist=ctx,
-                                node_devices=node_devices), cases, tel, ctx)
-        return
-    store = results.RunStore(out_dir, header, run_id=run_id)
-    _stderr.print(f"benchsuite: {len(cases)} cases -> {store.path}"
-                  + (f" ({env.world_size} ranks, {ctx.backend})" if ctx is not None else ""))
-    for problem in calibration_problems:
-        _stderr.print(f"calibration not used: {problem}", highlight=False)
-    copy = calibration_store.write_run_copy(store.dir, calibrations.values())
-    for device_id, rec in calibrations.items():
-        _stderr.print(f"calibration for {device_id}: {rec['id']} (copied to {copy})", highlight=False)
-    the_runner = runner.Runner(reg, chosen, store, settings, telemetry=tel if sampling else None, dist=ctx,
-                               node_devices=node_devices)
+    except session.INPUT_ERRORS as exc:
+        raise click.UsageError(str(exc)) from None
+    progress = _Progress(len(planned.cases))
+
+    def on_ready(started) -> None:
+        _stderr.print(f"benchsuite: {len(started.cases)} cases -> {started.results_path}"
+                      + (f" ({started.world_size} ranks, {started.backend})" if started.world_size else ""))
+        for problem in started.calibration_problems:
+            _stderr.print(f"calibration not used: {problem}", highlight=False)
+        for device_id, rec in started.calibrations.items():
+            _stderr.print(f"calibration for {device_id}: {rec['id']} (copied to {started.calibration_copy})",
+                          highlight=False)
+        progress.start()
+
     try:
-        with tel:
-            status = _run_with_progress(the_runner, cases, failures=ctx is not None)
+        done = session.run_plan(planned, options, out_dir, tag=tag, header_options=click.get_current_context().params,
+                                header_settings={"quick": quick, "fail_fast": fail_fast}, on_ready=on_ready,
+                                on_start=progress.on_start, on_end=progress.on_end)
+    except session.RunInterrupted as stop:
+        done = stop.run
     finally:
-        if ctx is not None and store.closed:
-            ctx.close()
-    df = results.load(store.path)
-    _print_table(df, fmt, title=f"run {store.run_id} ({status})")
-    for device_id, rec in calibrations.items():
+        progress.stop()
+    if not done.main:  # a rank other than 0 under torchrun: silent unless it failed
+        if done.status == "failed":
+            _stderr.print(f"rank {done.rank}: {escape(str(done.reason))}", highlight=False)
+            sys.exit(1)
+        return
+    df = done.frame()
+    _print_table(df, fmt, title=f"run {done.run_id} ({done.status})")
+    for device_id, rec in done.calibrations.items():
         _stderr.print(f"% achievable on {device_id}: calibration {rec['id']}", highlight=False)
     _print_not_measured(df)
-    _stderr.print(f"Results: {store.path}")
-    if telemetry:
-        _stderr.print(f"Telemetry samples: {store.dir / results.SAMPLES_FILE}")
-    if status == "interrupted":
+    _stderr.print(f"Results: {done.results_path}")
+    if done.samples_path is not None:
+        _stderr.print(f"Telemetry samples: {done.samples_path}")
+    if done.status == "interrupted":
         _stderr.print("Interrupted: the cases finished before Ctrl-C are kept.")
         sys.exit(EXIT_INTERRUPTED)
-    if status == "failed":
-        end = results.read_run(store.path).end or {}
-        _stderr.print(f"Run failed: {escape(str(end.get('reason')))}", highlight=False)
+    if done.status == "failed":
+        _stderr.print(f"Run failed: {escape(str(done.reason))}", highlight=False)
         sys.exit(1)
 
 
 def _launch(nproc: int) -> None:
     """`--nproc N`: the same command in N ranks through torchrun's API; exit 1 naming failed ranks."""
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from benchsuite import session
 
-    from benchsuite import distributed
-
-    argv = distributed.strip_nproc(sys.argv[1:])
-    _stderr.print(f"benchsuite: launching {nproc} ranks: torchrun --nproc-per-node {nproc} -m benchsuite "
-                  f"{shlex.join(argv)}")
     try:
-        distributed.launch(nproc, argv)
-    except ChildFailedError as exc:
-        for rank, failure in sorted(exc.failures.items()):
-            has_file = bool(failure.error_file) and os.path.isfile(failure.error_file)
-            why = failure.message if failure.exitcode < 0 or has_file else f"exit code {failure.exitcode}"
-            _stderr.print(f"rank {rank} failed: {escape(str(why))}", highlight=False)
+        session.launch(nproc, sys.argv[1:],
+                       on_launch=lambda command: _stderr.print(f"benchsuite: launching {nproc} ranks: {command}"))
+    except session.LaunchFailed as exc:
+        for rank, why in exc.failures:
+            _stderr.print(f"rank {rank} failed: {escape(why)}", highlight=False)
         sys.exit(1)
 
 
-def _node_devices(ctx, device) -> tuple[str, ...]:
-    """On a node's local rank 0: telemetry ids of the other local ranks' devices (it samples them)."""
-    from benchsuite.devices import telemetry_id
+class _Progress:
+    """A rich progress bar on stderr over a run's cases, with one line per finished case."""
 
-    if ctx.env.local_rank != 0:
-        return ()
-    here = [p for p in ctx.peers if p["hostname"] == ctx.peers[ctx.rank]["hostname"] and p["rank"] != ctx.rank]
-    ids = []
-    for peer in here:
-        d = peer["device"]
-        tid = telemetry_id(d["type"], d.get("nvml_index"))
-        if tid is not None and tid != device.telemetry_id and tid not in ids:
-            ids.append(tid)
-    return tuple(ids)
+    def __init__(self, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=_stderr, transient=True)
+        self.task = self.bar.add_task("starting", total=total)
 
-def _distributed_header(ctx, env) -> dict:
-    """Every node and device of the job, gathered from all ranks, for rank 0's header."""
-    nodes: dict[str, dict] = {}
-    for peer in ctx.peers:
-        node = nodes.setdefault(peer["hostname"], {"hostname": peer["hostname"], "ranks": [], "devices": [],
-                                                   "host": peer["host"]})
-        node["ranks"].append(peer["rank"])
-        node["devices"].append({**peer["device"], "rank": peer["rank"], "local_rank": peer["local_rank"]})
-    return {
-        "devices": [{**p["device"], "rank": p["rank"], "local_rank": p["local_rank"], "hostname": p["hostname"]}
-                    for p in ctx.peers],
-        "distributed": {
-            "world_size": env.world_size, "launcher": env.launcher, "backend": ctx.backend,
-            "control_backend": "gloo", "case_timeout_s": ctx.case_timeout_s,
-            "control_timeout_s": ctx.control_timeout_s,
-            "throughput": "global samples_per_s = sum of samples per step over ranks / slowest rank's median step",
-            "nodes": list(nodes.values()),
-            "ranks": [{"rank": p["rank"], "local_rank": p["local_rank"], "hostname": p["hostname"],
-                       "device": p["device"]["id"], "pid": p["pid"]} for p in ctx.peers],
-        },
-    }
+    def start(self) -> None:
+        self.bar.start()
 
+    def stop(self) -> None:
+        self.bar.stop()
 
-def _run_rank(the_runner, cases, tel, ctx) -> None:
-    """A rank other than 0: the same cases in lock-step, silently; exit 1 if the run fails."""
-    from benchsuite import distributed
+    def on_start(self, i: int, n: int, case) -> None:
+        self.bar.update(self.task, description=f"{case.id} ({n - i} left)")
 
-    try:
-        with tel:
-            the_runner.run(cases)
-    except (Exception, distributed.Terminated) as exc:
-        _stderr.print(f"rank {ctx.rank}: {type(exc).__name__}: {escape(str(exc))}", highlight=False)
-        sys.exit(1)
-    ctx.close()
-
-
-def _run_with_progress(the_runner, cases, failures: bool = False) -> str:
-    """Run with a rich progress bar on stderr; Ctrl-C ends the run cleanly. With ``failures``
-    (torch.distributed), a failed run (a rank died) returns "failed": its end record says why."""
-    from benchsuite import distributed
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=_stderr, transient=True)
-    task = progress.add_task("starting", total=len(cases))
-
-    def on_start(i, n, case):
-        progress.update(task, description=f"{case.id} ({n - i} left)")
-
-    def on_end(i, n, record):
-        progress.advance(task)
-        progress.console.print(_case_line(record), highlight=False)
-
-    the_runner.on_start, the_runner.on_end = on_start, on_end
-    try:
-        with progress:
-            return the_runner.run(cases)
-    except KeyboardInterrupt:
-        return "interrupted"
-    except (Exception, distributed.Terminated):
-        if not failures:
-            raise
-        return "failed"
+    def on_end(self, i: int, n: int, record: dict) -> None:
+        self.bar.advance(self.task)
+        self.bar.console.print(_case_line(record), highlight=False)
 
 
 def _case_line(record: dict) -> str:
@@ -463,7 +357,7 @@ def calibrate(device, precision, budget, out_dir, fmt) -> None:
         requested = plan.parse_precisions(precision)
         results.check_out_dir(out_dir)
     except (plan.PlanError, devices_mod.DeviceError, results.ResultsError) as exc:
-        raise _usage(str(exc)) from None
+        raise click.UsageError(str(exc)) from None
     host = devices_mod.host_info()
 
     def on_trial(device_id, name, trial):
@@ -510,7 +404,7 @@ def export_(run_dir: Path, fmt: str, output: Path) -> None:
     try:
         done = export.export(run_dir, fmt, output)
     except (export.ExportError, results.ResultsError) as exc:
-        raise _usage(str(exc)) from None
+        raise click.UsageError(str(exc)) from None
     for case_id, why in done["left_out"]:
         _stderr.print(f"[dim]left out[/] {case_id}: {why}")
     _stderr.print(f"Wrote {done['written']} {'benchmarks' if fmt == 'pytest-benchmark' else 'cases'} "
@@ -553,20 +447,17 @@ def export_(run_dir: Path, fmt: str, output: Path) -> None:
 def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_size, workers, min_time, min_iters,
            warmup, threads, out_dir, quick, sample_hz, cooldown, telemetry, fmt) -> None:
     """Measure the article's claims on this machine (reusing --run results) and judge each one."""
-    import torch
-
     from benchsuite import cifar
     from benchsuite import claims as claims_mod
     from benchsuite import devices as devices_mod
-    from benchsuite import plan, results, runner
+    from benchsuite import plan, results
     from benchsuite.report import claims as render
-    from benchsuite.telemetry import nvml
     from benchsuite.workload import registry as load_registry
 
     reg = load_registry()
     try:
-        if threads:
-            torch.set_num_threads(threads)
+        options = RunOptions(quick=quick, telemetry=telemetry, sample_hz=sample_hz, cooldown_s=cooldown,
+                             min_time_s=min_time, min_iters=min_iters, warmup_iters=warmup, threads=threads).check()
         chosen = devices_mod.resolve(device)
         if data:
             cifar.check(data)
@@ -579,11 +470,7 @@ def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_siz
         results.check_out_dir(out_dir)
     except (plan.PlanError, devices_mod.DeviceError, results.ResultsError, claims_mod.ClaimsError,
             ValueError) as exc:
-        raise _usage(str(exc)) from None
-    run_settings = runner.run_settings(quick, cooldown=cooldown, telemetry=telemetry,
-                                       gpu_energy=telemetry and nvml.status()[0], min_time_s=min_time,
-                                       min_iters=min_iters, warmup_iters=warmup)
-    options = click.get_current_context().params
+        raise click.UsageError(str(exc)) from None
 
     def on_epoch(n, figures):
         _stderr.print(f"  epoch {n}: test accuracy {figures['accuracy_pct']:.2f} %, {figures['wall_s']:.1f} s",
@@ -593,8 +480,8 @@ def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_siz
         _stderr.print(_case_line(record), highlight=False)
 
     try:
-        done = claims_mod.measure(chosen, reg, settings, out_dir, run_settings, given=given, given_runs=list(runs),
-                                  sample_hz=sample_hz, telemetry=telemetry, options=options,
+        done = claims_mod.measure(chosen, reg, settings, out_dir, options, given=given, given_runs=list(runs),
+                                  header_options=click.get_current_context().params,
                                   on_end=on_end, on_epoch=on_epoch,
                                   on_stage=lambda text: click.echo(f"benchsuite claims: {text}", err=True))
     except KeyboardInterrupt:
@@ -669,13 +556,13 @@ def report(runs, output, baseline) -> None:
         try:
             runs = (results.newest_run("reports"),)
         except results.ResultsError as exc:
-            raise _usage(str(exc)) from None
+            raise click.UsageError(str(exc)) from None
     df = _load_or_exit(runs)  # unreadable input: a clean message and exit 2 before anything is written
     out = output or _default_report_path(list(runs))
     try:
         path = html.write_frame(df, out, baseline=baseline)
     except ValueError as exc:  # a --baseline that matches no device
-        raise _usage(str(exc)) from None
+        raise click.UsageError(str(exc)) from None
     click.echo(f"Report: {path} ({path.stat().st_size / 2**20:.1f} MiB)", err=True)
 
 

@@ -15,6 +15,8 @@ from click.testing import CliRunner
 from benchsuite import claims, devices, results, runner, verdicts
 from benchsuite.cli import main
 from benchsuite.report import claims as render
+from benchsuite.settings import RunOptions
+from benchsuite.telemetry import Telemetry
 from benchsuite.workload import registry
 from tests.conftest import TINY
 from tests.fakes import cifar_files
@@ -278,17 +280,20 @@ class RecordingTelemetry:
     windows are opened on; each window reports 5 J."""
 
     made: list = []
+    available = False  # no NVML here
 
     def __init__(self, gpu_indices=(), hz=20.0, **kwargs) -> None:
         self.gpu_indices, self.windows, self.hz = list(gpu_indices), [], hz
         RecordingTelemetry.made.append(self)
 
     def window(self, device, case_id):
-        self.windows.append(device)
+        self.windows.append(str(device))
         window = contextlib.nullcontext()
-        window.summary = {"device": device, "energy_j": 5.0, "energy_method": "counter",
+        window.summary = {"device": str(device), "energy_j": 5.0, "energy_method": "counter",
                           "util_gpu_mean_pct": 50.0}
         return window
+
+    window_for = Telemetry.window_for  # the real choice of window, over these recorded ones
 
     def info(self) -> dict:
         return {"gpu_indices": self.gpu_indices}
@@ -310,12 +315,11 @@ def test_telemetry_follows_nvml_numbering_not_torch_numbering():
     matched, unmatched = renumbered_gpu(2), renumbered_gpu(None, id="cuda:1")
     assert devices.telemetry_gpus([devices.cpu(), matched, unmatched]) == [2]
     tel = RecordingTelemetry()
-    window = claims.telemetry_window(tel, matched, "claims-train/cuda:0/bs4/epoch1")
+    window = tel.window_for(matched, "claims-train/cuda:0/bs4/epoch1")
     assert tel.windows == ["cuda:2"] and window.summary["energy_j"] == 5.0
-    window = claims.telemetry_window(tel, unmatched, "claims-train/cuda:1/bs4/epoch1")
+    window = tel.window_for(unmatched, "claims-train/cuda:1/bs4/epoch1")
     assert tel.windows == ["cuda:2"]  # no window on a guessed GPU
     assert window.summary["energy_j"] is None and "could not be matched" in window.summary["telemetry_note"]
-    assert claims.telemetry_window(None, matched, "x") is None
 
 
 def test_training_check_windows_use_the_nvml_id(tmp_path):
@@ -347,7 +351,7 @@ def test_measure_gives_telemetry_the_nvml_indices(tmp_path, monkeypatch):
     monkeypatch.setattr(runner.Runner, "run", no_cases)
     gpus = [renumbered_gpu(2), renumbered_gpu(None, id="cuda:1")]
     done = claims.measure([devices.cpu(), *gpus], registry(), claims.ClaimsSettings(), tmp_path,
-                          runner.RunSettings(), use_reference=False)
+                          RunOptions(), use_reference=False)
     assert [t.gpu_indices for t in RecordingTelemetry.made] == [[2]]
     assert done.evidence["gpu_note"] is None and len(done.claims) == 6
 
