@@ -49,7 +49,6 @@ METRICS: dict[str, int] = {
 # Metrics that are a function of the median step time, so raw step times measure their noise.
 TIME_METRICS = {"samples_per_s", "tflop_per_s", "pct_of_peak", "step_s_median", "step_s_p99"}
 KEY_BASE = ["workload", "mode", "precision", "batch_size", "world_size"]
-FORMATS = ("table", "markdown", "csv", "json")
 
 
 class CompareError(ValueError):
@@ -141,10 +140,6 @@ class Comparison:
     rows: pd.DataFrame
     metric: str
     threshold: float
-
-    @property
-    def regressions(self) -> pd.DataFrame:
-        return self.rows[self.rows["verdict"] == "regression"]
 
 
 def compare(base: pd.DataFrame, new: pd.DataFrame, metric: str = "samples_per_s",

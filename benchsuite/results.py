@@ -2,8 +2,8 @@
 
 A file holds a header record (schema version, run id, host, devices, versions, the
 command), one ``case`` record per Case written and flushed as it ends, then an ``end``
-record (``completed`` or ``interrupted``). `load` is the one way in for everything
-downstream; this module never imports torch.
+record (``completed``, ``interrupted`` or ``failed``). `load` is the one way in for
+everything downstream; this module never imports torch.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 SCHEMA_VERSION = 1
-STATUSES = ("ok", "skipped", "oom", "error")
 RESULTS_FILE = "results.jsonl"
 SAMPLES_FILE = "samples.csv"
 # Older schema -> function that upgrades one record to the next version.
