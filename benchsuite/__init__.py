@@ -27,14 +27,15 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["__version__", "run", "load"]
 
 
-def run(workloads: Any = None, devices: Any = "all", **options: Any) -> "Run":
+def run(*args: Any, **options: Any) -> "Run":
     """Measure a sweep and return the run (its directory, status and case records).
 
-    Takes the options of ``benchsuite run`` as keyword arguments; see `benchsuite.session.run`.
+    ``run(workloads, devices, precisions, batch_sizes, modes, params, *, min_time=..., out=...)``
+    takes the options of ``benchsuite run``; see `benchsuite.session.run`.
     """
     from benchsuite import session
 
-    return session.run(workloads, devices, **options)
+    return session.run(*args, **options)
 
 
 def load(paths: "str | Path | list[str | Path]") -> "pd.DataFrame":
