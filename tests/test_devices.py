@@ -57,12 +57,15 @@ def test_torch_gpus_are_matched_to_nvml_by_uuid(monkeypatch):
 
 
 def test_unmatched_gpu_gets_no_energy_and_says_why(tmp_path):
+    from types import SimpleNamespace
+
     from benchsuite import results, runner
+    from benchsuite.telemetry import Telemetry
     from benchsuite.workload import Registry
 
     gpu = devices.Device(id="cuda:0", type="cuda", name="x", index=0)
-    r = runner.Runner(Registry({}, {}), [gpu], results.RunStore(tmp_path, {}), telemetry=object())
-    window = r._window(gpu, None)
+    r = runner.Runner(Registry({}, {}), [gpu], results.RunStore(tmp_path, {}), telemetry=Telemetry([], enabled=False))
+    window = r._window(gpu, SimpleNamespace(id="cnn/train/cuda:0/fp32/bs8"))
     with window:
         pass
     assert window.summary["energy_j"] is None and "could not be matched" in window.summary["telemetry_note"]
