@@ -227,7 +227,7 @@ def run_plan(plan: Plan, options: RunOptions, out: str | Path = "reports", *, ta
 
     out = Path(out)
     env, chosen = plan.launch, plan.devices
-    threads_before = _set_threads(options.threads)
+    threads_before = _set_threads(options.check().threads)
     try:
         run_id = results.new_run_id()
         host = devices_mod.host_info()

@@ -12,6 +12,7 @@ from benchsuite.cli import main
 from benchsuite.report import tables
 from benchsuite.report.roofline import roofline_points
 from tests.conftest import TINY
+from tests.fakes import calibrations
 from tests.test_calibrate import tiny_grid  # noqa: F401  (fixture)
 
 
@@ -122,19 +123,11 @@ def test_settle_max_reaches_the_gpu_timing_settings(tmp_path):
 
 
 def test_info_shows_the_achievable_figures(tmp_path, monkeypatch):
-    from benchsuite import devices
-
-    cpu = devices.cpu()
-    host = devices.host_info()
-    key = calibration_store.device_key(host["hostname"], cpu, host["driver"])
-    calibration_store.save({"kind": calibration_store.KIND, "version": 1, "id": f"{key}@t", "machine_key": key,
-                            "torch": torch.__version__, "threads": torch.get_num_threads(),
-                            "device": {"id": "cpu", "type": "cpu", "name": cpu.name},
-                            "matmul": {"fp32": {"tflop_per_s": 0.25}}, "bandwidth": {"d2d": {"gb_per_s": 12.5}}})
+    calibration_id = calibrations.save_cpu(tflop_per_s=0.25, gb_per_s=12.5)
     r = invoke("info")
-    assert f"achievable: TFLOP/s fp32 0.25; GB/s d2d 12.5 (calibration {key}@t)" in r.stdout.replace("\n", "")
+    assert f"achievable: TFLOP/s fp32 0.25; GB/s d2d 12.5 (calibration {calibration_id})" in r.stdout.replace("\n", "")
     data = json.loads(invoke("info", "--format", "json").stdout)
-    assert data["devices"][0]["calibration"]["id"] == f"{key}@t"
+    assert data["devices"][0]["calibration"]["id"] == calibration_id
 
 
 @pytest.fixture

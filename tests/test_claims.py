@@ -19,7 +19,7 @@ from benchsuite.settings import RunOptions
 from benchsuite.telemetry import Telemetry
 from benchsuite.workload import registry
 from tests.conftest import TINY
-from tests.fakes import cifar_files
+from tests.fakes import calibrations, cifar_files
 
 
 # -- verdicts from figures (no torch, no measuring) --------------------------------------------
@@ -357,28 +357,20 @@ def test_measure_gives_telemetry_the_nvml_indices(tmp_path, monkeypatch):
 
 
 def test_a_claims_run_carries_pct_of_achievable_when_a_calibration_exists(tmp_path, monkeypatch):
-    import torch
-
     from benchsuite import calibration_store
 
-    cpu = devices.cpu()
-    host = devices.host_info()
-    key = calibration_store.device_key(host["hostname"], cpu, host["driver"])
-    calibration_store.save({"kind": calibration_store.KIND, "version": 1, "id": f"{key}@t", "machine_key": key,
-                            "torch": torch.__version__, "threads": torch.get_num_threads(),
-                            "device": {"id": "cpu", "type": "cpu", "name": cpu.name},
-                            "matmul": {"fp32": {"tflop_per_s": 0.25}}, "bandwidth": {"d2d": {"gb_per_s": 12.5}}})
+    calibration_id = calibrations.save_cpu(tflop_per_s=0.25)
     quick = RunOptions(quick=True, telemetry=False, min_time_s=0.01, min_iters=2, warmup_iters=1)
     planned = claims.plan_cases  # only the matmul case is needed here: the others take seconds on a CPU
     monkeypatch.setattr(claims, "plan_cases", lambda *a: [c for c in planned(*a) if c.workload == "matmul"])
-    done = claims.measure([cpu], registry(), claims.ClaimsSettings(matmul_size=64, batch_size=8), tmp_path, quick,
+    done = claims.measure([devices.cpu()], registry(), claims.ClaimsSettings(matmul_size=64, batch_size=8), tmp_path, quick,
                           use_reference=False)
     run = results.read_run(done.results_path)
-    assert run.header["calibrations"] == {"cpu": f"{key}@t"}
-    assert calibration_store.read_run_copy(done.dir)[0]["id"] == f"{key}@t"
+    assert run.header["calibrations"] == {"cpu": calibration_id}
+    assert calibration_store.read_run_copy(done.dir)[0]["id"] == calibration_id
     matmul = next(c for c in run.cases if c["workload"] == "matmul")
     m = matmul["metrics"]
-    assert matmul["status"] == "ok" and m["calibration"] == f"{key}@t" and m["achievable_tflop_per_s"] == 0.25
+    assert matmul["status"] == "ok" and m["calibration"] == calibration_id and m["achievable_tflop_per_s"] == 0.25
     assert m["pct_of_achievable"] == pytest.approx(100 * m["tflop_per_s"] / 0.25)
 
 
