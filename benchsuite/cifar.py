@@ -126,8 +126,8 @@ def _unpickle(path: Path) -> Any:
     except OSError as exc:
         raise CifarError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except Exception as exc:  # anything a damaged or hostile pickle raises: UnpicklingError, EOFError, ...
-        raise CifarError(f"{path}: not a CIFAR-10 python batch, the file does not unpickle "
-                         f"({type(exc).__name__}: {_one_line(str(exc))})") from None
+        why = type(exc).__name__ + (f": {_one_line(str(exc))}" if str(exc) else "")
+        raise CifarError(f"{path}: not a CIFAR-10 python batch, the file does not unpickle ({why})") from None
     if _object_arrays(obj):
         raise CifarError(f"{path}: refused a numpy array of Python objects (dtype object): these are not "
                          f"CIFAR-10 batches, whose data is a uint8 array")
