@@ -238,16 +238,16 @@ def _device_cell(base: Any, new: Any) -> str:
 
 def display(comparison: Comparison) -> pd.DataFrame:
     """Printable rows: values with 4 significant digits, the verdict marked."""
-    from benchsuite.report.tables import _num
+    from benchsuite.report import format
 
     rows = comparison.rows
     return pd.DataFrame({
         "case": rows["case"],
         "device": [_device_cell(b, n) for b, n in zip(rows["base_device"], rows["new_device"])],
-        f"base {comparison.metric}": [_num(v) for v in rows["base"]],
-        f"new {comparison.metric}": [_num(v) for v in rows["new"]],
-        "new/base": ["—" if v is None or v != v else f"{v:.3f}" for v in rows["ratio"]],
-        "change": ["—" if v is None or v != v else f"{v:+.1f}%" for v in rows["change_pct"]],
+        f"base {comparison.metric}": [format.num(v) for v in rows["base"]],
+        f"new {comparison.metric}": [format.num(v) for v in rows["new"]],
+        "new/base": [format.ratio(v) for v in rows["ratio"]],
+        "change": [format.change_pct(v) for v in rows["change_pct"]],
         "noise": [v if isinstance(v, str) else "" for v in rows["noise"]],
         "verdict": [MARKS.get(v, v) if v != "status changed" else f"status {b} → {n}"
                     for v, b, n in zip(rows["verdict"], rows["base_status"], rows["new_status"])],

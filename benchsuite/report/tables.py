@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from benchsuite.report.format import MISSING, fmt_value, num, times
+
 FORMATS = ("table", "markdown", "csv", "json")
 
 # Shown even when every value is missing, so that "not measured" is visible.
@@ -32,39 +34,6 @@ SUMMARY_COLUMNS = {
     "peak mem": ("mem_peak_bytes", "bytes"),
     "notes": ("remark", "text"),
 }
-
-
-def _num(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    value = float(value)
-    if value == 0:
-        return "0"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    if abs(value) >= 1:
-        return f"{value:.2f}"
-    return f"{value:.3g}"
-
-
-def fmt_value(value: Any, how: str) -> str:
-    """A figure for people: ``text``, ``num``, ``ms`` (seconds shown as ms), ``pct`` or ``bytes``;
-    '—' where it was not measured."""
-    if how == "text":
-        return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if how == "ms":
-        return _num(float(value) * 1e3)
-    if how == "pct":
-        return f"{float(value):.1f}%"
-    if how == "bytes":
-        value = float(value)
-        for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-            if value < 1024 or unit == "TiB":
-                return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-            value /= 1024
-    return _num(value)
 
 
 def _remark(row: pd.Series) -> str:
@@ -245,15 +214,15 @@ def hardware_display(frame: pd.DataFrame, devices: list[str], base: str | None) 
             continue
 
         def cell(row, parts=parts):
-            shown = [(fmt_value(row[c], "pct")[:-1] if how == "%" else _num(row[c])) + how
+            shown = [(fmt_value(row[c], "pct")[:-1] if how == "%" else num(row[c])) + how
                      for c, how in parts if row[c] == row[c]]
-            return " · ".join(shown) if shown else "—"
+            return " · ".join(shown) if shown else MISSING
 
         out[dev + (" (baseline)" if dev == base else "")] = frame.apply(cell, axis=1)
     for col in frame.columns:
         if " vs " in col:
             dev, _, what = col.partition(" | ")
-            out[f"{what.split(' vs ')[0]} {dev}"] = [f"{v:.2f}×" if v == v else "—" for v in frame[col]]
+            out[f"{what.split(' vs ')[0]} {dev}"] = [times(v) for v in frame[col]]
     return out
 
 
@@ -314,12 +283,12 @@ def cases(df: pd.DataFrame) -> pd.DataFrame:
         cells = []
         for value, status in zip(values, df.get("status", pd.Series([""] * len(df), index=df.index))):
             text = fmt_value(value, how)
-            if text == "—" and col in TELEMETRY_COLUMNS and status == "ok":
+            if text == MISSING and col in TELEMETRY_COLUMNS and status == "ok":
                 text = NOT_MEASURED
             cells.append(text)
         out[name] = cells
     if "peak memory" in out and "mem_used_peak_bytes" in df.columns:  # fall back to NVML's peak
-        out["peak memory"] = [fmt_value(b, "bytes") if t == "—" else t
+        out["peak memory"] = [fmt_value(b, "bytes") if t == MISSING else t
                               for t, b in zip(out["peak memory"], df["mem_used_peak_bytes"])]
     frame = pd.DataFrame(out)
     frame["notes"] = df.apply(_remark, axis=1).tolist() if not df.empty else []
