@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from benchsuite import cifar, peaks, plan, results, runner, verdicts
+from benchsuite import cifar, keys, peaks, plan, results, runner, verdicts
 from benchsuite.devices import Device, telemetry_gpus
 from benchsuite.report import claims as render
 from benchsuite.workload import Registry
@@ -83,10 +83,9 @@ def plan_cases(devices: list[Device], registry: Registry, settings: ClaimsSettin
 
 
 def key_of(record: dict) -> str:
-    """A case less its device, from a Case's or a result's dict: what joins results across runs."""
-    params = sorted((k, list(v) if isinstance(v, (list, tuple)) else v) for k, v in (record.get("params") or {}).items())
-    return json.dumps([record.get("workload"), record.get("mode"), record.get("precision"),
-                       record.get("batch_size"), params])
+    """A case less its device, from a Case's or a result's dict: what joins results across runs
+    (`benchsuite.keys.text` of the `~benchsuite.keys.ACROSS_DEVICES` key)."""
+    return keys.text(record)
 
 
 def flat_record(case: dict, header: dict, source: str) -> dict[str, Any]:

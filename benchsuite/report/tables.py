@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchsuite import keys
 from benchsuite.report.format import MISSING, fmt_value, num, times
 
 FORMATS = ("table", "markdown", "csv", "json")
@@ -108,6 +109,8 @@ def render(df: pd.DataFrame, fmt: str) -> str:
 # Hardware comparison: rows are the case key less the device, columns are devices.
 
 HARDWARE_FORMATS = ("table", "markdown", "csv", "html")
+#: A row of the hardware table: the case less its device, so that devices line up as columns.
+HARDWARE_KEY = keys.ACROSS_DEVICES
 _HW_METRICS = {"samples/s": "samples_per_s", "samples/J": "samples_per_j", "% peak": "pct_of_peak"}
 
 
@@ -142,19 +145,15 @@ def hardware(df: pd.DataFrame, baseline: str | None = None) -> tuple[pd.DataFram
     case-insensitive substring of one label; default: the first device.
     Returns (frame, device labels in column order, baseline label).
     """
-    from benchsuite.compare import case_keys, key_columns, key_label
-
     ok = df[df["status"] == "ok"].copy() if "status" in df.columns else df.iloc[0:0]
     ok["_device"] = device_labels(ok).values
     devices = list(dict.fromkeys(ok["_device"]))
     base = _pick_baseline(devices, baseline)
-    columns = key_columns(ok)
-    ok["_key"] = case_keys(ok, columns)
-    keys = list(dict.fromkeys(ok["_key"]))
+    case_keys = keys.frame_keys(ok, HARDWARE_KEY)
     records = []
-    for key in keys:
-        rows = ok[ok["_key"] == key]
-        rec: dict[str, Any] = {"case": key_label(key, columns)}
+    for key in dict.fromkeys(case_keys):
+        rows = ok[[k == key for k in case_keys]]  # (a Series == a tuple would compare element-wise)
+        rec: dict[str, Any] = {"case": keys.label(key, HARDWARE_KEY)}
         cell = {}
         for dev in devices:
             mine = rows[rows["_device"] == dev]
