@@ -31,25 +31,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchsuite import keys
+from benchsuite import keys, metrics
 
-# metric -> +1 when higher is better, -1 when lower is better
-METRICS: dict[str, int] = {
-    "samples_per_s": +1,
-    "tflop_per_s": +1,
-    "pct_of_peak": +1,
-    "step_s_median": -1,
-    "step_s_p99": -1,
-    "samples_per_j": +1,
-    "j_per_sample": -1,
-    "samples_per_s_per_w": +1,
-    "tflop_per_s_per_w": +1,
-    "power_mean_w": -1,
-    "energy_j": -1,
-    "mem_peak_bytes": -1,
-}
+# metric -> +1 when higher is better, -1 when lower is better (`benchsuite.metrics` declares both).
+METRICS: dict[str, int] = metrics.directions()
 # Metrics that are a function of the median step time, so raw step times measure their noise.
-TIME_METRICS = {"samples_per_s", "tflop_per_s", "pct_of_peak", "step_s_median", "step_s_p99"}
+TIME_METRICS = {name for name in METRICS if metrics.METRICS[name].basis == "time"}
 #: What pairs a base case with a new one: the case less its device (see the module docstring).
 MATCH = keys.ACROSS_DEVICES
 FORMATS = ("table", "markdown", "csv", "json")

@@ -18,12 +18,13 @@ import copy
 from typing import Any, Sequence
 
 from benchsuite import bandwidth
+from benchsuite import metrics as metrics_mod
 
 # Figures kept for each rank in the merged record's ``ranks`` list.
 PER_RANK_METRICS = ("samples_per_s", "step_s_median", "step_s_iqr", "samples_per_step", "tflop_per_s",
                     "algbw_gbps", "busbw_gbps", "mem_peak_bytes")
 # Energy-derived figures: recomputed over the distinct devices when every one was measured.
-ENERGY_METRICS = ("samples_per_j", "j_per_sample", "samples_per_s_per_w", "tflop_per_s_per_w")
+ENERGY_METRICS = metrics_mod.ENERGY
 
 
 def merge(records: Sequence[dict]) -> dict:
@@ -89,21 +90,23 @@ def _global_metrics(records: Sequence[dict], ranks: list[dict]) -> dict:
     collective = is_collective(records[0])
     # A collective is done jointly: one per step for the whole job, not one per rank.
     samples = 1 if collective else sum(m.get("samples_per_step") or 0 for m in per)
+    flops = [m.get("flops_per_step") for m in per]
+    refs = {ref: [m.get(ref) for m in per] for ref in ("peak_tflop_per_s", "achievable_tflop_per_s")}
+    # each rank's device: N × one device's figure for equal devices
+    derived = metrics_mod.derive(samples_per_step=samples, step_s=slowest, devices=None if collective else n,
+                                 flops_per_step=sum(flops) if all(flops) else None,
+                                 **{ref: sum(v) if all(v) else None for ref, v in refs.items()})
     metrics.update({
         "world_size": n,
         "step_s_median_slowest": slowest,
         "slowest_rank": medians.index(slowest),
         "samples_per_step_global": samples,
-        "samples_per_s": samples / slowest,
-        "samples_per_s_per_device": None if collective else samples / slowest / n,
+        "samples_per_s": derived["samples_per_s"],
+        "samples_per_s_per_device": derived.get("samples_per_s_per_device"),
     })
-    flops = [m.get("flops_per_step") for m in per]
-    if all(f for f in flops):
+    if all(flops):
         metrics["flops_per_step_global"] = sum(flops)
-        metrics["tflop_per_s"] = sum(flops) / slowest / 1e12
-        for pct, per_device in (("pct_of_peak", "peak_tflop_per_s"), ("pct_of_achievable", "achievable_tflop_per_s")):
-            refs = [m.get(per_device) for m in per]  # each rank's device: N × one figure for equal devices
-            metrics[pct] = 100.0 * metrics["tflop_per_s"] / sum(refs) if all(refs) else None
+        metrics.update({k: derived[k] for k in ("tflop_per_s", "pct_of_peak", "pct_of_achievable")})
     if metrics.get("collective_op"):
         size = metrics["bytes_per_step"]
         metrics["algbw_gbps"] = bandwidth.algbw_gbps(size, slowest)
@@ -133,12 +136,11 @@ def _global_energy(records: Sequence[dict], ranks: list[dict], samples_per_s: fl
     else:
         in_window = sum((r.get("metrics") or {}).get("samples_per_step", 0)
                         * len((r.get("timing") or {}).get("times_s") or []) for r in records)
-    out: dict[str, Any] = {k: None for k in ENERGY_METRICS}
-    if energies and all(energies) and in_window:
-        total = sum(energies)
-        out.update({"energy_j_global": total, "samples_per_j": in_window / total, "j_per_sample": total / in_window})
-    if watts and all(watts):
-        total_w = sum(watts)
-        out.update({"power_mean_w_global": total_w, "samples_per_s_per_w": samples_per_s / total_w,
-                    "tflop_per_s_per_w": tflop_per_s / total_w if tflop_per_s else None})
+    total = sum(energies) if energies and all(energies) else None
+    total_w = sum(watts) if watts and all(watts) else None
+    out: dict[str, Any] = metrics_mod.energy(total, in_window, total_w, samples_per_s, tflop_per_s)
+    if out["samples_per_j"] is not None:
+        out["energy_j_global"] = total
+    if total_w is not None:
+        out["power_mean_w_global"] = total_w
     return out

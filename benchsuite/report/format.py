@@ -1,14 +1,16 @@
 """Numbers and units for people, in one place: every table, the compare view, the claims
-and the CLI's progress lines format through here (torch-free, no benchsuite imports).
+and the CLI's progress lines format through here (torch-free).
 
-A figure that was not measured reads `MISSING` ('—'), never 0. The format kinds are the
-ones `benchsuite.metrics` declares for each metric (`KINDS`).
+A figure that was not measured reads `MISSING` ('—'), never 0. Each metric's format kind
+(`KINDS`) and column label come from its declaration in `benchsuite.metrics` (`columns`).
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+from benchsuite import metrics
 
 MISSING = "—"  # a figure that was not measured
 #: how a figure is shown: text as is; ``num`` 4 significant-ish digits; ``ms`` seconds shown
@@ -95,3 +97,10 @@ def with_unit(value: Any, unit: str) -> str:
     if unit == "%":
         return f"{value:.2f} %"
     return f"{num(value)} {unit}".strip()
+
+
+def columns(*names: str, labels: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """Table columns of metrics: ``{label: (field, format kind)}`` from their declarations;
+    ``labels`` overrides a header by metric name where a table says it its own way."""
+    labels = labels or {}
+    return {labels.get(n, metrics.metric(n).label): (n, metrics.metric(n).kind) for n in names}

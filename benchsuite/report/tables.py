@@ -8,31 +8,23 @@ from typing import Any
 
 import pandas as pd
 
-from benchsuite import keys
-from benchsuite.report.format import MISSING, fmt_value, num, times
+from benchsuite import keys, metrics
+from benchsuite.report.format import MISSING, columns, fmt_value, num, times
 
 FORMATS = ("table", "markdown", "csv", "json")
 
 # Shown even when every value is missing, so that "not measured" is visible.
-ALWAYS = ("samples/s", "step ms (median)", "mean W", "J/sample", "samples/J")
-# display name -> (column, how to format)
+ALWAYS = tuple(metrics.label(n) for n in ("samples_per_s", "step_s_median", "power_mean_w", "j_per_sample",
+                                          "samples_per_j"))
+# display name -> (column, how to format); metric labels and kinds from `benchsuite.metrics`
 SUMMARY_COLUMNS = {
     "case": ("id", "text"),
     "status": ("status", "text"),
-    "samples/s": ("samples_per_s", "num"),
-    "per device/s": ("samples_per_s_per_device", "num"),  # torch.distributed runs: global ÷ world size
-    "algbw GB/s": ("algbw_gbps", "num"),  # collectives (nccl-tests formulas)
-    "busbw GB/s": ("busbw_gbps", "num"),
-    "step ms (median)": ("step_s_median", "ms"),
-    "IQR ms": ("step_s_iqr", "ms"),
-    "p99 ms": ("step_s_p99", "ms"),
-    "TFLOP/s": ("tflop_per_s", "num"),
-    "% peak": ("pct_of_peak", "pct"),
-    "% achievable": ("pct_of_achievable", "pct"),
-    "mean W": ("power_mean_w", "num"),
-    "J/sample": ("j_per_sample", "num"),
-    "samples/J": ("samples_per_j", "num"),
-    "peak mem": ("mem_peak_bytes", "bytes"),
+    **columns("samples_per_s",
+              "samples_per_s_per_device",  # torch.distributed runs: global ÷ world size
+              "algbw_gbps", "busbw_gbps",  # collectives (nccl-tests formulas)
+              "step_s_median", "step_s_iqr", "step_s_p99", "tflop_per_s", "pct_of_peak", "pct_of_achievable",
+              "power_mean_w", "j_per_sample", "samples_per_j", "mem_peak_bytes"),
     "notes": ("remark", "text"),
 }
 
@@ -111,7 +103,7 @@ def render(df: pd.DataFrame, fmt: str) -> str:
 HARDWARE_FORMATS = ("table", "markdown", "csv", "html")
 #: A row of the hardware table: the case less its device, so that devices line up as columns.
 HARDWARE_KEY = keys.ACROSS_DEVICES
-_HW_METRICS = {"samples/s": "samples_per_s", "samples/J": "samples_per_j", "% peak": "pct_of_peak"}
+_HW_METRICS = {metrics.label(n): n for n in ("samples_per_s", "samples_per_j", "pct_of_peak")}
 
 
 def device_labels(df: pd.DataFrame) -> pd.Series:
@@ -257,17 +249,12 @@ CASE_COLUMNS = {
     "case": ("id", "text"),
     "device": ("device_name", "text"),
     "status": ("status", "text"),
-    "samples/s": ("samples_per_s", "num"),
-    "TFLOP/s": ("tflop_per_s", "num"),
-    "% peak": ("pct_of_peak", "pct"),
-    "p50 ms": ("step_s_median", "ms"),
-    "p99 ms": ("step_s_p99", "ms"),
-    "mean W": ("power_mean_w", "num"),
-    "J/sample": ("j_per_sample", "num"),
-    "samples/J": ("samples_per_j", "num"),
-    "peak memory": ("mem_peak_bytes", "bytes"),
+    **columns("samples_per_s", "tflop_per_s", "pct_of_peak", "step_s_median", "step_s_p99", "power_mean_w",
+              "j_per_sample", "samples_per_j", "mem_peak_bytes",
+              labels={"step_s_median": "p50 ms", "mem_peak_bytes": "peak memory"}),  # this table's own words
 }
-TELEMETRY_COLUMNS = {"power_mean_w", "j_per_sample", "samples_per_j"}
+TELEMETRY_COLUMNS = {col for col, _ in CASE_COLUMNS.values()
+                     if col in metrics.METRICS and metrics.METRICS[col].basis == "telemetry"}
 
 
 def cases(df: pd.DataFrame) -> pd.DataFrame:
