@@ -19,10 +19,10 @@ from typing import Any, Sequence
 
 from benchsuite import bandwidth
 from benchsuite import metrics as metrics_mod
+from benchsuite import record as record_mod
 
 # Figures kept for each rank in the merged record's ``ranks`` list.
-PER_RANK_METRICS = ("samples_per_s", "step_s_median", "step_s_iqr", "samples_per_step", "tflop_per_s",
-                    "algbw_gbps", "busbw_gbps", "mem_peak_bytes")
+PER_RANK_METRICS = record_mod.RANK_FIGURES
 # Energy-derived figures: recomputed over the distinct devices when every one was measured.
 ENERGY_METRICS = metrics_mod.ENERGY
 
@@ -51,19 +51,13 @@ def merge(records: Sequence[dict]) -> dict:
         tb = next((records[i].get("traceback") for i in failing if records[i].get("traceback")), None)
         if tb:
             base["traceback"] = tb
-    for key in ("metrics", "timing", "telemetry"):
+    for key in record_mod.SECTIONS:  # a failed case has no measurement
         base.pop(key, None)
     return base
 
 
 def _rank_entry(i: int, record: dict, records: Sequence[dict]) -> dict:
-    metrics = record.get("metrics") or {}
-    entry: dict[str, Any] = {"rank": i, "hostname": record.get("hostname"), "device": record.get("device"),
-                             "device_name": record.get("device_name"), "status": record.get("status"),
-                             "reason": record.get("reason")}
-    entry.update({k: metrics.get(k) for k in PER_RANK_METRICS if k in metrics})
-    entry["telemetry"] = _telemetry_of(record, records)
-    return entry
+    return record_mod.rank_entry(i, record, _telemetry_of(record, records))
 
 
 def _telemetry_of(record: dict, records: Sequence[dict]) -> dict | None:

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from benchsuite import calibration_store, peaks, precision, ranks, results, timing
 from benchsuite import metrics as metrics_mod
+from benchsuite import record as record_mod
 from benchsuite.devices import Device
 from benchsuite.plan import Case
 from benchsuite.telemetry.window import THROTTLED_SHARE_THRESHOLD
@@ -266,10 +267,8 @@ class Runner:
         return self._record(case, device, record, status, reason)
 
     def _record(self, case: Case, device: Device, record: dict, status: str, reason: str | None) -> dict:
-        record.update(case.to_dict())
-        record.update({"device_name": device.name, "status": status, "reason": reason,
-                       "ended_at": results.now_iso()})
-        return record
+        return record_mod.build_case(record, case.to_dict(), device_name=device.name, status=status, reason=reason,
+                                     ended_at=results.now_iso())
 
     def _measure(self, workload, case: Case, device: Device) -> dict[str, Any]:
         import torch
@@ -327,26 +326,18 @@ class Runner:
             **workload.extra_metrics(median),
             **{k: derived[k] for k in metrics_mod.ENERGY},
         }
-        out = {
-            "timing": {"method": timings.method, "warmup_iters": timings.warmup_iters,
-                       "warmup_s": timings.warmup_s, "warmup_settled": timings.warmup_settled,
-                       "warmup_note": timings.warmup_note, "cache_state": timings.cache_state,
-                       "times_s": list(timings.times_s),
-                       "min_time_s": settings.min_time_s, "min_iters": settings.min_iters},
-            "metrics": {k: results.clean_number(v) for k, v in metrics.items()},
-        }
+        out = {"timing": record_mod.timing_section(timings, settings), "metrics": record_mod.numbers(metrics)}
         if summary is not None:
             summary = dict(summary)
             if flush is not None and summary.get("energy_j") is not None:
                 # the L2-flush writes ran inside the window: their energy is in the case's figure
                 summary["quality_flags"] = [*(summary.get("quality_flags") or []), "l2-flush-in-window"]
-            out["telemetry"] = {k: results.clean_number(v) for k, v in summary.items()}
+            out["telemetry"] = record_mod.numbers(summary)
         elif self.telemetry is None:
-            out["telemetry"] = {"telemetry_note": "telemetry off (--no-telemetry)", "energy_j": None}
+            out["telemetry"] = dict(record_mod.TELEMETRY_OFF)
         others = getattr(window, "node_summaries", None)
         if others:
-            out["node_telemetry"] = {d: {k: results.clean_number(v) for k, v in (s or {}).items()}
-                                     for d, s in others.items()}
+            out["node_telemetry"] = {d: record_mod.numbers(s or {}) for d, s in others.items()}
         return out
 
     def _window(self, device: Device, case: Case):
