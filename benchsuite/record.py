@@ -220,6 +220,11 @@ def _type_ok(value: Any, kind: type) -> bool:
     return isinstance(value, kind)
 
 
+#: The exact Python types a list item of each declared type may have (JSON null included).
+_ITEM_TYPES = {NUMBER: {int, float, type(None)}, int: {int, type(None)}, str: {str, type(None)},
+               bool: {bool, type(None)}, list: {list, type(None)}, dict: {dict, type(None)}}
+
+
 def _describe(value: Any) -> str:
     text = repr(value)
     return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
@@ -238,7 +243,7 @@ def _check(values: Mapping[str, Any], fields: Mapping[str, Field], prefix: str =
             continue
         if not _type_ok(value, f.type):
             raise RecordError(prefix + f.name, f"is {_describe(value)}; expected {_TYPE_NAMES[f.type]}")
-        if f.items is not None:
+        if f.items is not None and not set(map(type, value)) <= _ITEM_TYPES[f.items]:  # fast: 100,000s of steps
             for i, item in enumerate(value):
                 if item is not None and not _type_ok(item, f.items):
                     raise RecordError(f"{prefix}{f.name}[{i}]",
