@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from benchsuite import cifar, peaks, plan, results, session, verdicts
+from benchsuite import cifar, keys, peaks, plan, record, results, session, verdicts
 from benchsuite.devices import Device
 from benchsuite.report import claims as render
 from benchsuite.settings import RunOptions
@@ -83,40 +83,33 @@ def plan_cases(devices: list[Device], registry: Registry, settings: ClaimsSettin
     return list(cases.values())
 
 
-def key_of(record: dict) -> str:
-    """A case less its device, from a Case's or a result's dict: what joins results across runs."""
-    params = sorted((k, list(v) if isinstance(v, (list, tuple)) else v) for k, v in (record.get("params") or {}).items())
-    return json.dumps([record.get("workload"), record.get("mode"), record.get("precision"),
-                       record.get("batch_size"), params])
+def key_of(case: dict) -> str:
+    """A case less its device, from a Case's or a result's dict: what joins results across runs
+    (`benchsuite.keys.text` of the `~benchsuite.keys.ACROSS_DEVICES` key)."""
+    return keys.text(case)
+
+
+#: The fields of a claims record, in order: ``key``, ``params``, ``compute_capability`` and
+#: ``source`` are its own, the rest come from the case's flat row (`benchsuite.record.flatten`).
+FLAT_FIELDS = ("id", "key", "workload", "mode", "device", "device_name", "precision", "batch_size", "params",
+               "status", "reason", "samples_per_s", "sample_unit", "step_s_median", "step_s_p99", "tflop_per_s",
+               "samples_per_j", "energy_j", "energy_method", "power_mean_w", "telemetry_note", "hostname", "run_id",
+               "compute_capability", "source")
 
 
 def flat_record(case: dict, header: dict, source: str) -> dict[str, Any]:
-    """The fields the verdicts use, from one case record of a results file."""
-    m, t = case.get("metrics") or {}, case.get("telemetry") or {}
+    """The fields the verdicts use (`FLAT_FIELDS`), from one case record of a results file."""
     device = next((d for d in header.get("devices") or [] if d.get("id") == case.get("device")), {})
-    return {
-        "id": case.get("id"), "key": key_of(case), "workload": case.get("workload"), "mode": case.get("mode"),
-        "device": case.get("device"), "device_name": case.get("device_name"),
-        "precision": case.get("precision"), "batch_size": case.get("batch_size"),
-        "params": case.get("params") or {}, "status": case.get("status"), "reason": case.get("reason"),
-        "samples_per_s": m.get("samples_per_s"), "sample_unit": m.get("sample_unit"), "step_s_median": m.get("step_s_median"),
-        "step_s_p99": m.get("step_s_p99"), "tflop_per_s": m.get("tflop_per_s"),
-        "samples_per_j": m.get("samples_per_j"), "energy_j": t.get("energy_j"),
-        "energy_method": t.get("energy_method"), "power_mean_w": t.get("power_mean_w"),
-        "telemetry_note": t.get("telemetry_note"),
-        "hostname": (header.get("host") or {}).get("hostname"), "run_id": header.get("run_id"),
-        "compute_capability": device.get("compute_capability"), "source": source,
-    }
+    own = {"key": key_of(case), "params": case.get("params") or {},
+           "compute_capability": device.get("compute_capability"), "source": source}
+    row = record.flatten(case, header)
+    return {k: own[k] if k in own else row.get(k) for k in FLAT_FIELDS}
 
 
 def load_runs(paths: list[str | Path], source: str) -> list[dict]:
     """Flat records of every case in the given runs (run directories, results files or folders)."""
-    flat = []
-    for given in paths:
-        for path in results.run_paths(given):
-            run = results.read_run(path)
-            flat.extend(flat_record(c, run.header, f"{source} {path.parent}") for c in run.cases)
-    return flat
+    return [flat_record(c, run.header, f"{source} {run.path.parent}") for run in results.read_runs(paths)
+            for c in run.cases]
 
 
 def reusable(case: plan.Case, device: Device, given: list[dict]) -> dict | None:

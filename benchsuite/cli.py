@@ -189,7 +189,7 @@ def _case_line(record: dict) -> str:
     """One line per finished case: its figures next to its timing, '—' where not measured."""
     if record["status"] != "ok":
         return f"{_status_markup(record['status'])} {escape(record['id'])}: {escape(str(record['reason']))}"
-    from benchsuite.report.tables import fmt_value
+    from benchsuite.report.format import fmt_value
 
     m = record["metrics"]
     return (f"{_status_markup('ok')} {escape(record['id'])}: {fmt_value(m['samples_per_s'], 'num')} {m['sample_unit']}/s, "

@@ -31,24 +31,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# metric -> +1 when higher is better, -1 when lower is better
-METRICS: dict[str, int] = {
-    "samples_per_s": +1,
-    "tflop_per_s": +1,
-    "pct_of_peak": +1,
-    "step_s_median": -1,
-    "step_s_p99": -1,
-    "samples_per_j": +1,
-    "j_per_sample": -1,
-    "samples_per_s_per_w": +1,
-    "tflop_per_s_per_w": +1,
-    "power_mean_w": -1,
-    "energy_j": -1,
-    "mem_peak_bytes": -1,
-}
+from benchsuite import keys, metrics
+
+# metric -> +1 when higher is better, -1 when lower is better (`benchsuite.metrics` declares both).
+METRICS: dict[str, int] = metrics.directions()
 # Metrics that are a function of the median step time, so raw step times measure their noise.
-TIME_METRICS = {"samples_per_s", "tflop_per_s", "pct_of_peak", "step_s_median", "step_s_p99"}
-KEY_BASE = ["workload", "mode", "precision", "batch_size", "world_size"]
+TIME_METRICS = {name for name in METRICS if metrics.METRICS[name].basis == "time"}
+#: What pairs a base case with a new one: the case less its device (see the module docstring).
+MATCH = keys.ACROSS_DEVICES
 
 
 class CompareError(ValueError):
@@ -67,45 +57,6 @@ def parse_threshold(text: str | float) -> float:
     if not 0 <= value < 10:
         raise CompareError(f"threshold {text!r} is out of range; give a percentage such as 5%")
     return value
-
-
-def key_columns(*frames: pd.DataFrame) -> list[str]:
-    """The case key less the device: workload, mode, precision, batch size, world size
-    (ranks; a single-process run is 1) and every param_* column."""
-    params = sorted({c for df in frames for c in df.columns if c.startswith("param_")})
-    return KEY_BASE + params
-
-
-def _norm(value: Any) -> Any:
-    """Hashable, NaN-free key part (a missing batch size or parameter is '')."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, list):
-        return "x".join(map(str, value))
-    return value
-
-
-def case_keys(df: pd.DataFrame, columns: list[str]) -> list[tuple]:
-    """One key tuple per row of ``df``."""
-    cols = [df[c] if c in df.columns else pd.Series([None] * len(df), index=df.index) for c in columns]
-    if "world_size" in columns:  # one process is world size 1, whether torchrun launched it or not
-        i = columns.index("world_size")
-        cols[i] = cols[i].map(lambda v: 1 if _norm(v) == "" else v)
-    return [tuple(_norm(v) for v in values) for values in zip(*cols)] if columns else [()] * len(df)
-
-
-def key_label(key: tuple, columns: list[str]) -> str:
-    """``mlp/train/fp32/bs32[widths=32x64x10]`` from a key tuple."""
-    parts = dict(zip(columns, key))
-    text = "/".join(str(parts.get(c, "")) for c in ("workload", "mode", "precision"))
-    if parts.get("batch_size") not in ("", None):
-        text += f"/bs{parts['batch_size']}"
-    if parts.get("world_size") not in ("", None, 1):
-        text += f"/ws{parts['world_size']}"
-    params = [f"{c[6:]}={v}" for c, v in parts.items() if c.startswith("param_") and v != ""]
-    return text + (f"[{','.join(params)}]" if params else "")
 
 
 def spread(row: pd.Series | dict) -> tuple[float, float, float] | None:
@@ -147,10 +98,9 @@ def compare(base: pd.DataFrame, new: pd.DataFrame, metric: str = "samples_per_s"
     """Match the cases of two runs and judge each change (see the module docstring)."""
     if metric not in METRICS:
         raise CompareError(f"unknown metric {metric!r}; allowed: {', '.join(METRICS)}")
-    columns = key_columns(base, new)
     base = base.reset_index(drop=True)
     new = new.reset_index(drop=True)
-    base_keys, new_keys = case_keys(base, columns), case_keys(new, columns)
+    base_keys, new_keys = keys.frame_keys(base, MATCH), keys.frame_keys(new, MATCH)
     groups: dict[tuple, tuple[list[int], list[int]]] = {}
     for i, k in enumerate(base_keys):
         groups.setdefault(k, ([], []))[0].append(i)
@@ -173,7 +123,7 @@ def compare(base: pd.DataFrame, new: pd.DataFrame, metric: str = "samples_per_s"
                     pairs.append((None, j))
             pairs.extend((i, None) for i in bs if i not in used)
         for i, j in pairs:
-            out.append(_judge(key_label(key, columns), None if i is None else base.loc[i],
+            out.append(_judge(keys.label(key, MATCH), None if i is None else base.loc[i],
                               None if j is None else new.loc[j], metric, threshold))
     rows = pd.DataFrame(out, columns=["case", "base_device", "new_device", "base_status", "new_status",
                                       "base", "new", "ratio", "change_pct", "noise", "verdict"])
@@ -233,16 +183,16 @@ def _device_cell(base: Any, new: Any) -> str:
 
 def display(comparison: Comparison) -> pd.DataFrame:
     """Printable rows: values with 4 significant digits, the verdict marked."""
-    from benchsuite.report.tables import _num
+    from benchsuite.report import format
 
     rows = comparison.rows
     return pd.DataFrame({
         "case": rows["case"],
         "device": [_device_cell(b, n) for b, n in zip(rows["base_device"], rows["new_device"])],
-        f"base {comparison.metric}": [_num(v) for v in rows["base"]],
-        f"new {comparison.metric}": [_num(v) for v in rows["new"]],
-        "new/base": ["—" if v is None or v != v else f"{v:.3f}" for v in rows["ratio"]],
-        "change": ["—" if v is None or v != v else f"{v:+.1f}%" for v in rows["change_pct"]],
+        f"base {comparison.metric}": [format.num(v) for v in rows["base"]],
+        f"new {comparison.metric}": [format.num(v) for v in rows["new"]],
+        "new/base": [format.ratio(v) for v in rows["ratio"]],
+        "change": [format.change_pct(v) for v in rows["change_pct"]],
         "noise": [v if isinstance(v, str) else "" for v in rows["noise"]],
         "verdict": [MARKS.get(v, v) if v != "status changed" else f"status {b} → {n}"
                     for v, b, n in zip(rows["verdict"], rows["base_status"], rows["new_status"])],

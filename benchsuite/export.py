@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchsuite import results
+from benchsuite import metrics, results
 
 FORMATS = ("pytest-benchmark", "csv", "parquet")
 #: pytest node of the live suite; exported names use it so the two compare with each other.
@@ -53,13 +53,10 @@ def energy_fields(energy_j: float | None, rounds: int, iterations: int,
     """Joules per round and samples per joule from a window's energy over ``rounds`` rounds.
 
     A round is ``iterations`` calls of the benchmarked function; ``samples_per_call`` is
-    how many samples one call processes (None: not stated, no samples/J).
+    how many samples one call processes (None: not stated, no samples/J). The window holds
+    exactly the timed rounds (`benchsuite.metrics.round_energy`).
     """
-    if energy_j is None or not rounds or energy_j <= 0:
-        return {"energy_per_round_j": None, "samples_per_j": None}
-    per_round = energy_j / rounds
-    per_j = samples_per_call * iterations / per_round if samples_per_call else None
-    return {"energy_per_round_j": per_round, "samples_per_j": per_j}
+    return metrics.round_energy(energy_j, rounds, samples_per_call * iterations if samples_per_call else None)
 
 
 def _stats(times_s: list[float]) -> dict[str, Any]:

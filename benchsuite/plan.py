@@ -10,6 +10,7 @@ import itertools
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
+from benchsuite import keys
 from benchsuite import precision as precisions_mod
 from benchsuite.devices import Device
 from benchsuite.workload import MODES, Registry
@@ -56,9 +57,9 @@ class Case:
         return text + (f"[{','.join(shown)}]" if shown else "")
 
     def key(self) -> tuple:
-        """The case less its device: what a cross-device comparison matches on (the world
-        size is part of it: scaling across world sizes is `benchsuite.report.scaling`'s job)."""
-        return (self.workload, self.mode, self.precision, self.batch_size, self.params, self.world_size)
+        """The case less its device: what a cross-device comparison matches on
+        (`benchsuite.keys.ACROSS_DEVICES`; the world size is part of it)."""
+        return keys.key(self.to_dict(), keys.ACROSS_DEVICES)
 
     def with_batch(self, batch_size: int) -> "Case":
         return replace(self, batch_size=batch_size)

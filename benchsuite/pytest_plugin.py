@@ -140,9 +140,12 @@ class EnergyMeter:
             why = "no timed rounds (benchmarks disabled?)"
             note = f"{note}; {why}" if note else why
         elif energy_j is not None and window_s:
-            round_s = bench.stats.mean * bench.iterations
-            per_round = energy_j / window_s * round_s
-            per_j = samples * bench.iterations / per_round if samples and per_round > 0 else None
+            from benchsuite import metrics
+
+            round_s = bench.stats.mean * bench.iterations  # the window also held calibration and warm-up
+            got = metrics.round_energy(energy_j, window_s / round_s if round_s else None,
+                                       samples * bench.iterations if samples else None)
+            per_round, per_j = got["energy_per_round_j"], got["samples_per_j"]
         return {
             "device": device,
             "device_name": self.session.device_name(device),

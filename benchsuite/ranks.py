@@ -9,21 +9,22 @@ device's for equal devices; None when a rank lacks it). A collective is one
 operation that every rank takes part in, so its ``samples_per_s`` is collectives per
 second (1 ÷ slowest median), with no per-device figure; its ``algbw_gbps``/``busbw_gbps``
 also use the slowest rank's median (nccl-tests averages the time over ranks by default, so
-its figure can be slightly higher). Each rank's own figures stay in ``ranks``.
+its figure can be slightly higher). Energy figures are over every distinct device, when each
+one was measured. The figures are `benchsuite.metrics.derive`'s, from these global inputs.
+Each rank's own figures stay in ``ranks``.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Sequence
+from typing import Sequence
 
 from benchsuite import bandwidth
+from benchsuite import metrics as metrics_mod
+from benchsuite import record as record_mod
 
 # Figures kept for each rank in the merged record's ``ranks`` list.
-PER_RANK_METRICS = ("samples_per_s", "step_s_median", "step_s_iqr", "samples_per_step", "tflop_per_s",
-                    "algbw_gbps", "busbw_gbps", "mem_peak_bytes")
-# Energy-derived figures: recomputed over the distinct devices when every one was measured.
-ENERGY_METRICS = ("samples_per_j", "j_per_sample", "samples_per_s_per_w", "tflop_per_s_per_w")
+PER_RANK_METRICS = record_mod.RANK_FIGURES
 
 
 def merge(records: Sequence[dict]) -> dict:
@@ -50,19 +51,13 @@ def merge(records: Sequence[dict]) -> dict:
         tb = next((records[i].get("traceback") for i in failing if records[i].get("traceback")), None)
         if tb:
             base["traceback"] = tb
-    for key in ("metrics", "timing", "telemetry"):
+    for key in record_mod.SECTIONS:  # a failed case has no measurement
         base.pop(key, None)
     return base
 
 
 def _rank_entry(i: int, record: dict, records: Sequence[dict]) -> dict:
-    metrics = record.get("metrics") or {}
-    entry: dict[str, Any] = {"rank": i, "hostname": record.get("hostname"), "device": record.get("device"),
-                             "device_name": record.get("device_name"), "status": record.get("status"),
-                             "reason": record.get("reason")}
-    entry.update({k: metrics.get(k) for k in PER_RANK_METRICS if k in metrics})
-    entry["telemetry"] = _telemetry_of(record, records)
-    return entry
+    return record_mod.rank_entry(i, record, _telemetry_of(record, records))
 
 
 def _telemetry_of(record: dict, records: Sequence[dict]) -> dict | None:
@@ -89,26 +84,35 @@ def _global_metrics(records: Sequence[dict], ranks: list[dict]) -> dict:
     collective = is_collective(records[0])
     # A collective is done jointly: one per step for the whole job, not one per rank.
     samples = 1 if collective else sum(m.get("samples_per_step") or 0 for m in per)
+    flops = [m.get("flops_per_step") for m in per]
+    nbytes = [m.get("bytes_per_step") for m in per]
+    refs = {ref: [m.get(ref) for m in per] for ref in ("peak_tflop_per_s", "achievable_tflop_per_s")}
+    energy_j, power_w, in_window = _window_totals(records, ranks, collective)
+    derived = metrics_mod.derive(
+        samples_per_step=samples, step_s=slowest, devices=None if collective else n,
+        flops_per_step=sum(flops) if all(flops) else None, bytes_per_step=sum(nbytes) if all(nbytes) else None,
+        # each rank's device: N × one device's figure for equal devices
+        **{ref: sum(v) if all(v) else None for ref, v in refs.items()},
+        energy_j=energy_j, power_mean_w=power_w, samples_in_window=in_window)
+    if collective:  # done jointly: there is no per-device figure
+        derived["samples_per_s_per_device"] = None
     metrics.update({
         "world_size": n,
         "step_s_median_slowest": slowest,
         "slowest_rank": medians.index(slowest),
         "samples_per_step_global": samples,
-        "samples_per_s": samples / slowest,
-        "samples_per_s_per_device": None if collective else samples / slowest / n,
     })
-    flops = [m.get("flops_per_step") for m in per]
-    if all(f for f in flops):
+    metrics.update(derived)
+    if all(flops):
         metrics["flops_per_step_global"] = sum(flops)
-        metrics["tflop_per_s"] = sum(flops) / slowest / 1e12
-        for pct, per_device in (("pct_of_peak", "peak_tflop_per_s"), ("pct_of_achievable", "achievable_tflop_per_s")):
-            refs = [m.get(per_device) for m in per]  # each rank's device: N × one figure for equal devices
-            metrics[pct] = 100.0 * metrics["tflop_per_s"] / sum(refs) if all(refs) else None
     if metrics.get("collective_op"):
         size = metrics["bytes_per_step"]
         metrics["algbw_gbps"] = bandwidth.algbw_gbps(size, slowest)
         metrics["busbw_gbps"] = bandwidth.busbw_gbps(metrics["collective_op"], size, slowest, n)
-    metrics.update(_global_energy(records, ranks, samples / slowest, metrics.get("tflop_per_s"), collective))
+    if derived["samples_per_j"] is not None:
+        metrics["energy_j_global"] = energy_j
+    if power_w is not None:
+        metrics["power_mean_w_global"] = power_w
     return metrics
 
 
@@ -118,11 +122,12 @@ def is_collective(record: dict) -> bool:
     return bool((record.get("metrics") or {}).get("collective_op")) or record.get("workload") == "collective"
 
 
-def _global_energy(records: Sequence[dict], ranks: list[dict], samples_per_s: float,
-                   tflop_per_s: float | None, collective: bool = False) -> dict:
-    """Energy figures over every distinct device (a CPU shared by ranks counts once); None
-    unless each device's window measured energy and power. A collective counts one sample
-    per timed step for the whole job (ranks run the same agreed number of steps)."""
+def _window_totals(records: Sequence[dict], ranks: list[dict],
+                   collective: bool = False) -> tuple[float | None, float | None, int]:
+    """(energy J, mean power W) summed over every distinct device (a CPU shared by ranks
+    counts once), each None unless every device's window measured it, and the samples
+    processed in the windows. A collective counts one sample per timed step for the whole
+    job (ranks run the same agreed number of steps)."""
     seen: dict[tuple, dict | None] = {}
     for record, entry in zip(records, ranks):
         seen.setdefault((entry["hostname"], record.get("telemetry_device") or entry["device"]), entry["telemetry"])
@@ -133,12 +138,5 @@ def _global_energy(records: Sequence[dict], ranks: list[dict], samples_per_s: fl
     else:
         in_window = sum((r.get("metrics") or {}).get("samples_per_step", 0)
                         * len((r.get("timing") or {}).get("times_s") or []) for r in records)
-    out: dict[str, Any] = {k: None for k in ENERGY_METRICS}
-    if energies and all(energies) and in_window:
-        total = sum(energies)
-        out.update({"energy_j_global": total, "samples_per_j": in_window / total, "j_per_sample": total / in_window})
-    if watts and all(watts):
-        total_w = sum(watts)
-        out.update({"power_mean_w_global": total_w, "samples_per_s_per_w": samples_per_s / total_w,
-                    "tflop_per_s_per_w": tflop_per_s / total_w if tflop_per_s else None})
-    return out
+    return (sum(energies) if energies and all(energies) else None,
+            sum(watts) if watts and all(watts) else None, in_window)

@@ -8,6 +8,7 @@ everything downstream; this module never imports torch.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -19,6 +20,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import pandas as pd
+
+from benchsuite import record as record_mod
+from benchsuite.record import clean_number  # noqa: F401  (results.clean_number: NaN -> null)
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.jsonl"
@@ -91,13 +95,6 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def clean_number(value: Any) -> Any:
-    """NaN and infinity are not JSON: store them as null (not measured)."""
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return None
-    return value
-
-
 @dataclass
 class Run:
     """One results file, read back."""
@@ -150,19 +147,36 @@ def read_run(path: str | Path) -> Run:
     if not isinstance(header, dict) or header.get("record") != "header" or "schema" not in header:
         raise ResultsError(f"{path}:1: not a benchsuite results file (no header record)")
     schema = header["schema"]
-    if not isinstance(schema, int) or schema > SCHEMA_VERSION:
-        raise ResultsError(f"{path}:1: written with results schema {schema}, newer than this benchsuite reads "
-                           f"(up to {SCHEMA_VERSION}); upgrade benchsuite to read it")
+    problem = record_mod.schema_problem(schema, SCHEMA_VERSION)
+    if problem:
+        raise ResultsError(f"{path}:1: {problem}")
+    with _located(path, 1, "header"):
+        header = _migrate(header, schema)
+        record_mod.validate_header(header)
     cases, end = [], None
     for number, record in records[1:]:
         kind = record.get("record") if isinstance(record, dict) else None
         if kind == "case":
-            cases.append(_migrate(record, schema))
+            with _located(path, number, "case"):
+                case = _migrate(record, schema)
+                record_mod.validate_case(case)
+            cases.append(case)
         elif kind == "end":
+            with _located(path, number, "end"):
+                record_mod.validate_end(record)
             end = record
         else:
             raise ResultsError(f"{path}:{number}: unknown record {kind!r} (expected case or end)")
-    return Run(path, _migrate(header, schema), cases, end, problems)
+    return Run(path, header, cases, end, problems)
+
+
+@contextlib.contextmanager
+def _located(path: Path, number: int, kind: str):
+    """A `RecordError` as a ResultsError naming the file, the line and the field."""
+    try:
+        yield
+    except record_mod.RecordError as exc:
+        raise ResultsError(f"{path}:{number}: {kind} record: {exc}") from None
 
 
 def _migrate(record: dict, schema: int) -> dict:
@@ -199,32 +213,16 @@ FLAT_FIRST = ["run_id", "id", "workload", "mode", "device", "device_name", "prec
 
 
 def flatten(run: Run) -> list[dict]:
-    """One flat row per case: key, status, parameters (``param_*``) and every metric."""
-    rows = []
-    for case in run.cases:
-        row: dict[str, Any] = {
-            "run_id": run.header.get("run_id"),
-            "tag": run.header.get("tag"),
-            "hostname": (run.header.get("host") or {}).get("hostname"),
-        }
-        for key, value in case.items():
-            if key in ("record", "params", "metrics", "telemetry", "timing"):
-                continue
-            row[key] = value
-        for key, value in (case.get("params") or {}).items():
-            row[f"param_{key}"] = "x".join(map(str, value)) if isinstance(value, list) else value
-        row.update(case.get("metrics") or {})
-        for key, value in (case.get("telemetry") or {}).items():
-            # telemetry names the device as NVML numbers it ("cuda:<NVML index>"): never the case's own
-            row[f"telemetry_{key}" if key in row else key] = value
-        timing = case.get("timing") or {}
-        row["timing_method"] = timing.get("method")
-        row["warmup_iters"] = timing.get("warmup_iters")
-        row["warmup_s"] = timing.get("warmup_s")
-        row["warmup_note"] = timing.get("warmup_note")
-        row["step_times_s"] = timing.get("times_s")
-        rows.append(row)
-    return rows
+    """One flat row per case: key, status, parameters (``param_*``) and every metric
+    (`benchsuite.record.flatten`)."""
+    return [record_mod.flatten(case, run.header) for case in run.cases]
+
+
+def read_runs(paths: str | Path | Iterable[str | Path]) -> list[Run]:
+    """Every run under ``paths`` (run directories, results files or folders of runs), read."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    return [read_run(p) for given in paths for p in run_paths(given)]
 
 
 def load(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
@@ -232,9 +230,7 @@ def load(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
 
     ``df.attrs["runs"]`` holds each run's header and end status.
     """
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    runs = [read_run(p) for given in paths for p in run_paths(given)]
+    runs = read_runs(paths)
     rows = [row for run in runs for row in flatten(run)]
     df = pd.DataFrame(rows)
     if df.empty:

@@ -14,6 +14,8 @@ import traceback
 from typing import Any, Callable
 
 from benchsuite import calibration_store, peaks, precision, ranks, results, timing
+from benchsuite import metrics as metrics_mod
+from benchsuite import record as record_mod
 from benchsuite.devices import Device
 from benchsuite.plan import Case
 from benchsuite.settings import RunSettings
@@ -218,10 +220,8 @@ class Runner:
         return self._record(case, device, record, status, reason)
 
     def _record(self, case: Case, device: Device, record: dict, status: str, reason: str | None) -> dict:
-        record.update(case.to_dict())
-        record.update({"device_name": device.name, "status": status, "reason": reason,
-                       "ended_at": results.now_iso()})
-        return record
+        return record_mod.build_case(record, case.to_dict(), device_name=device.name, status=status, reason=reason,
+                                     ended_at=results.now_iso())
 
     def _measure(self, workload, case: Case, device: Device) -> dict[str, Any]:
         import torch
@@ -246,55 +246,52 @@ class Runner:
             mem_peak = torch.cuda.max_memory_allocated(torch_device) if device.type == "cuda" else None
         median = timings.median_s
         samples = workload.samples_per_step
-        tflops = flops / median / 1e12 if flops else None
         summary = getattr(window, "summary", None) if window is not None else None
         peak = peaks.peak_tflops(device.name, case.precision) if device.type == "cuda" else None
         calibration = self.settings.calibrations.get(case.device)
         achievable = calibration_store.achievable_tflops(calibration, case.precision)
         share = (summary or {}).get("throttled_share")
+        derived = metrics_mod.derive(
+            samples_per_step=samples, step_s=median, flops_per_step=flops, bytes_per_step=nbytes,
+            peak_tflop_per_s=peak, achievable_tflop_per_s=achievable,
+            energy_j=(summary or {}).get("energy_j"), power_mean_w=(summary or {}).get("power_mean_w"),
+            samples_in_window=samples * len(timings.times_s))
         metrics = {
             **timings.stats,
             "samples_per_step": samples,
             "sample_unit": workload.sample_unit,
-            "samples_per_s": samples / median,
+            "samples_per_s": derived["samples_per_s"],
             "flops_per_step": flops,
             "bytes_per_step": nbytes,
-            "tflop_per_s": tflops,
+            "tflop_per_s": derived["tflop_per_s"],
             "peak_tflop_per_s": peak,
-            "pct_of_peak": 100.0 * tflops / peak if tflops and peak else None,
+            "pct_of_peak": derived["pct_of_peak"],
             "achievable_tflop_per_s": achievable,
-            "pct_of_achievable": 100.0 * tflops / achievable if tflops and achievable else None,
+            "pct_of_achievable": derived["pct_of_achievable"],
             "achievable_gb_per_s": calibration_store.achievable_gbs(calibration),
             "calibration": calibration.get("id") if calibration else None,
-            "flop_per_byte": flops / nbytes if flops and nbytes else None,
+            "flop_per_byte": derived["flop_per_byte"],
             "cache_state": timings.cache_state,
             "warmup_settled": timings.warmup_settled,
             "throttled": share > THROTTLED_SHARE_THRESHOLD if share is not None else None,
             "mem_peak_bytes": mem_peak,
             "threads": torch.get_num_threads(),
             **workload.extra_metrics(median),
-            **energy_metrics(summary, samples * len(timings.times_s), samples / median, tflops),
+            **{k: derived[k] for k in metrics_mod.ENERGY},
         }
-        out = {
-            "timing": {"method": timings.method, "warmup_iters": timings.warmup_iters,
-                       "warmup_s": timings.warmup_s, "warmup_settled": timings.warmup_settled,
-                       "warmup_note": timings.warmup_note, "cache_state": timings.cache_state,
-                       "times_s": list(timings.times_s),
-                       "min_time_s": settings.min_time_s, "min_iters": settings.min_iters},
-            "metrics": {k: results.clean_number(v) for k, v in metrics.items()},
-        }
+        metrics.update({k: v for k, v in derived.items() if k not in metrics})  # a newer derived figure
+        out = {"timing": record_mod.timing_section(timings, settings), "metrics": record_mod.numbers(metrics)}
         if summary is not None:
             summary = dict(summary)
             if flush is not None and summary.get("energy_j") is not None:
                 # the L2-flush writes ran inside the window: their energy is in the case's figure
                 summary["quality_flags"] = [*(summary.get("quality_flags") or []), "l2-flush-in-window"]
-            out["telemetry"] = {k: results.clean_number(v) for k, v in summary.items()}
+            out["telemetry"] = record_mod.numbers(summary)
         elif self.telemetry is None:
-            out["telemetry"] = {"telemetry_note": "telemetry off (--no-telemetry)", "energy_j": None}
+            out["telemetry"] = dict(record_mod.TELEMETRY_OFF)
         others = getattr(window, "node_summaries", None)
         if others:
-            out["node_telemetry"] = {d: {k: results.clean_number(v) for k, v in (s or {}).items()}
-                                     for d, s in others.items()}
+            out["node_telemetry"] = {d: record_mod.numbers(s or {}) for d, s in others.items()}
         return out
 
     def _window(self, device: Device, case: Case):
@@ -356,15 +353,10 @@ def is_timeout(exc: BaseException) -> bool:
 
 def energy_metrics(summary: dict | None, samples_in_window: int, samples_per_s: float,
                    tflop_per_s: float | None) -> dict[str, float | None]:
-    """Energy figures of one case from its telemetry window; None where not measured."""
-    energy = (summary or {}).get("energy_j")
-    watts = (summary or {}).get("power_mean_w")
-    return {
-        "samples_per_j": samples_in_window / energy if energy else None,
-        "j_per_sample": energy / samples_in_window if energy and samples_in_window else None,
-        "samples_per_s_per_w": samples_per_s / watts if watts else None,
-        "tflop_per_s_per_w": tflop_per_s / watts if watts and tflop_per_s else None,
-    }
+    """Energy figures of one case from its telemetry window (`benchsuite.metrics.energy`);
+    None where not measured."""
+    return metrics_mod.energy((summary or {}).get("energy_j"), samples_in_window,
+                              (summary or {}).get("power_mean_w"), samples_per_s, tflop_per_s)
 
 
 @contextlib.contextmanager

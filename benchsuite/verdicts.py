@@ -13,7 +13,7 @@ import itertools
 import math
 from typing import Any, Iterable
 
-from benchsuite import peaks
+from benchsuite import keys, peaks
 
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
@@ -83,18 +83,6 @@ def _per(rec: dict, what: str) -> str:
     return f"{rec.get('sample_unit') or 'sample'}/{what}"
 
 
-def _label(rec: dict) -> str:
-    """A case less its device, e.g. ``cnn train fp32 bs128`` or ``matmul fp32 2048x2048x2048``."""
-    params = rec.get("params") or {}
-    parts = [rec.get("workload", "?")]
-    if rec.get("workload") == "matmul":
-        parts.append(rec.get("precision", ""))
-        parts.append("x".join(str(params.get(k)) for k in ("m", "n", "k")))
-    else:
-        parts += [rec.get("mode", ""), rec.get("precision", ""), f"bs{rec.get('batch_size')}"]
-    return " ".join(p for p in parts if p)
-
-
 def pairs(records: list[dict], select) -> list[tuple[dict, dict]]:
     """(GPU record, CPU record) of the same case key; the CPU of the same host is preferred."""
     by_key: dict[str, dict[str, list[dict]]] = {}
@@ -135,14 +123,14 @@ def claim_speed(evidence: dict) -> dict:
                    f"precision and batch size; supported when the geometric mean is ≥ {FAR_FASTER_GEOMEAN:g}× "
                    f"and no case is slower on the GPU")
     if not found:
-        one_side = [figure(f"{_label(r)} throughput", r["samples_per_s"], _per(r, "s"), _dev(r))
+        one_side = [figure(f"{keys.prose_label(r)} throughput", r["samples_per_s"], _per(r, "s"), _dev(r))
                     for r in records if _ok(r) and _throughput_case(r)]
         return row("1", measurement, one_side, NOT_MEASURED, _why_unpaired(records, _throughput_case, evidence))
     figures, ratios = [], []
     for gpu, cpu in found:
         ratio = gpu["samples_per_s"] / cpu["samples_per_s"]
         ratios.append(ratio)
-        figures.append(figure(f"{_label(gpu)} speedup", ratio, "×", f"{_dev(gpu)} vs {_dev(cpu)}"))
+        figures.append(figure(f"{keys.prose_label(gpu)} speedup", ratio, "×", f"{_dev(gpu)} vs {_dev(cpu)}"))
     mean = geomean(ratios)
     figures.append(figure("geometric mean speedup", mean, "×"))
     slower = [f["label"].removesuffix(" speedup") for f, r in zip(figures, ratios) if r < 1]
@@ -188,7 +176,7 @@ def claim_energy(evidence: dict) -> dict:
         for r in records:
             if _ok(r) and _throughput_case(r):
                 value, kind, note = _samples_per_j(r, cpu_watts)
-                one_side.append(figure(f"{_label(r)} samples/J", value, _per(r, "J"), _dev(r), kind, note))
+                one_side.append(figure(f"{keys.prose_label(r)} samples/J", value, _per(r, "J"), _dev(r), kind, note))
         return row("2", measurement, one_side, NOT_MEASURED, _why_unpaired(records, _throughput_case, evidence))
     figures, ratios, missing, assumed = [], [], [], False
     for gpu, cpu in found:
@@ -203,9 +191,9 @@ def claim_energy(evidence: dict) -> dict:
         assumed = assumed or c_kind == "assumption"
         kind = "assumption" if c_kind == "assumption" else "measured"
         ratios.append(g / c)
-        figures.append(figure(f"{_label(gpu)} samples/J", g, _per(gpu, "J"), _dev(gpu), "measured", g_note))
-        figures.append(figure(f"{_label(cpu)} samples/J", c, _per(cpu, "J"), _dev(cpu), c_kind, c_note))
-        figures.append(figure(f"{_label(gpu)} GPU/CPU samples/J", g / c, "×", "", kind))
+        figures.append(figure(f"{keys.prose_label(gpu)} samples/J", g, _per(gpu, "J"), _dev(gpu), "measured", g_note))
+        figures.append(figure(f"{keys.prose_label(cpu)} samples/J", c, _per(cpu, "J"), _dev(cpu), c_kind, c_note))
+        figures.append(figure(f"{keys.prose_label(gpu)} GPU/CPU samples/J", g / c, "×", "", kind))
     if not ratios:
         return row("2", measurement, figures, NOT_MEASURED, "; ".join(dict.fromkeys(missing)))
     suffix = " (CPU energy is an assumption from --cpu-watts)" if assumed else ""
@@ -236,7 +224,7 @@ def claim_latency(evidence: dict) -> dict:
             figures.append(_latency_figure(rec, "p50", "step_s_median"))
             figures.append(_latency_figure(rec, "p99", "step_s_p99"))
         if not (gpu["step_s_median"] < cpu["step_s_median"] and gpu["step_s_p99"] < cpu["step_s_p99"]):
-            worse.append(_label(gpu))
+            worse.append(keys.prose_label(gpu))
     if worse:
         return row("3", measurement, figures, NOT_SUPPORTED,
                    f"the GPU's batch-1 latency is not lower at p50 and p99 on {', '.join(worse)}")
@@ -248,7 +236,7 @@ GPU_LATENCY_NOTE = "device time, inputs on the device; host-to-device copy not i
 
 def _latency_figure(rec: dict, which: str, key: str) -> dict:
     """A batch-1 latency figure; on a GPU it says what the CUDA events do not include."""
-    return figure(f"{_label(rec)} latency {which}", rec.get(key), "s", _dev(rec), "measured",
+    return figure(f"{keys.prose_label(rec)} latency {which}", rec.get(key), "s", _dev(rec), "measured",
                   GPU_LATENCY_NOTE if _is_gpu(rec) else "")
 
 
@@ -397,13 +385,13 @@ def claim_generations(evidence: dict) -> dict:
     compared = {k: v for k, v in common.items() if len({generations[n] for n in v}) >= 2}
     for key, per_gpu in compared.items():
         for name, rec in per_gpu.items():
-            figures.append(figure(f"{_label(rec)} samples/s", rec["samples_per_s"], _per(rec, "s"), name))
+            figures.append(figure(f"{keys.prose_label(rec)} samples/s", rec["samples_per_s"], _per(rec, "s"), name))
             if rec.get("workload") == "matmul":
                 continue  # its TFLOP/s and samples/J are listed beside the datasheet
             if rec.get("tflop_per_s"):
-                figures.append(figure(f"{_label(rec)} TFLOP/s", rec["tflop_per_s"], "TFLOP/s", name))
+                figures.append(figure(f"{keys.prose_label(rec)} TFLOP/s", rec["tflop_per_s"], "TFLOP/s", name))
             if rec.get("samples_per_j"):
-                figures.append(figure(f"{_label(rec)} samples/J", rec["samples_per_j"], _per(rec, "J"), name))
+                figures.append(figure(f"{keys.prose_label(rec)} samples/J", rec["samples_per_j"], _per(rec, "J"), name))
     if not compared:
         seen = ", ".join(sorted(by_name)) or "none"
         return row("5", measurement, figures, NOT_MEASURED,
@@ -417,11 +405,11 @@ def claim_generations(evidence: dict) -> dict:
             if generations[old] == generations[new]:
                 continue
             if b["samples_per_s"] <= a["samples_per_s"]:
-                falls.append(f"{new} is not faster than {old} on {_label(b)}")
+                falls.append(f"{new} is not faster than {old} on {keys.prose_label(b)}")
             if a.get("samples_per_j") and b.get("samples_per_j"):
                 efficiency_pairs += 1
                 if b["samples_per_j"] <= a["samples_per_j"]:
-                    falls.append(f"{new} is not more efficient than {old} on {_label(b)}")
+                    falls.append(f"{new} is not more efficient than {old} on {keys.prose_label(b)}")
     if falls:
         return row("5", measurement, figures, NOT_SUPPORTED, "; ".join(falls))
     if not efficiency_pairs:
@@ -439,9 +427,9 @@ def _gpu_figures(name: str, recs: list[dict]) -> list[dict]:
         if rec.get("workload") != "matmul":
             continue
         if rec.get("tflop_per_s"):
-            out.append(figure(f"{_label(rec)} TFLOP/s", rec["tflop_per_s"], "TFLOP/s", name))
+            out.append(figure(f"{keys.prose_label(rec)} TFLOP/s", rec["tflop_per_s"], "TFLOP/s", name))
         if rec.get("samples_per_j"):
-            out.append(figure(f"{_label(rec)} samples/J", rec["samples_per_j"], _per(rec, "J"), name, "measured",
+            out.append(figure(f"{keys.prose_label(rec)} samples/J", rec["samples_per_j"], _per(rec, "J"), name, "measured",
                               rec.get("energy_method") or ""))
     if not out:
         out.append(figure("matmul TFLOP/s", None, "TFLOP/s", name, "not measured",

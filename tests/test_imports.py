@@ -95,9 +95,7 @@ def test_nothing_imports_the_package_root():
     assert offenders == []
 
 
-# Reaches being removed elsewhere: compare.display's number formatting moves to report/format.py
-# (issue 12, the record/keys/format branch). Delete the entry once it is merged.
-KNOWN_REACHES = {"benchsuite.compare imports benchsuite.report.tables._num"}
+KNOWN_REACHES: set[str] = set()
 
 
 def test_no_private_name_crosses_a_module():

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from pathlib import Path
 from typing import Any
 
-from benchsuite.report.tables import fmt_value
+from benchsuite.report import format
 
 COLUMNS = ("claim", "measurement", "measured", "verdict")
 CLAIMS_FILE = "claims.json"  # written beside results.jsonl by `benchsuite claims`
@@ -30,18 +29,8 @@ def read_claims(path: str | Path) -> dict:
 
 
 def fmt_number(value: Any, unit: str) -> str:
-    """A figure with its unit: seconds below 1 s as ms, ratios as ``12.3×``, '—' when not measured."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, str):
-        return f"{value} {unit}".strip() if unit == "%" else value
-    if unit == "s" and abs(value) < 1:
-        return f"{fmt_value(value, 'ms')} ms"
-    if unit == "×":
-        return f"{fmt_value(value, 'num')}×"
-    if unit == "%":
-        return f"{value:.2f} %"
-    return f"{fmt_value(value, 'num')} {unit}".strip()
+    """A figure with its unit (`benchsuite.report.format.with_unit`)."""
+    return format.with_unit(value, unit)
 
 
 def fmt_figure(fig: dict) -> str:

@@ -13,8 +13,11 @@ from html import escape
 
 import pandas as pd
 
-# What joins a case across world sizes (besides its parameters): the case less device and world size.
-KEY = ("workload", "mode", "precision", "batch_size", "device_name")
+from benchsuite import keys
+
+# What joins a case across world sizes (besides its parameters): the case less device and world
+# size, on the same device model (`benchsuite.keys.ACROSS_WORLD_SIZES`).
+KEY = keys.ACROSS_WORLD_SIZES.fields
 SCALING_COLUMNS = ["case", *KEY, "world_size", "samples_per_s", "samples_per_s_per_device",
                    "baseline_samples_per_s", "speedup", "efficiency", "note", "results"]
 BANDWIDTH_COLUMNS = ["op", "precision", "device_name", "backend", "world_size", "message_bytes",
@@ -24,21 +27,12 @@ BANDWIDTH_COLUMNS = ["op", "precision", "device_name", "backend", "world_size", 
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
     frame = df[df["status"] == "ok"].copy() if "status" in df.columns else df.copy()
     frame["world_size"] = (frame["world_size"] if "world_size" in frame.columns else pd.Series(1, index=frame.index))
-    frame["world_size"] = frame["world_size"].fillna(1).astype(int)
+    frame["world_size"] = frame["world_size"].fillna(keys.DEFAULTS["world_size"]).astype(int)
     return frame
 
 
 def _params(frame: pd.DataFrame) -> list[str]:
     return sorted(c for c in frame.columns if c.startswith("param_") and frame[c].notna().any())
-
-
-def _label(row: pd.Series, params: list[str]) -> str:
-    parts = [str(row["workload"]), str(row["mode"]), str(row["precision"])]
-    if pd.notna(row.get("batch_size")):
-        parts.append(f"bs{int(row['batch_size'])}")
-    shown = [f"{p[len('param_'):]}={row[p]}" for p in params if pd.notna(row.get(p))]
-    text = "/".join(parts) + (f"[{','.join(shown)}]" if shown else "")
-    return f"{text} on {row['device_name']}" if pd.notna(row.get("device_name")) else text
 
 
 def scaling_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -48,30 +42,32 @@ def scaling_frame(df: pd.DataFrame) -> pd.DataFrame:
     frame = frame[frame["workload"] != "collective"] if "workload" in frame.columns else frame
     if frame.empty or "samples_per_s" not in frame.columns:
         return pd.DataFrame(columns=SCALING_COLUMNS)
-    for column in KEY:
+    for column in KEY:  # a field an older file lacks means its default (no exec: eager)
         if column not in frame.columns:
-            frame[column] = None
+            frame[column] = keys.DEFAULTS.get(column)
+        elif column in keys.DEFAULTS:
+            frame[column] = frame[column].fillna(keys.DEFAULTS[column])
     params = _params(frame)
-    keys = [*KEY, *params]
+    group = [*KEY, *params]
     if "samples_per_s_per_device" not in frame.columns:
         frame["samples_per_s_per_device"] = None
     if "threads" not in frame.columns:
         frame["threads"] = None
     frame["samples_per_s_per_device"] = frame["samples_per_s_per_device"].fillna(
         frame["samples_per_s"] / frame["world_size"])
-    grouped = (frame.groupby([*keys, "world_size"], dropna=False)
+    grouped = (frame.groupby([*group, "world_size"], dropna=False)
                .agg(samples_per_s=("samples_per_s", "median"),
                     samples_per_s_per_device=("samples_per_s_per_device", "median"),
                     threads=("threads", lambda t: tuple(sorted(set(t.dropna().astype(int))))),
                     results=("samples_per_s", "size"))
                .reset_index())
-    base = (grouped[grouped["world_size"] == 1][[*keys, "samples_per_s", "threads"]]
+    base = (grouped[grouped["world_size"] == 1][[*group, "samples_per_s", "threads"]]
             .rename(columns={"samples_per_s": "baseline_samples_per_s", "threads": "baseline_threads"}))
-    out = grouped.merge(base, on=keys, how="left")
+    out = grouped.merge(base, on=group, how="left")
     out["speedup"] = out["samples_per_s"] / out["baseline_samples_per_s"]
     out["efficiency"] = out["samples_per_s"] / (out["world_size"] * out["baseline_samples_per_s"])
     out["note"] = [_threads_note(t, b) for t, b in zip(out["threads"], out["baseline_threads"])]
-    out["case"] = out.apply(lambda row: _label(row, params), axis=1)
+    out["case"] = [keys.label_of(row, keys.ACROSS_WORLD_SIZES) for row in out.to_dict("records")]
     out = out.sort_values(["case", "world_size"]).reset_index(drop=True)
     return out[[*SCALING_COLUMNS[:-1], *params, "results"]]
 

@@ -8,63 +8,25 @@ from typing import Any
 
 import pandas as pd
 
+from benchsuite import keys, metrics
+from benchsuite.report.format import MISSING, columns, fmt_value, num, times
+
 FORMATS = ("table", "markdown", "csv", "json")
 
 # Shown even when every value is missing, so that "not measured" is visible.
-ALWAYS = ("samples/s", "step ms (median)", "mean W", "J/sample", "samples/J")
-# display name -> (column, how to format)
+ALWAYS = tuple(metrics.label(n) for n in ("samples_per_s", "step_s_median", "power_mean_w", "j_per_sample",
+                                          "samples_per_j"))
+# display name -> (column, how to format); metric labels and kinds from `benchsuite.metrics`
 SUMMARY_COLUMNS = {
     "case": ("id", "text"),
     "status": ("status", "text"),
-    "samples/s": ("samples_per_s", "num"),
-    "per device/s": ("samples_per_s_per_device", "num"),  # torch.distributed runs: global ÷ world size
-    "algbw GB/s": ("algbw_gbps", "num"),  # collectives (nccl-tests formulas)
-    "busbw GB/s": ("busbw_gbps", "num"),
-    "step ms (median)": ("step_s_median", "ms"),
-    "IQR ms": ("step_s_iqr", "ms"),
-    "p99 ms": ("step_s_p99", "ms"),
-    "TFLOP/s": ("tflop_per_s", "num"),
-    "% peak": ("pct_of_peak", "pct"),
-    "% achievable": ("pct_of_achievable", "pct"),
-    "mean W": ("power_mean_w", "num"),
-    "J/sample": ("j_per_sample", "num"),
-    "samples/J": ("samples_per_j", "num"),
-    "peak mem": ("mem_peak_bytes", "bytes"),
+    **columns("samples_per_s",
+              "samples_per_s_per_device",  # torch.distributed runs: global ÷ world size
+              "algbw_gbps", "busbw_gbps",  # collectives (nccl-tests formulas)
+              "step_s_median", "step_s_iqr", "step_s_p99", "tflop_per_s", "pct_of_peak", "pct_of_achievable",
+              "power_mean_w", "j_per_sample", "samples_per_j", "mem_peak_bytes"),
     "notes": ("remark", "text"),
 }
-
-
-def _num(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    value = float(value)
-    if value == 0:
-        return "0"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    if abs(value) >= 1:
-        return f"{value:.2f}"
-    return f"{value:.3g}"
-
-
-def fmt_value(value: Any, how: str) -> str:
-    """A figure for people: ``text``, ``num``, ``ms`` (seconds shown as ms), ``pct`` or ``bytes``;
-    '—' where it was not measured."""
-    if how == "text":
-        return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if how == "ms":
-        return _num(float(value) * 1e3)
-    if how == "pct":
-        return f"{float(value):.1f}%"
-    if how == "bytes":
-        value = float(value)
-        for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-            if value < 1024 or unit == "TiB":
-                return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-            value /= 1024
-    return _num(value)
 
 
 def _remark(row: pd.Series) -> str:
@@ -139,7 +101,9 @@ def render(df: pd.DataFrame, fmt: str) -> str:
 # Hardware comparison: rows are the case key less the device, columns are devices.
 
 HARDWARE_FORMATS = ("table", "markdown", "csv", "html")
-_HW_METRICS = {"samples/s": "samples_per_s", "samples/J": "samples_per_j", "% peak": "pct_of_peak"}
+#: A row of the hardware table: the case less its device, so that devices line up as columns.
+HARDWARE_KEY = keys.ACROSS_DEVICES
+_HW_METRICS = {metrics.label(n): n for n in ("samples_per_s", "samples_per_j", "pct_of_peak")}
 
 
 def device_labels(df: pd.DataFrame) -> pd.Series:
@@ -173,19 +137,15 @@ def hardware(df: pd.DataFrame, baseline: str | None = None) -> tuple[pd.DataFram
     case-insensitive substring of one label; default: the first device.
     Returns (frame, device labels in column order, baseline label).
     """
-    from benchsuite.compare import case_keys, key_columns, key_label
-
     ok = df[df["status"] == "ok"].copy() if "status" in df.columns else df.iloc[0:0]
     ok["_device"] = device_labels(ok).values
     devices = list(dict.fromkeys(ok["_device"]))
     base = _pick_baseline(devices, baseline)
-    columns = key_columns(ok)
-    ok["_key"] = case_keys(ok, columns)
-    keys = list(dict.fromkeys(ok["_key"]))
+    case_keys = keys.frame_keys(ok, HARDWARE_KEY)
     records = []
-    for key in keys:
-        rows = ok[ok["_key"] == key]
-        rec: dict[str, Any] = {"case": key_label(key, columns)}
+    for key in dict.fromkeys(case_keys):
+        rows = ok[[k == key for k in case_keys]]  # (a Series == a tuple would compare element-wise)
+        rec: dict[str, Any] = {"case": keys.label(key, HARDWARE_KEY)}
         cell = {}
         for dev in devices:
             mine = rows[rows["_device"] == dev]
@@ -245,15 +205,15 @@ def hardware_display(frame: pd.DataFrame, devices: list[str], base: str | None) 
             continue
 
         def cell(row, parts=parts):
-            shown = [(fmt_value(row[c], "pct")[:-1] if how == "%" else _num(row[c])) + how
+            shown = [(fmt_value(row[c], "pct")[:-1] if how == "%" else num(row[c])) + how
                      for c, how in parts if row[c] == row[c]]
-            return " · ".join(shown) if shown else "—"
+            return " · ".join(shown) if shown else MISSING
 
         out[dev + (" (baseline)" if dev == base else "")] = frame.apply(cell, axis=1)
     for col in frame.columns:
         if " vs " in col:
             dev, _, what = col.partition(" | ")
-            out[f"{what.split(' vs ')[0]} {dev}"] = [f"{v:.2f}×" if v == v else "—" for v in frame[col]]
+            out[f"{what.split(' vs ')[0]} {dev}"] = [times(v) for v in frame[col]]
     return out
 
 
@@ -289,17 +249,12 @@ CASE_COLUMNS = {
     "case": ("id", "text"),
     "device": ("device_name", "text"),
     "status": ("status", "text"),
-    "samples/s": ("samples_per_s", "num"),
-    "TFLOP/s": ("tflop_per_s", "num"),
-    "% peak": ("pct_of_peak", "pct"),
-    "p50 ms": ("step_s_median", "ms"),
-    "p99 ms": ("step_s_p99", "ms"),
-    "mean W": ("power_mean_w", "num"),
-    "J/sample": ("j_per_sample", "num"),
-    "samples/J": ("samples_per_j", "num"),
-    "peak memory": ("mem_peak_bytes", "bytes"),
+    **columns("samples_per_s", "tflop_per_s", "pct_of_peak", "step_s_median", "step_s_p99", "power_mean_w",
+              "j_per_sample", "samples_per_j", "mem_peak_bytes",
+              labels={"step_s_median": "p50 ms", "mem_peak_bytes": "peak memory"}),  # this table's own words
 }
-TELEMETRY_COLUMNS = {"power_mean_w", "j_per_sample", "samples_per_j"}
+TELEMETRY_COLUMNS = {col for col, _ in CASE_COLUMNS.values()
+                     if col in metrics.METRICS and metrics.METRICS[col].basis == "telemetry"}
 
 
 def cases(df: pd.DataFrame) -> pd.DataFrame:
@@ -314,12 +269,12 @@ def cases(df: pd.DataFrame) -> pd.DataFrame:
         cells = []
         for value, status in zip(values, df.get("status", pd.Series([""] * len(df), index=df.index))):
             text = fmt_value(value, how)
-            if text == "—" and col in TELEMETRY_COLUMNS and status == "ok":
+            if text == MISSING and col in TELEMETRY_COLUMNS and status == "ok":
                 text = NOT_MEASURED
             cells.append(text)
         out[name] = cells
     if "peak memory" in out and "mem_used_peak_bytes" in df.columns:  # fall back to NVML's peak
-        out["peak memory"] = [fmt_value(b, "bytes") if t == "—" else t
+        out["peak memory"] = [fmt_value(b, "bytes") if t == MISSING else t
                               for t, b in zip(out["peak memory"], df["mem_used_peak_bytes"])]
     frame = pd.DataFrame(out)
     frame["notes"] = df.apply(_remark, axis=1).tolist() if not df.empty else []

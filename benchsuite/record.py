@@ -1,0 +1,329 @@
+"""The records of a results file, typed in one place: the header, each case (identity,
+timing, metrics and telemetry sections) and the end.
+
+A case record is a plain dict, written as one JSON line (`benchsuite.results.RunStore`);
+this module names its fields and their types (`Field`), builds its sections in file order
+(`timing_section`, `numbers`, `build_case`, `rank_entry`), checks a record read back
+(`validate_header`, `validate_case`, `validate_end`: a wrong type is a `RecordError` naming
+the field) and flattens a case into one table row (`flatten`). The metric fields are the
+ones `benchsuite.metrics` declares; the telemetry fields those of
+`benchsuite.telemetry.window`. A field that is not declared is allowed (a newer optional
+field, a workload's own metric) and kept; a declared one must have its type.
+Torch-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from benchsuite import metrics
+from benchsuite.telemetry.window import GPU_SUMMARY_FIELDS, HOST_SUMMARY_FIELDS
+
+NUMBER = float  # a JSON number: int or float, never bool
+_TYPE_NAMES = {NUMBER: "a number", int: "an integer", str: "a string", bool: "true or false",
+               list: "a list", dict: "an object"}
+
+
+class RecordError(ValueError):
+    """A record field with a value of the wrong type; ``field`` is its dotted path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"field {field!r} {message}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a record: its JSON type (`NUMBER`, int, str, bool, list, dict), whether
+    it must be there, whether null is allowed, and for lists the type of each item."""
+
+    name: str
+    type: type
+    description: str = ""
+    required: bool = False
+    nullable: bool = True
+    items: type | None = None
+
+
+def _fields(*fields: Field) -> dict[str, Field]:
+    return {f.name: f for f in fields}
+
+
+#: The first line of a results file (`benchsuite.runner.run_header` and `results.RunStore`).
+HEADER = _fields(
+    Field("record", str, "'header'", required=True, nullable=False),
+    Field("schema", int, "results schema version, a positive integer", required=True, nullable=False),
+    Field("run_id", str, "sortable and unique: 20261125-183000-4f2a"),
+    Field("started_at", str, "ISO 8601, UTC"),
+    Field("benchsuite", str, "version that wrote the file"),
+    Field("tag", str, "the user's label of the run"),
+    Field("command", str, "the command line"),
+    Field("options", dict, "the command's options"),
+    Field("host", dict, "host name, OS, Python, torch, CPU, driver"),
+    Field("devices", list, "one record per device (`benchsuite.devices.record`)", items=dict),
+    Field("threads", int, "torch CPU threads"),
+    Field("settings", dict, "timing per device type, sampling rate, cool-down, idle time"),
+    Field("telemetry", dict, "the telemetry's static facts"),
+    Field("calibrations", dict, "device id -> calibration record used for % of achievable"),
+    Field("distributed", dict, "world size, backend and ranks of a torchrun launch"),
+)
+
+#: A case's identity and outcome (the top level of a case record), in file order after the
+#: measured sections.
+IDENTITY = _fields(
+    Field("record", str, "'case'", required=True, nullable=False),
+    Field("started_at", str, "ISO 8601, UTC"),
+    Field("auto_batch_probes", list, "the batch sizes `--batch-size auto` tried", items=dict),
+    Field("node_telemetry", dict, "telemetry id -> window summary of this node's other ranks' devices"),
+    Field("traceback", str, "the last frames of an error"),
+    Field("id", str, "printable case id, e.g. cnn/train/cuda:0/fp16/bs128", required=True, nullable=False),
+    Field("workload", str),
+    Field("mode", str, "train or infer"),
+    Field("device", str, "torch device id: cpu, cuda:0"),
+    Field("precision", str),
+    Field("batch_size", int, "per rank; null: no batch axis"),
+    Field("auto_batch", bool, "the batch size was found by --batch-size auto"),
+    Field("world_size", int, "ranks that ran the case together (missing: 1)"),
+    Field("exec", str, "execution mode (missing: eager)"),
+    Field("params", dict, "workload parameters: scalars or lists of scalars"),
+    Field("notes", list, "remarks on the case (e.g. not native on this CPU)", items=str),
+    Field("device_name", str, "the device's model name"),
+    Field("status", str, "ok, skipped, oom or error", required=True, nullable=False),
+    Field("reason", str, "why a case did not run or failed"),
+    Field("ended_at", str, "ISO 8601, UTC"),
+    Field("rank", int, "the rank that measured it (torchrun)"),
+    Field("hostname", str, "the host of that rank"),
+    Field("telemetry_device", str, "telemetry id of the rank's device"),
+    Field("ranks", list, "each rank's own figures (`rank_entry`)", items=dict),
+)
+
+#: How the steps were timed (`benchsuite.timing.Timings` and `TimingSettings` attributes).
+TIMING = _fields(
+    Field("method", str, "cuda-event or perf_counter"),
+    Field("warmup_iters", int, "warm-up steps"),
+    Field("warmup_s", NUMBER, "warm-up time, s"),
+    Field("warmup_settled", bool, "the clocks and temperature settled (null: rule did not apply)"),
+    Field("warmup_note", str, "why warm-up did not settle"),
+    Field("cache_state", str, "warm-l2 or flushed"),
+    Field("times_s", list, "every timed step, s", items=NUMBER),
+    Field("min_time_s", NUMBER, "the timing rule: at least this long, s"),
+    Field("min_iters", int, "and at least this many steps"),
+)
+
+#: The metrics section: every `benchsuite.metrics` figure (a number), and these words.
+METRICS = _fields(
+    *(Field(m.name, NUMBER, f"{m.description} ({m.unit})") for m in metrics.METRICS.values()),
+    Field("sample_unit", str, "what one sample is: image, product, token"),
+    Field("calibration", str, "id of the calibration record used"),
+    Field("cache_state", str, "warm-l2 or flushed"),
+    Field("warmup_settled", bool),
+    Field("throttled", bool, "the window's throttled share passed the threshold"),
+    Field("collective_op", str),
+    Field("collective_call", str),
+    Field("backend", str, "the process group's backend"),
+    Field("data_parallel", str, "DistributedDataParallel when the model was wrapped"),
+)
+
+_TELEMETRY_TYPES: dict[str, type] = {
+    "device": str, "case_id": str, "energy_method": str, "power_source": str, "telemetry_note": str,
+    "throttle_reasons": list, "throttle_slowing_reasons": list, "other_pids": list, "quality_flags": list,
+    "not_measured": dict, "samples": int,
+}
+#: A telemetry window's summary (`benchsuite.telemetry.window`): the rest are numbers.
+TELEMETRY = _fields(*(Field(name, _TELEMETRY_TYPES.get(name, NUMBER))
+                      for name in dict.fromkeys(GPU_SUMMARY_FIELDS + HOST_SUMMARY_FIELDS)))
+
+#: The measured sections of a case record.
+SECTIONS: dict[str, dict[str, Field]] = {"timing": TIMING, "metrics": METRICS, "telemetry": TELEMETRY}
+
+#: The figures each rank keeps in a merged record's ``ranks`` list.
+RANK_FIGURES = ("samples_per_s", "step_s_median", "step_s_iqr", "samples_per_step", "tflop_per_s",
+                "algbw_gbps", "busbw_gbps", "mem_peak_bytes")
+#: One entry of a merged record's ``ranks`` list (`benchsuite.ranks`, `rank_entry`).
+RANK = _fields(
+    Field("rank", int), Field("hostname", str), Field("device", str), Field("device_name", str),
+    Field("status", str), Field("reason", str), *(METRICS[name] for name in RANK_FIGURES),
+    Field("telemetry", dict, "the rank's window summary"),
+)
+
+#: The last line of a complete results file.
+END = _fields(
+    Field("record", str, "'end'", required=True, nullable=False),
+    Field("status", str, "completed, interrupted or failed"),
+    Field("ended_at", str),
+    Field("cases", int, "case records written"),
+    Field("reason", str, "why the run ended early"),
+    Field("telemetry", dict, "the telemetry's facts at the end"),
+)
+
+
+# ----------------------------------------------------------------------------------------
+# Building
+
+def clean_number(value: Any) -> Any:
+    """NaN and infinity are not JSON: store them as null (not measured)."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    return value
+
+
+def numbers(section: Mapping[str, Any]) -> dict[str, Any]:
+    """A section with NaN and infinity as null."""
+    return {k: clean_number(v) for k, v in section.items()}
+
+
+def timing_section(timings: Any, settings: Any) -> dict[str, Any]:
+    """The timing section, in `TIMING` order, from a `benchsuite.timing.Timings` and the
+    `TimingSettings` it ran under (each field is an attribute of one of them)."""
+    out = {}
+    for name in TIMING:
+        value = getattr(timings, name) if hasattr(timings, name) else getattr(settings, name)
+        out[name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+#: The telemetry section of a case measured with telemetry off.
+TELEMETRY_OFF = {"telemetry_note": "telemetry off (--no-telemetry)", "energy_j": None}
+
+
+def build_case(measured: Mapping[str, Any], case: Mapping[str, Any], *, device_name: str | None,
+               status: str, reason: str | None, ended_at: str) -> dict[str, Any]:
+    """A case record in file order: what was measured (``started_at``, the sections), the
+    case's identity (`benchsuite.plan.Case.to_dict`), then the outcome."""
+    unknown = [k for k in (*measured, *case) if k not in IDENTITY and k not in SECTIONS]
+    if unknown:
+        raise ValueError(f"case record fields {unknown} are not declared in benchsuite.record.IDENTITY")
+    return {**measured, **case, "device_name": device_name, "status": status, "reason": reason,
+            "ended_at": ended_at}
+
+
+def rank_entry(rank: int, record: Mapping[str, Any], telemetry: dict | None) -> dict[str, Any]:
+    """One rank's entry in a merged record (`RANK`): who, where, its outcome, its own
+    `RANK_FIGURES` (those it has) and its window summary."""
+    own = record.get("metrics") or {}
+    entry: dict[str, Any] = {"rank": rank, **{k: record.get(k) for k in ("hostname", "device", "device_name",
+                                                                          "status", "reason")}}
+    entry.update({k: own[k] for k in RANK_FIGURES if k in own})
+    entry["telemetry"] = telemetry
+    return entry
+
+
+# ----------------------------------------------------------------------------------------
+# Checking what was read back
+
+def _type_ok(value: Any, kind: type) -> bool:
+    if kind is NUMBER:
+        return metrics.is_number(value)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+#: The exact Python types a list item of each declared type may have (JSON null included).
+_ITEM_TYPES = {NUMBER: {int, float, type(None)}, int: {int, type(None)}, str: {str, type(None)},
+               bool: {bool, type(None)}, list: {list, type(None)}, dict: {dict, type(None)}}
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def _check(values: Mapping[str, Any], fields: Mapping[str, Field], prefix: str = "") -> None:
+    for f in fields.values():
+        if f.name not in values:
+            if f.required:
+                raise RecordError(prefix + f.name, "is missing")
+            continue
+        value = values[f.name]
+        if value is None:
+            if not f.nullable:
+                raise RecordError(prefix + f.name, f"is null; expected {_TYPE_NAMES[f.type]}")
+            continue
+        if not _type_ok(value, f.type):
+            raise RecordError(prefix + f.name, f"is {_describe(value)}; expected {_TYPE_NAMES[f.type]}")
+        if f.items is not None and not set(map(type, value)) <= _ITEM_TYPES[f.items]:  # fast: 100,000s of steps
+            for i, item in enumerate(value):
+                if item is not None and not _type_ok(item, f.items):
+                    raise RecordError(f"{prefix}{f.name}[{i}]",
+                                      f"is {_describe(item)}; expected {_TYPE_NAMES[f.items]}")
+
+
+def schema_problem(schema: Any, newest: int) -> str | None:
+    """What is wrong with a header's schema version (None: this code reads it): it must be a
+    positive integer no newer than ``newest``."""
+    if not _type_ok(schema, int) or schema < 1:
+        return (f"header field 'schema' is {_describe(schema)}; a results schema version is a positive "
+                f"integer (this benchsuite reads 1 to {newest}): not a benchsuite results file, or a damaged one")
+    if schema > newest:
+        return (f"written with results schema {schema}, newer than this benchsuite reads (up to {newest}); "
+                "upgrade benchsuite to read it")
+    return None
+
+
+def validate_header(header: Mapping[str, Any]) -> None:
+    """Raise `RecordError` for a header field of the wrong type (the schema is checked by
+    `check_schema`)."""
+    _check(header, {k: f for k, f in HEADER.items() if k != "schema"})
+
+
+def validate_case(case: Mapping[str, Any]) -> None:
+    """Raise `RecordError` for a case field of the wrong type, in any section, parameter or
+    rank entry."""
+    _check(case, IDENTITY)
+    for key, value in (case.get("params") or {}).items():
+        scalars = value if isinstance(value, list) else [value]
+        if any(isinstance(v, (dict, list)) for v in scalars):
+            raise RecordError(f"params.{key}", f"is {_describe(value)}; expected a scalar or a list of scalars")
+    for name, fields in SECTIONS.items():
+        section = case.get(name)
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise RecordError(name, f"is {_describe(section)}; expected an object")
+        _check(section, fields, f"{name}.")
+    for device, summary in (case.get("node_telemetry") or {}).items():
+        if summary is not None and not isinstance(summary, dict):
+            raise RecordError(f"node_telemetry.{device}", f"is {_describe(summary)}; expected an object")
+        _check(summary or {}, TELEMETRY, f"node_telemetry.{device}.")
+    for i, entry in enumerate(case.get("ranks") or []):
+        _check(entry, RANK, f"ranks[{i}].")
+        _check(entry.get("telemetry") or {}, TELEMETRY, f"ranks[{i}].telemetry.")
+
+
+def validate_end(end: Mapping[str, Any]) -> None:
+    """Raise `RecordError` for an end field of the wrong type."""
+    _check(end, END)
+
+
+# ----------------------------------------------------------------------------------------
+# Reading
+
+#: The timing fields a table row carries, under their row names.
+TIMING_COLUMNS = {"method": "timing_method", "warmup_iters": "warmup_iters", "warmup_s": "warmup_s",
+                  "warmup_note": "warmup_note", "times_s": "step_times_s"}
+
+
+def flatten(case: Mapping[str, Any], header: Mapping[str, Any]) -> dict[str, Any]:
+    """One flat row of a case: the run (id, tag, host name), the identity, parameters as
+    ``param_*`` (lists as ``4x2``), every metric, the telemetry (``telemetry_<name>`` where
+    a name is taken: the window's ``device`` is NVML's number, never the case's) and the
+    timing (`TIMING_COLUMNS`)."""
+    row: dict[str, Any] = {
+        "run_id": header.get("run_id"),
+        "tag": header.get("tag"),
+        "hostname": (header.get("host") or {}).get("hostname"),
+    }
+    for key, value in case.items():
+        if key not in ("record", "params", *SECTIONS):
+            row[key] = value
+    for key, value in (case.get("params") or {}).items():
+        row[f"param_{key}"] = "x".join(map(str, value)) if isinstance(value, list) else value
+    row.update(case.get("metrics") or {})
+    for key, value in (case.get("telemetry") or {}).items():
+        row[f"telemetry_{key}" if key in row else key] = value
+    timing = case.get("timing") or {}
+    for key, column in TIMING_COLUMNS.items():
+        row[column] = timing.get(key)
+    return row

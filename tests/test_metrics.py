@@ -1,0 +1,59 @@
+import pytest
+
+from benchsuite import compare, export, metrics, ranks, runner
+from benchsuite.report import format, tables
+
+
+@pytest.mark.parametrize("m", metrics.METRICS.values(), ids=lambda m: m.name)
+def test_every_metric_is_declared_completely(m):
+    assert m.kind in format.KINDS and m.basis in metrics.BASES and m.better in (-1, 0, 1)
+    assert m.label and m.unit and m.description
+    assert m.name == m.name.lower() and " " not in m.name
+
+
+def test_labels_are_unique_so_a_table_header_names_one_metric():
+    labels = [m.label for m in metrics.METRICS.values()]
+    assert len(labels) == len(set(labels))
+
+
+def test_derive_one_measurement():
+    got = metrics.derive(samples_per_step=32, step_s=0.02, flops_per_step=4e10, bytes_per_step=2e8,
+                         peak_tflop_per_s=10.0, achievable_tflop_per_s=4.0, energy_j=50.0, power_mean_w=250.0,
+                         samples_in_window=320, devices=2)
+    assert got == pytest.approx({
+        "samples_per_s": 1600.0, "samples_per_s_per_device": 800.0, "tflop_per_s": 2.0, "pct_of_peak": 20.0,
+        "pct_of_achievable": 50.0, "flop_per_byte": 200.0, "samples_per_j": 6.4, "j_per_sample": 50.0 / 320,
+        "samples_per_s_per_w": 6.4, "tflop_per_s_per_w": 0.008})
+    assert set(got) <= set(metrics.METRICS)
+
+
+def test_not_measured_is_none_never_zero():
+    got = metrics.derive(samples_per_step=8, step_s=0.5, flops_per_step=None, energy_j=0.0, power_mean_w=None,
+                         samples_in_window=0)
+    assert got["samples_per_s"] == 16.0
+    assert all(got[k] is None for k in got if k != "samples_per_s")
+    assert metrics.energy(5.0, 0, None, 1.0, None)["samples_per_j"] is None  # no samples: no samples/J
+    assert metrics.round_energy(0.0, 4, 8) == {"energy_per_round_j": None, "samples_per_j": None}
+    assert metrics.round_energy(12.0, 4, None) == {"energy_per_round_j": 3.0, "samples_per_j": None}
+
+
+def test_the_runner_the_rank_merge_and_the_export_agree_on_energy():
+    times = [0.01] * 10
+    window = {"energy_j": 4.0, "power_mean_w": 40.0}
+    ours = runner.energy_metrics(window, 8 * len(times), 8 / 0.01, None)
+    record = {"status": "ok", "device": "cpu", "hostname": "h", "workload": "mlp", "telemetry": window,
+              "timing": {"times_s": times},
+              "metrics": {"step_s_median": 0.01, "samples_per_step": 8, "flops_per_step": None, **ours}}
+    merged = ranks.merge([record])["metrics"]
+    exported = export.energy_fields(4.0, rounds=len(times), iterations=1, samples_per_call=8)
+    assert merged["samples_per_j"] == pytest.approx(ours["samples_per_j"]) == pytest.approx(exported["samples_per_j"])
+    assert merged["samples_per_s_per_w"] == pytest.approx(ours["samples_per_s_per_w"])
+
+
+def test_compare_and_the_tables_read_the_declarations():
+    assert compare.METRICS == {n: metrics.METRICS[n].better for n in metrics.COMPARED}
+    assert compare.TIME_METRICS == {n for n in metrics.COMPARED if metrics.METRICS[n].basis == "time"}
+    for label, (column, kind) in tables.SUMMARY_COLUMNS.items():
+        if column in metrics.METRICS:
+            assert (label, kind) == (metrics.label(column), metrics.METRICS[column].kind)
+    assert tables.TELEMETRY_COLUMNS == {"power_mean_w", "j_per_sample", "samples_per_j"}

@@ -1,0 +1,128 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchsuite import claims, compare, keys, record, results
+from benchsuite.telemetry.window import GPU_SUMMARY_FIELDS, HOST_SUMMARY_FIELDS
+
+OLD_RUNS = Path(__file__).parent / "fixtures" / "old_runs"
+
+
+def test_every_old_run_still_loads():
+    runs = results.read_runs(OLD_RUNS)
+    assert len(runs) == 7 and sum(len(r.cases) for r in runs) == 11
+    df = results.load(OLD_RUNS)
+    assert len(df) == 11 and set(df["status"]) == {"ok", "error"}
+    merged = df[df["ranks"].map(lambda r: isinstance(r, list))]  # torchrun records (one rank, merged)
+    assert len(merged) == 2 and merged["samples_per_s"].notna().all() and (merged["world_size"] == 1).all()
+    assert df["energy_j"].notna().any() and max(len(t) for t in df["step_times_s"] if isinstance(t, list)) == 12
+    flat = claims.load_runs([OLD_RUNS], "old")
+    assert len(flat) == 11 and all(r["key"] == keys.text(c) for r, c in zip(flat, (c for run in runs for c in run.cases)))
+    assert "collective/infer/bf16[op=all_gather,size=67108864]" in set(compare.compare(df, df).rows["case"])
+
+
+def test_every_field_the_old_runs_hold_is_declared():
+    for run in results.read_runs(OLD_RUNS):
+        assert set(run.header) <= set(record.HEADER)
+        for case in run.cases:
+            assert set(case) <= set(record.IDENTITY) | set(record.SECTIONS), case["id"]
+            for name, fields in record.SECTIONS.items():
+                assert set(case.get(name) or {}) <= set(fields), (case["id"], name)
+
+
+def test_the_telemetry_section_is_the_windows_summary():
+    assert list(record.TELEMETRY) == list(dict.fromkeys(GPU_SUMMARY_FIELDS + HOST_SUMMARY_FIELDS))
+
+
+def _copy(tmp_path, run_id="20261125-220110-a88d") -> Path:
+    shutil.copytree(OLD_RUNS / run_id, tmp_path / run_id)
+    return tmp_path / run_id / results.RESULTS_FILE
+
+
+def _rewrite(path: Path, line: int, change) -> None:
+    lines = path.read_text().splitlines()
+    rec = json.loads(lines[line - 1])
+    change(rec)
+    lines[line - 1] = json.dumps(rec)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _set(*where_and_value):
+    *where, value = where_and_value
+
+    def change(rec):
+        for key in where[:-1]:
+            rec = rec[key]
+        rec[where[-1]] = value
+    return change
+
+
+@pytest.mark.parametrize("line,change,field", [
+    (1, _set("host", "gpu-box"), "'host' is str 'gpu-box'; expected an object"),
+    (1, _set("devices", {"id": "cuda:0"}), "'devices' is dict"),
+    (1, _set("devices", 0, "not a device"), "'devices[0]' is str"),
+    (2, _set("params", ["widths", 4]), "'params' is list"),
+    (2, _set("metrics", "samples_per_s", "fast"), "'metrics.samples_per_s' is str 'fast'; expected a number"),
+    (2, _set("metrics", "pct_of_peak", True), "'metrics.pct_of_peak' is bool"),
+    (2, _set("metrics", ["samples_per_s"]), "'metrics' is list"),
+    (2, _set("telemetry", "energy_j", "12 J"), "'telemetry.energy_j' is str"),
+    (2, _set("timing", "times_s", 1, "0.1"), "'timing.times_s[1]' is str"),
+    (2, _set("ranks", 0, "telemetry", "power_mean_w", "300"), "'ranks[0].telemetry.power_mean_w' is str"),
+    (2, _set("batch_size", "256"), "'batch_size' is str"),
+    (2, _set("status", None), "'status' is null"),
+    (2, lambda rec: rec.pop("id"), "'id' is missing"),
+    (2, _set("params", "widths", {"a": 1}), "'params.widths' is dict"),
+    (4, _set("cases", "all"), "'cases' is str"),
+])
+def test_a_wrong_type_names_file_line_and_field(tmp_path, line, change, field):
+    path = _copy(tmp_path)
+    _rewrite(path, line, change)
+    with pytest.raises(results.ResultsError) as info:
+        results.load(path)
+    assert str(info.value).startswith(f"{path}:{line}: ") and field in str(info.value)
+
+
+@pytest.mark.parametrize("schema", [0, -1, "1", 1.0, None, True])
+def test_a_schema_that_is_not_a_positive_integer_says_so(tmp_path, schema):
+    path = _copy(tmp_path)
+    _rewrite(path, 1, _set("schema", schema))
+    with pytest.raises(results.ResultsError, match=r":1: header field 'schema' is .*a results schema version is "
+                                                   r"a positive integer") as info:
+        results.read_run(path)
+    assert "newer" not in str(info.value)
+
+
+def test_a_newer_schema_is_refused_as_before(tmp_path):
+    path = _copy(tmp_path)
+    _rewrite(path, 1, _set("schema", results.SCHEMA_VERSION + 1))
+    with pytest.raises(results.ResultsError, match=f"schema {results.SCHEMA_VERSION + 1}, newer than"):
+        results.read_run(path)
+
+
+def test_undeclared_fields_are_kept():
+    case = {"record": "case", "id": "x", "status": "ok", "exec": "compile", "numerics": {"max_abs_err": 0.1},
+            "metrics": {"my_own_metric": "words", "samples_per_s": 3.0}}
+    record.validate_case(case)
+    row = record.flatten(case, {"run_id": "r"})
+    assert row["numerics"] == {"max_abs_err": 0.1} and row["my_own_metric"] == "words" and row["exec"] == "compile"
+
+
+def test_build_case_keeps_file_order_and_refuses_an_undeclared_field():
+    measured = {"started_at": "t0", "timing": {}, "metrics": {}}
+    case = {"id": "x", "workload": "w", "params": {}}
+    got = record.build_case(measured, case, device_name="cpu", status="ok", reason=None, ended_at="t1")
+    assert list(got) == ["started_at", "timing", "metrics", "id", "workload", "params", "device_name", "status",
+                         "reason", "ended_at"]
+    record.validate_case({**got, "record": "case"})
+    with pytest.raises(ValueError, match="'mystery'"):
+        record.build_case({"mystery": 1}, case, device_name="cpu", status="ok", reason=None, ended_at="t1")
+
+
+def test_timing_section_in_declared_order():
+    from benchsuite.timing import Timings, TimingSettings
+
+    timings = Timings.of([0.1, 0.2], "perf_counter", 3, 0.5)
+    got = record.timing_section(timings, TimingSettings(min_time_s=1.0, min_iters=3))
+    assert list(got) == list(record.TIMING) and got["times_s"] == [0.1, 0.2] and got["min_iters"] == 3

@@ -1,0 +1,44 @@
+import math
+
+import pytest
+
+from benchsuite.report import format
+
+
+@pytest.mark.parametrize("value,text", [
+    (None, "—"), (math.nan, "—"), (0, "0"), (12345.6, "12,346"), (3.14159, "3.14"), (0.012345, "0.0123"),
+    (-250.0, "-250"),
+])
+def test_num(value, text):
+    assert format.num(value) == text
+
+
+@pytest.mark.parametrize("value,how,text", [
+    (0.0123, "ms", "12.30"), (45.678, "pct", "45.7%"), (512, "bytes", "512 B"), (3 * 2**30, "bytes", "3.0 GiB"),
+    (2**50, "bytes", "1024.0 TiB"), (None, "text", ""), ("cpu", "text", "cpu"), (None, "ms", "—"), (7, "num", "7.00"),
+])
+def test_fmt_value_by_kind(value, how, text):
+    assert format.fmt_value(value, how) == text
+
+
+def test_an_unknown_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown format kind 'hex'; allowed: text, num, ms, pct, bytes"):
+        format.fmt_value(1, "hex")
+
+
+def test_ratios_and_changes():
+    assert format.ratio(1.08449) == "1.084" and format.times(1.8449) == "1.84×" and format.change_pct(4.21) == "+4.2%"
+    assert format.ratio(None) == format.times(math.nan) == format.change_pct(None) == "—"
+
+
+@pytest.mark.parametrize("value,unit,text", [
+    (0.0042, "s", "4.20 ms"), (12.5, "×", "12.50×"), (45.678, "%", "45.68 %"), (1234.0, "image/s", "1,234 image/s"),
+    ("n/a", "%", "n/a %"), ("n/a", "J", "n/a"), (None, "J", "—"),
+])
+def test_with_unit(value, unit, text):
+    assert format.with_unit(value, unit) == text
+
+
+def test_columns_come_from_the_metric_declarations():
+    assert format.columns("samples_per_s", "step_s_median", labels={"step_s_median": "p50 ms"}) == {
+        "samples/s": ("samples_per_s", "num"), "p50 ms": ("step_s_median", "ms")}
