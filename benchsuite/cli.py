@@ -448,9 +448,10 @@ def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_siz
            warmup, threads, out_dir, quick, sample_hz, cooldown, telemetry, fmt) -> None:
     """Measure the article's claims on this machine (reusing --run results) and judge each one."""
     from benchsuite import cifar
-    from benchsuite import claims as claims_mod
     from benchsuite import devices as devices_mod
     from benchsuite import plan, results
+    from benchsuite.claims import planning
+    from benchsuite.claims.measure import measure as measure_claims
     from benchsuite.report import claims as render
     from benchsuite.workload import registry as load_registry
 
@@ -463,12 +464,12 @@ def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_siz
             cifar.check(data)
         if matmul_size % 16:
             raise plan.PlanError(f"--matmul-size {matmul_size}: must be a multiple of 16")
-        settings = claims_mod.ClaimsSettings(matmul_size=matmul_size, batch_size=batch_size, data=data,
-                                             epochs=epochs, subset=claims_mod.parse_subset(subset),
-                                             workers=workers, cpu_watts=cpu_watts)
-        given = claims_mod.load_runs(list(runs), "--run")
+        settings = planning.ClaimsSettings(matmul_size=matmul_size, batch_size=batch_size, data=data,
+                                           epochs=epochs, subset=planning.parse_subset(subset),
+                                           workers=workers, cpu_watts=cpu_watts)
+        given = planning.read_records(list(runs), "--run")
         results.check_out_dir(out_dir)
-    except (plan.PlanError, devices_mod.DeviceError, results.ResultsError, claims_mod.ClaimsError,
+    except (plan.PlanError, devices_mod.DeviceError, results.ResultsError, planning.ClaimsError,
             ValueError) as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -480,10 +481,10 @@ def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_siz
         _stderr.print(_case_line(record), highlight=False)
 
     try:
-        done = claims_mod.measure(chosen, reg, settings, out_dir, options, given=given, given_runs=list(runs),
-                                  header_options=click.get_current_context().params,
-                                  on_end=on_end, on_epoch=on_epoch,
-                                  on_stage=lambda text: click.echo(f"benchsuite claims: {text}", err=True))
+        done = measure_claims(chosen, reg, settings, out_dir, options, given=given, given_runs=list(runs),
+                              header_options=click.get_current_context().params,
+                              on_end=on_end, on_epoch=on_epoch,
+                              on_stage=lambda text: click.echo(f"benchsuite claims: {text}", err=True))
     except KeyboardInterrupt:
         _stderr.print("Interrupted: the cases finished before Ctrl-C are kept in the run directory.")
         sys.exit(EXIT_INTERRUPTED)
@@ -511,10 +512,9 @@ EXIT_UNREADABLE = 2
 def _load_or_exit(paths):
     """Load runs for report/compare/table; unreadable input is a clean message and exit 2."""
     from benchsuite import results
-    from benchsuite.report import html
 
     try:
-        df, problems = html.load_runs(paths)
+        df, problems = results.load_runs(paths)
     except results.ResultsError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_UNREADABLE)

@@ -2,8 +2,9 @@
 
 A file holds a header record (schema version, run id, host, devices, versions, the
 command), one ``case`` record per Case written and flushed as it ends, then an ``end``
-record (``completed``, ``interrupted`` or ``failed``). `load` is the one way in for
-everything downstream; this module never imports torch.
+record (``completed``, ``interrupted`` or ``failed``). `read_runs` reads the records,
+`load` (and `load_runs`, which also returns the problems met) makes the DataFrame that
+everything downstream reads; this module never imports torch.
 """
 
 from __future__ import annotations
@@ -111,11 +112,15 @@ class Run:
         return self.end["status"] if self.end else "unfinished"
 
 
+def in_run(path: str | Path, name: str) -> Path:
+    """A run directory -> its file ``name``; a file's path as given."""
+    path = Path(path)
+    return path / name if path.is_dir() else path
+
+
 def results_path(path: str | Path) -> Path:
     """A run directory or its results.jsonl -> the results.jsonl."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / RESULTS_FILE
+    path = in_run(path, RESULTS_FILE)
     if not path.is_file():
         raise ResultsError(f"{path}: no such results file (give a run directory or its {RESULTS_FILE})")
     return path
@@ -228,7 +233,7 @@ def read_runs(paths: str | Path | Iterable[str | Path]) -> list[Run]:
 def load(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     """Results as a DataFrame, one row per case, from run directories or results files.
 
-    ``df.attrs["runs"]`` holds each run's header and end status.
+    ``df.attrs["runs"]`` holds each run's path, header, end status and problems.
     """
     runs = read_runs(paths)
     rows = [row for run in runs for row in flatten(run)]
@@ -240,6 +245,16 @@ def load(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     df.attrs["runs"] = [{"path": str(r.path), "header": r.header, "status": r.status, "problems": r.problems}
                         for r in runs]
     return df
+
+
+def load_runs(paths: str | Path | Iterable[str | Path]) -> tuple[pd.DataFrame, list[str]]:
+    """`load`, with the problems met (truncated last lines) returned instead of warned: what
+    ``benchsuite report``, ``compare`` and ``table`` print. Raises ResultsError (naming the file
+    and line) for input that cannot be read."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = load(paths)
+    return df, [p for run in df.attrs["runs"] for p in run["problems"]]
 
 
 def reference_dir() -> Path:

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from benchsuite import claims, compare, keys, record, results
+from benchsuite import compare, keys, record, results
+from benchsuite.claims import planning
 from benchsuite.telemetry.window import GPU_SUMMARY_FIELDS, HOST_SUMMARY_FIELDS
 
 OLD_RUNS = Path(__file__).parent / "fixtures" / "old_runs"
@@ -18,7 +19,7 @@ def test_every_old_run_still_loads():
     merged = df[df["ranks"].map(lambda r: isinstance(r, list))]  # torchrun records (one rank, merged)
     assert len(merged) == 2 and merged["samples_per_s"].notna().all() and (merged["world_size"] == 1).all()
     assert df["energy_j"].notna().any() and max(len(t) for t in df["step_times_s"] if isinstance(t, list)) == 12
-    flat = claims.load_runs([OLD_RUNS], "old")
+    flat = planning.read_records([OLD_RUNS], "old")
     assert len(flat) == 11 and all(r["key"] == keys.text(c) for r, c in zip(flat, (c for run in runs for c in run.cases)))
     assert "collective/infer/bf16[op=all_gather,size=67108864]" in set(compare.compare(df, df).rows["case"])
 

@@ -1,3 +1,4 @@
+import json
 import os
 import re
 import subprocess
@@ -10,6 +11,7 @@ import plotly.offline
 import pytest
 
 from benchsuite import results
+from benchsuite.claims import store
 from benchsuite.report import figures, html
 from tests.fakes.report_runs import make_run
 
@@ -195,3 +197,15 @@ def test_whole_run_entries_one_per_gpu_and_host_only_without_gpus():
     host_only = pd.DataFrame([r for r in rows if r["device"] == "host"])
     entries = figures.timeline_data([("r", host_only)], pd.DataFrame())
     assert [e["label"] for e in entries] == ["r · whole run (host)"] and "cpu_util_pct" in entries[0]["series"]
+
+
+def test_report_of_a_claims_run_has_the_claims_section(tmp_path):
+    """`benchsuite report` on a claims run directory shows the claims table."""
+    run_dir = make_run(tmp_path, "20261125-000000-c1a1")
+    rows = [{"id": "4a", "claim": "The printed CNN <b>runs</b>", "verdict": "not supported",
+             "measurement": "m", "figures": [], "reason": None}]
+    (run_dir / store.CLAIMS_FILE).write_text(json.dumps({"claims": rows, "evidence": {}}))
+    out, _ = html.write([run_dir], tmp_path / "r.html")
+    page = out.read_text()
+    assert "The article&#x27;s claims" in page or "The article's claims" in page
+    assert "The printed CNN &lt;b&gt;runs&lt;/b&gt;" in page

@@ -1,31 +1,23 @@
 """The claims table: rows for the terminal, markdown, json and an HTML section (no torch here).
 
-Input is the list of claim rows from `benchsuite.verdicts.evaluate` (or ``claims.json``):
-each with ``id``, ``claim``, ``measurement``, ``figures``, ``verdict`` and ``reason``.
+Input is the list of claim rows from `benchsuite.claims.verdicts.evaluate` (or ``claims.json``,
+`benchsuite.claims.store`): each with ``id``, ``claim``, ``measurement``, ``figures``, ``verdict``
+and ``reason``.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from pathlib import Path
 from typing import Any
 
+from benchsuite.claims import verdicts
 from benchsuite.report import format
 
 COLUMNS = ("claim", "measurement", "measured", "verdict")
-CLAIMS_FILE = "claims.json"  # written beside results.jsonl by `benchsuite claims`
-VERDICT_CLASS = {"supported": "supported", "not supported": "not-supported", "not measured here": "not-measured"}
-
-
-def read_claims(path: str | Path) -> dict:
-    """A ``claims.json`` (or the run directory holding it): ``{"claims": [rows], "evidence": {...}}``."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / CLAIMS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no {CLAIMS_FILE} here (run `benchsuite claims` first)")
-    return json.loads(path.read_text(encoding="utf-8"))
+#: the CSS class of each verdict's cell
+VERDICT_CLASS = {verdicts.SUPPORTED: "supported", verdicts.NOT_SUPPORTED: "not-supported",
+                 verdicts.NOT_MEASURED: "not-measured"}
 
 
 def fmt_number(value: Any, unit: str) -> str:

@@ -10,7 +10,6 @@ close a tag or run a script.
 from __future__ import annotations
 
 import json
-import warnings
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -19,22 +18,11 @@ from typing import Any, Iterable
 import pandas as pd
 
 from benchsuite import calibration_store, fingerprint, results
+from benchsuite.claims import store as claims_store
 from benchsuite.report import claims as claims_report
 from benchsuite.report import figures, roofline, scaling, tables
 
 CONFIG = {"displaylogo": False, "responsive": True}
-
-
-def load_runs(paths: Iterable[str | Path]) -> tuple[pd.DataFrame, list[str]]:
-    """Results of every run under ``paths`` plus the problems met (truncated last lines).
-
-    Raises ``results.ResultsError`` (naming the file and line) for unreadable input.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        df = results.load(list(paths))
-    problems = [p for run in df.attrs["runs"] for p in run["problems"]]
-    return df, problems
 
 
 def _script_json(data: Any) -> str:
@@ -193,7 +181,7 @@ th, td {{ border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-a
 
 def write(paths: Iterable[str | Path], out: str | Path, baseline: str | None = None) -> tuple[Path, list[str]]:
     """Load the runs, render the report to ``out``; returns (path, problems met)."""
-    df, problems = load_runs(paths)
+    df, problems = results.load_runs(list(paths))
     return write_frame(df, out, problems, baseline), problems
 
 
@@ -205,8 +193,8 @@ def write_frame(df: pd.DataFrame, out: str | Path, problems: list[str] | None = 
     for run in df.attrs["runs"]:
         run_dir = Path(run["path"]).parent
         samples.append(((run["header"] or {}).get("run_id"), figures.read_samples(run_dir)))
-        if (run_dir / claims_report.CLAIMS_FILE).is_file():
-            claims.append(claims_report.read_claims(run_dir)["claims"])
+        if (run_dir / claims_store.CLAIMS_FILE).is_file():
+            claims.append(claims_store.read_claims(run_dir)["claims"])
         calibrations.extend(calibration_store.read_run_copy(run_dir))
     page = build(df, samples, problems, baseline, claims, calibrations)
     out = Path(out)

@@ -1,6 +1,6 @@
 """Verdicts on the article's claims, from measured figures only (pure Python: no torch).
 
-`evaluate(evidence)` turns the plain evidence that `benchsuite.claims` gathers (case
+`evaluate(evidence)` turns the plain evidence that `benchsuite.claims.measure` gathers (case
 records, training results, datasheets) into one row per claim: the claim, the
 measurement that tests it, the figures (each labelled measured, datasheet or
 assumption) and a verdict with its reason. The thresholds are the constants below;

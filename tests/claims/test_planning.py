@@ -1,0 +1,50 @@
+"""What the claims measure, which given records they reuse, and the flat records they judge
+(benchsuite.claims.planning)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchsuite import devices, results, runner
+from benchsuite.claims import planning, verdicts
+from benchsuite.workload import registry
+
+
+def test_plan_has_the_same_keys_on_every_device(fake_gpus):
+    cases = planning.plan_cases(fake_gpus[:2], registry(), planning.ClaimsSettings())
+    keys = {d: {planning.key_of(c.to_dict()) for c in cases if c.device == d and not
+                c.param_dict.get("variant") == "article"} for d in ("cpu", "cuda:0")}
+    assert keys["cpu"] == keys["cuda:0"] and len(keys["cpu"]) == 7
+    ids = [c.id for c in cases]
+    assert "matmul/infer/cpu/fp32[m=2048,n=2048,k=2048]" in ids and "cnn/infer/cuda:0/fp32/bs1" in ids
+    assert "cnn/train/cpu/fp32/bs4[variant=article]" in ids and all(not c.skip_reason for c in cases)
+
+
+def test_article_variant_case_is_an_error_with_the_shape_message(tmp_path):
+    reg = registry()
+    case = next(c for c in planning.plan_cases([devices.cpu()], reg, planning.ClaimsSettings())
+                if c.param_dict.get("variant") == "article")
+    store = results.RunStore(tmp_path, {"test": True})
+    record = runner.Runner(reg, [devices.cpu()], store).run_case(case)
+    assert record["status"] == "error"
+    assert verdicts.SHAPE_MESSAGE in record["reason"] and record["reason"].startswith("RuntimeError")
+    row = verdicts.claim_article_network({"cases": [planning.flat_record(record, {}, "test")]})
+    assert row["verdict"] == verdicts.NOT_SUPPORTED and "shape mismatch" in row["reason"]
+
+
+def test_given_gpu_records_count_and_matching_cases_are_reused():
+    cpu = devices.cpu()
+    case = next(c for c in planning.plan_cases([cpu], registry(), planning.ClaimsSettings()) if c.workload == "mlp")
+    mine = {**case.to_dict(), "key": planning.key_of(case.to_dict()), "device_name": cpu.name, "status": "ok"}
+    assert planning.reusable(case, cpu, [mine]) is mine
+    assert planning.reusable(case, cpu, [{**mine, "device_name": "another CPU"}]) is None
+    assert planning.reusable(case, cpu, [{**mine, "status": "oom"}]) is None
+    gpu = {**mine, "device": "cuda:0", "device_name": "NVIDIA H100", "hostname": "gpu-box"}
+    other = {**mine, "key": "other"}
+    assert planning.evidence_cases([mine], [mine, gpu, other], {mine["key"]}) == [mine, gpu]
+
+
+def test_parse_subset():
+    assert planning.parse_subset("6000/1000") == (6000, 1000)
+    with pytest.raises(planning.ClaimsError, match="TRAIN/VAL"):
+        planning.parse_subset("6000")
