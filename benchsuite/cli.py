@@ -209,12 +209,12 @@ def _print_not_measured(df) -> None:
 
 
 def _print_table(df, fmt: str, title: str) -> None:
-    from benchsuite.report import tables
+    from benchsuite.report import summary
 
     if fmt != "table":
-        click.echo(tables.render(df, fmt), nl=False)
+        click.echo(summary.render(df, fmt), nl=False)
         return
-    frame = tables.summary(df)
+    frame = summary.summary(df)
     table = Table(title=title, show_lines=False)
     for column in frame.columns:
         numeric = column not in ("case", "status", "notes")
@@ -350,7 +350,7 @@ def calibrate(device, precision, budget, out_dir, fmt) -> None:
     from benchsuite import calibration_store
     from benchsuite import devices as devices_mod
     from benchsuite import plan, results
-    from benchsuite.report import tables
+    from benchsuite.report import calibration
 
     try:
         chosen = devices_mod.resolve(device)
@@ -376,7 +376,7 @@ def calibrate(device, precision, budget, out_dir, fmt) -> None:
     if fmt == "json":
         click.echo(json.dumps(made.records, indent=2))
     else:
-        frame = tables.calibration_table(made.records)
+        frame = calibration.calibration_table(made.records)
         table = Table(title="achievable vs datasheet")
         for column in frame.columns:
             table.add_column(column, justify="left" if column in ("device", "ceiling", "unit", "found at", "notes") else "right")
@@ -577,7 +577,7 @@ def report(runs, output, baseline) -> None:
 def compare(base, new, metric, threshold, fail_on_regression, fmt) -> None:
     """Compare NEW against BASE case by case: ratios NEW/BASE, regressions marked."""
     from benchsuite import compare as compare_mod
-    from benchsuite.report import tables
+    from benchsuite.report import markup
 
     try:
         limit = compare_mod.parse_threshold(threshold)
@@ -594,7 +594,7 @@ def compare(base, new, metric, threshold, fail_on_regression, fmt) -> None:
     elif fmt == "csv":
         click.echo(result.rows.to_csv(index=False), nl=False)
     elif fmt == "markdown":
-        click.echo(tables.markdown(shown), nl=False)
+        click.echo(markup.markdown(shown), nl=False)
     else:
         table = Table(title=f"{metric}: NEW/BASE (threshold {limit:.1%})")
         for column in shown.columns:
@@ -623,7 +623,7 @@ def compare(base, new, metric, threshold, fail_on_regression, fmt) -> None:
 def table_(runs, fmt, baseline, reference, output) -> None:
     """Hardware comparison: rows are cases less the device, columns are devices."""
     from benchsuite import results
-    from benchsuite.report import tables
+    from benchsuite.report import hardware, scaling
 
     paths = list(runs)
     if reference:
@@ -633,22 +633,22 @@ def table_(runs, fmt, baseline, reference, output) -> None:
     df = _load_or_exit(paths)
     _warn_fingerprints(df.attrs["runs"], gpus_paired=False)
     try:
-        frame, devices, base = tables.hardware(df, baseline)
+        frame, devices, base = hardware.hardware(df, baseline)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--baseline") from None
     if fmt == "table" and output is None:
-        shown = tables.hardware_display(frame, devices, base)
+        shown = hardware.hardware_display(frame, devices, base)
         table = Table(title=f"samples/s · samples/J · % of peak; ratios against {base}")
         for column in shown.columns:
             table.add_column(column, justify="left" if column == "case" else "right", no_wrap=column == "case")
         for row in shown.itertuples(index=False):
             table.add_row(*(Text(str(v)) for v in row))  # Text: no rich markup in machine text
         _stdout.print(table)
-        click.echo(tables.render_scale_out(df, "markdown"), nl=False)
+        click.echo(scaling.render_scale_out(df, "markdown"), nl=False)
         return
-    text = tables.render_hardware(df, "markdown" if fmt == "table" else fmt, baseline)
+    text = hardware.render_hardware(df, "markdown" if fmt == "table" else fmt, baseline)
     if fmt in ("table", "markdown", "html"):
-        text += tables.render_scale_out(df, "html" if fmt == "html" else "markdown")
+        text += scaling.render_scale_out(df, "html" if fmt == "html" else "markdown")
     if output is None:
         click.echo(text, nl=False)
         return

@@ -9,7 +9,7 @@ import torch
 
 from benchsuite import calibrate, calibration_store, devices, timing
 from benchsuite.calibrate import Trial, search_matmul
-from benchsuite.report import tables
+from benchsuite.report import calibration
 from benchsuite.telemetry import nvml
 from benchsuite.telemetry.window import THROTTLED_SHARE_THRESHOLD
 from tests.fakes.fake_pynvml import NVML_ERROR_DRIVER_NOT_LOADED, FakeGpu, install
@@ -193,7 +193,7 @@ def test_a_power_capped_gpu_search_is_stored_as_throttled(monkeypatch, nvml_rese
         assert entry["throttle_reasons"] == ["sw_power_cap"] and entry["throttle_slowing_reasons"] == ["sw_power_cap"]
         assert entry["power_mean_w"] == pytest.approx(690.0, rel=0.05) and entry["temp_max_c"] == 83
     assert rec["threads"] == torch.get_num_threads() and rec["torch"] == torch.__version__
-    notes = tables.calibration_table([rec]).set_index("ceiling")["notes"]
+    notes = calibration.calibration_table([rec]).set_index("ceiling")["notes"]
     assert notes["matmul bf16"] == "throttled 100% of the search (sw_power_cap)" and notes["memory copy"] == ""
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from benchsuite import calibration_store, results
 from benchsuite.cli import main
-from benchsuite.report import tables
+from benchsuite.report import calibration, summary
 from benchsuite.report.roofline import roofline_points
 from tests.conftest import TINY
 from tests.fakes import calibrations
@@ -76,7 +76,7 @@ def test_throttled_and_unsettled_results_are_flagged_in_the_table():
          "throttled_share": 0.01, "throttle_slowing_reasons": ["sw_power_cap"], "warmup_settled": True,
          "warmup_s": 4.0, "pct_of_achievable": None},
     ])
-    frame = tables.summary(df)
+    frame = summary.summary(df)
     assert frame["notes"].tolist() == [
         "flags: throttled; throttled 20% of the window (hw_thermal); warm-up not settled (30.00 s)", ""]
     assert frame["% achievable"].tolist() == ["97.5%", "—"]
@@ -170,7 +170,7 @@ def test_calibration_table_notes_throttling_missing_telemetry_and_cpu_threads():
            "matmul": {"fp32": {"tflop_per_s": 1.5, "shape": [512, 512, 512],
                                "telemetry_note": "throttling not measured on a CPU"}},
            "bandwidth": {"d2d": {"gb_per_s": 60.0, "bytes_per_copy": 1 << 29}}}
-    frame = tables.calibration_table([gpu, cpu])
+    frame = calibration.calibration_table([gpu, cpu])
     assert list(frame.columns)[-1] == "notes"
     assert frame["notes"].tolist() == [
         "throttled 12% of the search (sw_power_cap)", "", "no NVML: driver not found", "", "",

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from benchsuite import compare, fingerprint, results
-from benchsuite.report.tables import markdown
+from benchsuite.report.markup import markdown
 from tests.fakes import report_runs
 from tests.fakes.golden import check_golden
 

@@ -119,7 +119,7 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_walk_sees_lazy_imports():
     edges, _ = _graph()
-    assert "benchsuite.report.scaling" in edges["benchsuite.report.tables"]  # imported inside a function
+    assert "benchsuite.session" in edges["benchsuite.cli"]  # imported inside a function
     assert "benchsuite.telemetry.nvml" in edges["benchsuite.telemetry"]  # a relative import
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from benchsuite import compare, export, metrics, ranks, runner
-from benchsuite.report import format, tables
+from benchsuite.report import cases, format, summary
 
 
 @pytest.mark.parametrize("m", metrics.METRICS.values(), ids=lambda m: m.name)
@@ -53,7 +53,7 @@ def test_the_runner_the_rank_merge_and_the_export_agree_on_energy():
 def test_compare_and_the_tables_read_the_declarations():
     assert compare.METRICS == {n: metrics.METRICS[n].better for n in metrics.COMPARED}
     assert compare.TIME_METRICS == {n for n in metrics.COMPARED if metrics.METRICS[n].basis == "time"}
-    for label, (column, kind) in tables.SUMMARY_COLUMNS.items():
+    for label, (column, kind) in summary.SUMMARY_COLUMNS.items():
         if column in metrics.METRICS:
             assert (label, kind) == (metrics.label(column), metrics.METRICS[column].kind)
-    assert tables.TELEMETRY_COLUMNS == {"power_mean_w", "j_per_sample", "samples_per_j"}
+    assert cases.TELEMETRY_COLUMNS == {"power_mean_w", "j_per_sample", "samples_per_j"}

@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from benchsuite import results
-from benchsuite.report.tables import device_labels
+from benchsuite.report.hardware import device_labels
 
 # The raw-sample time series: (samples.csv column, legend name, subplot row, scale).
 TIMELINE_SERIES = [

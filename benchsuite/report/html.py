@@ -20,7 +20,8 @@ import pandas as pd
 from benchsuite import calibration_store, fingerprint, results
 from benchsuite.claims import store as claims_store
 from benchsuite.report import claims as claims_report
-from benchsuite.report import figures, roofline, scaling, tables
+from benchsuite.report import cases, figures, hardware, roofline, scaling
+from benchsuite.report.markup import html_table
 
 CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -119,7 +120,7 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
             parts.append(f'<p class="bs-warn">{escape(p)}</p>')
     for rows in claims or []:
         parts.append(claims_report.claims_section_html(rows))
-    parts.append("<h2>Every case</h2>" + tables.html_table(tables.cases(df)))
+    parts.append("<h2>Every case</h2>" + html_table(cases.cases(df)))
 
     def section(title: str, fig, div_id: str, missing: str) -> None:
         body = _figure(fig, div_id) if fig is not None else f"<p>Not measured: {escape(missing)}</p>"
@@ -137,7 +138,7 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
     scaled = scaling.scaling_frame(df)
     if len(scaled) and (scaled["world_size"] > 1).any():
         section("Scaling: throughput and efficiency against ranks", scaling.scaling_figure(scaled), "bs-scaling", "")
-        parts.append(tables.html_table(tables.scaling_display(scaled)))
+        parts.append(html_table(scaling.scaling_display(scaled)))
     bandwidth = scaling.bandwidth_frame(df)
     if len(bandwidth):
         section("Collective bandwidth against message size", scaling.bandwidth_figure(bandwidth), "bs-bandwidth", "")
@@ -149,14 +150,14 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
         parts.append(_figure(fig, f"bs-pareto-{i}"))
     parts.append("<h2>Power, utilisation, memory and clocks over time</h2>"
                  + _timeline_section(figures.timeline_data(samples, df)))
-    bad = tables.not_run(df)
+    bad = cases.not_run(df)
     parts.append("<h2>Skipped, out-of-memory and failed cases</h2>"
-                 + (tables.html_table(bad) if len(bad) else "<p>None: every case ran.</p>"))
+                 + (html_table(bad) if len(bad) else "<p>None: every case ran.</p>"))
     if len(runs) > 1:
-        frame, devices, base = tables.hardware(df, baseline)
-        shown = tables.hardware_display(frame, devices, base)
+        frame, devices, base = hardware.hardware(df, baseline)
+        shown = hardware.hardware_display(frame, devices, base)
         parts.append("<h2>Hardware comparison</h2>"
-                     + (tables.html_table(shown) if len(devices) else "<p>No successful cases to compare.</p>"))
+                     + (html_table(shown) if len(devices) else "<p>No successful cases to compare.</p>"))
     title = "benchsuite report: " + ", ".join(_text((r.get("header") or {}).get("run_id")) for r in runs)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return f"""<!DOCTYPE html>

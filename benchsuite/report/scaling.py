@@ -1,5 +1,5 @@
 """Scale-out views (torch-free): throughput and efficiency against world size, and collective
-bandwidth against message size, as DataFrames and plotly figures.
+bandwidth against message size, as DataFrames, plotly figures and tables.
 
 Scaling efficiency of a case at N ranks = global throughput at N ÷ (N × throughput at 1),
 for the same case less its device and world size (workload, mode, precision, batch size
@@ -14,6 +14,8 @@ from html import escape
 import pandas as pd
 
 from benchsuite import keys
+from benchsuite.report.format import fmt_value
+from benchsuite.report.markup import html_table, markdown
 
 # What joins a case across world sizes (besides its parameters): the case less device and world
 # size, on the same device model (`benchsuite.keys.ACROSS_WORLD_SIZES`).
@@ -140,3 +142,44 @@ def bandwidth_figure(frame: pd.DataFrame, metric: str = "busbw_gbps"):
     fig.update_xaxes(type="log", title_text="message size (bytes)")
     fig.update_yaxes(title_text=("bus" if metric == "busbw_gbps" else "algorithm") + " bandwidth (GB/s)")
     return fig
+
+
+def scaling_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """Printable scaling rows (`report.scaling.scaling_frame`): global and per-device
+    throughput, speedup and efficiency against world size 1; '—' where not measured."""
+    return pd.DataFrame({
+        "case": frame["case"].astype(str),
+        "ranks": frame["world_size"].astype(str),
+        "samples/s": [fmt_value(v, "num") for v in frame["samples_per_s"]],
+        "per device": [fmt_value(v, "num") for v in frame["samples_per_s_per_device"]],
+        "speedup": [fmt_value(v, "num") for v in frame["speedup"]],
+        "efficiency": [fmt_value(v, "num") for v in frame["efficiency"]],
+        "note": [fmt_value(v, "text") for v in frame["note"]],
+    })
+
+
+def bandwidth_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """Printable collective bandwidth rows (`report.scaling.bandwidth_frame`)."""
+    return pd.DataFrame({
+        "op": frame["op"].astype(str), "precision": frame["precision"].astype(str),
+        "ranks": frame["world_size"].astype(str),
+        "message": [fmt_value(v, "bytes") for v in frame["message_bytes"]],
+        "algbw GB/s": [fmt_value(v, "num") for v in frame["algbw_gbps"]],
+        "busbw GB/s": [fmt_value(v, "num") for v in frame["busbw_gbps"]],
+    })
+
+
+def render_scale_out(df: pd.DataFrame, fmt: str) -> str:
+    """Scaling and collective-bandwidth tables of runs that have them (markdown or HTML);
+    empty when the runs hold no multi-rank or collective cases."""
+    parts = []
+    scaled = scaling_frame(df)
+    if len(scaled) and (scaled["world_size"] > 1).any():
+        shown = scaling_display(scaled)
+        parts.append(("Scaling against ranks", shown))
+    bandwidth = bandwidth_frame(df)
+    if len(bandwidth):
+        parts.append(("Collective bandwidth", bandwidth_display(bandwidth)))
+    if fmt == "html":
+        return "".join(f"<h3>{escape(title)}</h3>" + html_table(frame) for title, frame in parts)
+    return "".join(f"\n{title}\n\n" + markdown(frame) for title, frame in parts)

@@ -1,4 +1,7 @@
-"""Report tables against small golden files (tests/golden/; see tests/fakes/golden.py)."""
+"""The hardware comparison (benchsuite.report.hardware) against small golden files, and
+`benchsuite table`."""
+
+from __future__ import annotations
 
 import subprocess
 import sys
@@ -6,39 +9,21 @@ import sys
 import pytest
 
 from benchsuite import results
-from benchsuite.report import tables
+from benchsuite.report import hardware
 from tests.fakes.golden import GOLDEN, check_golden
 from tests.fakes.report_runs import make_run
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    small = dict(workloads=("mlp",), batch_sizes=(32, 128))
-    h100 = make_run(root, "20261101-000000-h100", **small)
-    a100 = make_run(root, "20261102-000000-a100", hostname="a100-box", device_name="NVIDIA A100-SXM4-80GB",
-                    speed=0.5, seed=1, **small)
-    cpu = make_run(root, "20261103-000000-cpu0", device="cpu", device_name="AMD EPYC 9654", telemetry=False,
-                   reason_text="out of memory (CPU search limit)", speed=0.05, seed=2, workloads=("mlp",), batch_sizes=(32,))
-    return h100, a100, cpu
-
-
 def test_hardware_markdown_golden(runs):
-    check_golden("hardware.md", tables.render_hardware(results.load(runs), "markdown", baseline="A100"))
+    check_golden("hardware.md", hardware.render_hardware(results.load(runs), "markdown", baseline="A100"))
 
 
 def test_hardware_csv_golden(runs):
-    check_golden("hardware.csv", tables.render_hardware(results.load(runs), "csv"))
-
-
-def test_cases_golden(runs):
-    df = results.load([runs[0], runs[2]])
-    check_golden("cases.md", tables.markdown(tables.cases(df)))
-    check_golden("not_run.md", tables.markdown(tables.not_run(df)))
+    check_golden("hardware.csv", hardware.render_hardware(results.load(runs), "csv"))
 
 
 def test_ratio_only_for_the_same_case_on_two_devices(runs):
-    frame, devices, base = tables.hardware(results.load(runs), baseline="A100")
+    frame, devices, base = hardware.hardware(results.load(runs), baseline="A100")
     assert base == "NVIDIA A100-SXM4-80GB" and len(devices) == 3
     row = frame.set_index("case")
     speedup = row["NVIDIA H100 80GB HBM3 | speedup vs NVIDIA A100-SXM4-80GB"]
@@ -52,19 +37,13 @@ def test_ratio_only_for_the_same_case_on_two_devices(runs):
 def test_same_device_name_on_two_hosts_gets_two_columns(tmp_path):
     a = make_run(tmp_path, "a", workloads=("mlp",), batch_sizes=(32,), failures=False)
     b = make_run(tmp_path, "b", hostname="other", workloads=("mlp",), batch_sizes=(32,), failures=False)
-    _, devices, _ = tables.hardware(results.load([a, b]))
+    _, devices, _ = hardware.hardware(results.load([a, b]))
     assert devices == ["NVIDIA H100 80GB HBM3 @gpu-box cuda:0", "NVIDIA H100 80GB HBM3 @other cuda:0"]
 
 
 def test_unknown_baseline_names_the_devices(runs):
     with pytest.raises(ValueError, match="'V100' matches no device; devices: NVIDIA H100"):
-        tables.hardware(results.load(runs), baseline="V100")
-
-
-def test_html_table_escapes_cells():
-    import pandas as pd
-    text = tables.html_table(pd.DataFrame({"<b>": ["<script>alert(1)</script>"]}))
-    assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "&lt;b&gt;" in text
+        hardware.hardware(results.load(runs), baseline="V100")
 
 
 def test_cli_table_formats(runs, tmp_path):

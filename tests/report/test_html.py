@@ -19,7 +19,7 @@ HOSTILE = "<script>alert(1)</script>"
 SMALL = dict(workloads=("mlp",), batch_sizes=(32, 128))
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args, cwd=None):

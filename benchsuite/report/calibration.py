@@ -1,0 +1,44 @@
+"""The calibration table: achievable TFLOP/s and GB/s per device beside the datasheet's, as
+``benchsuite calibrate`` prints it (torch-free)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from benchsuite.report.format import fmt_value
+
+
+def calibration_table(records: list[dict]) -> pd.DataFrame:
+    """One display row per device and ceiling of calibration records: achievable beside
+    datasheet, '—' where there is no datasheet figure (CPUs). ``notes``: a matmul search
+    throttled above `THROTTLED_SHARE_THRESHOLD` of its readings ("throttled 12% of the
+    search (sw_power_cap)") or why its telemetry is missing, and a CPU's thread count."""
+
+    def search_note(entry: dict) -> str:
+        if entry.get("throttled"):
+            reasons = entry.get("throttle_slowing_reasons") or entry.get("throttle_reasons") or []
+            return (f"throttled {entry['throttled_share']:.0%} of the search"
+                    + (f" ({', '.join(reasons)})" if reasons else ""))
+        return entry.get("telemetry_note") or ""
+
+    rows = []
+    for rec in records:
+        device = f"{rec['device']['id']} ({rec['device']['name']})"
+        threads = (f"{rec['threads']} threads" if rec["device"].get("type") == "cpu" and rec.get("threads")
+                   else "")
+        for name, entry in (rec.get("matmul") or {}).items():
+            shape = entry.get("shape")
+            rows.append({"device": device, "ceiling": f"matmul {name}", "achievable": fmt_value(entry.get("tflop_per_s"), "num"),
+                         "datasheet": fmt_value(entry.get("datasheet_tflop_per_s"), "num"), "unit": "TFLOP/s",
+                         "% of datasheet": fmt_value(entry.get("pct_of_datasheet"), "pct"),
+                         "found at": "x".join(map(str, shape)) if shape else (entry.get("note") or ""),
+                         "notes": "; ".join(n for n in (threads, search_note(entry)) if n)})
+        for kind, entry in (rec.get("bandwidth") or {}).items():
+            label = {"d2d": "memory copy", "h2d": "host to device", "d2h": "device to host"}.get(kind, kind)
+            rows.append({"device": device, "ceiling": label, "achievable": fmt_value(entry.get("gb_per_s"), "num"),
+                         "datasheet": fmt_value(entry.get("datasheet_gb_per_s"), "num"), "unit": "GB/s",
+                         "% of datasheet": fmt_value(entry.get("pct_of_datasheet"), "pct"),
+                         "found at": fmt_value(entry.get("bytes_per_copy"), "bytes") + " moved per copy",
+                         "notes": threads})
+    return pd.DataFrame(rows, columns=["device", "ceiling", "achievable", "datasheet", "unit", "% of datasheet",
+                                       "found at", "notes"])

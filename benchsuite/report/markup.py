@@ -1,0 +1,28 @@
+"""Table markup: a DataFrame of display text as GitHub-flavoured markdown or an escaped HTML
+table (torch-free). The numbers in the cells are formatted by `benchsuite.report.format`."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+import pandas as pd
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured markdown table (pipes in cells escaped)."""
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def html_table(frame: pd.DataFrame, css_class: str = "bs-table") -> str:
+    """An HTML table; every header and cell is escaped (they hold machine and user text)."""
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f'<table class="{escape(css_class)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n'
