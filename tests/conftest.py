@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny sweep options, a fake third-party workload, CPU-only device lists."""
+"""Shared fixtures: tiny sweep options, a fake third-party workload, CPU-only device lists, a tiny
+calibration grid."""
 
 from __future__ import annotations
 
@@ -33,6 +34,18 @@ def fake_gpus():
                               compute_capability=cc, multiprocessors=132,
                               native_precisions=frozenset({"fp16", "bf16"}))
     return [devices.cpu(), gpu(0), gpu(1)]
+
+
+@pytest.fixture
+def tiny_grid(monkeypatch):
+    """A CPU calibration search over tiny shapes and copies: seconds, not minutes
+    (tests/test_calibrate.py, tests/test_calibration_run.py)."""
+    from benchsuite import calibrate
+
+    monkeypatch.setitem(calibrate.GRID, "cpu", (64, 32, 128))
+    monkeypatch.setitem(calibrate.COPY_BYTES, "cpu", 4 << 20)
+    monkeypatch.setitem(calibrate.REPS, "cpu", 2)
+    monkeypatch.setitem(calibrate.FINAL_REPS, "cpu", 3)
 
 
 # pytest's own fixture for running pytest inside a test (tests/test_pytest_plugin.py).

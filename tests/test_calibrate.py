@@ -117,14 +117,6 @@ def test_time_reps_flushes_before_every_repetition_outside_the_timed_span():
     assert log == ["op", "op", "flush", "op", "flush", "op", "flush", "op"]
 
 
-@pytest.fixture
-def tiny_grid(monkeypatch):
-    monkeypatch.setitem(calibrate.GRID, "cpu", (64, 32, 128))
-    monkeypatch.setitem(calibrate.COPY_BYTES, "cpu", 4 << 20)
-    monkeypatch.setitem(calibrate.REPS, "cpu", 2)
-    monkeypatch.setitem(calibrate.FINAL_REPS, "cpu", 3)
-
-
 def test_real_cpu_calibration_on_tiny_shapes(tiny_grid, tmp_path):
     cpu = devices.cpu()
     seen = []

@@ -13,14 +13,13 @@ from benchsuite.report import calibration, summary
 from benchsuite.report.roofline import roofline_points
 from tests.conftest import TINY
 from tests.fakes import calibrations
-from tests.test_calibrate import tiny_grid  # noqa: F401  (fixture)
 
 
 def invoke(*args):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def test_calibrate_then_run_reports_pct_of_achievable(tmp_path, monkeypatch, tiny_grid):  # noqa: F811
+def test_calibrate_then_run_reports_pct_of_achievable(tmp_path, monkeypatch, tiny_grid):
     monkeypatch.setenv(calibration_store.ENV_DIR, str(tmp_path / "cal"))
     r = invoke("calibrate", "--device", "cpu", "--precision", "fp32,fp8", "--budget", "1.5",
                "--out", str(tmp_path / "cal-runs"), "--format", "json")
@@ -137,7 +136,7 @@ def restore_threads():
     torch.set_num_threads(threads)
 
 
-def test_a_cpu_calibration_is_not_used_by_a_run_with_other_threads(tmp_path, monkeypatch, tiny_grid,  # noqa: F811
+def test_a_cpu_calibration_is_not_used_by_a_run_with_other_threads(tmp_path, monkeypatch, tiny_grid,
                                                                    restore_threads):
     monkeypatch.setenv(calibration_store.ENV_DIR, str(tmp_path / "cal"))
     r = invoke("calibrate", "--device", "cpu", "--precision", "fp32", "--budget", "1",

@@ -254,12 +254,6 @@ def test_export_bad_input_is_a_usage_error(run_dir, tmp_path):
     assert r.exit_code == 2 and "'xml' is not one of" in r.output
 
 
-def test_export_module_does_not_import_torch():
-    code = "import sys, benchsuite.export; print('torch' in sys.modules)"
-    done = _run([sys.executable, "-c", code], cwd=ROOT)
-    assert done.stdout.strip() == "False", done.stderr
-
-
 def test_round_trip_with_benchsuite_compare(run_dir, tmp_path):
     """A run against itself shows no regression; against a copy made slower on purpose,
     `benchsuite compare --fail-on-regression` exits 1."""

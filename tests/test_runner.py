@@ -6,59 +6,13 @@ import torch
 from benchsuite import devices, results, runner
 from benchsuite.settings import RunSettings
 from benchsuite.plan import Case
-from benchsuite.timing import TimingSettings
-from benchsuite.workload import Registry, Workload
-
-FAST = RunSettings(timing={"cpu": TimingSettings(min_time_s=0.001, min_iters=2, warmup_iters=1,
-                                                        warmup_time_s=0)})
-
-
-class Add(Workload):
-    name = "add"
-    modes = ("infer",)
-
-    def setup(self, case):
-        self.samples_per_step = case.batch_size or 1
-        self.x = torch.randn(self.samples_per_step, 8)
-
-    def step(self):
-        self.x.add(1.0)
-
-
-class Broken(Add):
-    name = "broken"
-
-    def step(self):
-        raise ValueError("bad shapes")
-
-
-class FitsUpTo16(Add):
-    name = "fits16"
-
-    def setup(self, case):
-        if case.batch_size > 16:
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        super().setup(case)
-
-
-class Interrupt(Add):
-    name = "interrupt"
-
-    def step(self):
-        raise KeyboardInterrupt
-
-
-REG = Registry({c.name: c for c in (Add, Broken, FitsUpTo16, Interrupt)}, {})
+from tests.fakes.runner_workloads import FAST, REG, case
 
 
 def make_runner(tmp_path, **kw):
     store = results.RunStore(tmp_path, {"tag": None})
     settings = RunSettings(timing=FAST.timing, **kw)
     return runner.Runner(REG, [devices.cpu()], store, settings), store
-
-
-def case(name, bs=4, **kw):
-    return Case(name, "infer", "cpu", "fp32", bs, **kw)
 
 
 def test_statuses_are_results_and_the_sweep_goes_on(tmp_path):

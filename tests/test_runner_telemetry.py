@@ -12,7 +12,7 @@ from benchsuite.cli import main
 from benchsuite.telemetry import Telemetry, nvml
 from tests.conftest import TINY
 from tests.fakes import fake_pynvml
-from tests.test_runner import FAST, REG, case
+from tests.fakes.runner_workloads import FAST, REG, case
 
 
 class ScriptedWindow:

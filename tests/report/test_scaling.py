@@ -68,19 +68,6 @@ def test_empty_inputs_give_empty_frames():
     assert scaling.scaling_frame(empty).empty and scaling.bandwidth_frame(empty).empty
 
 
-def test_scale_out_report_and_merge_modules_do_not_import_torch():
-    import subprocess
-    import sys
-
-    code = ("import sys; import benchsuite.report.scaling, benchsuite.ranks, benchsuite.bandwidth, "
-            "benchsuite.distributed; print('torch' in sys.modules)")
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, cwd=root)
-    assert out.stdout.strip() == "False"
-
-
 def test_a_thread_count_that_differs_from_the_baseline_is_noted():
     df = _rows()
     df["threads"] = [2, 2, 1, 1, 1, 1, 2]
