@@ -1,10 +1,15 @@
 """Run settings (torch-free): timing defaults and overrides, the user's options checked and turned
 into the runner's settings."""
 
+from pathlib import Path
+
 import pytest
 
 from benchsuite import settings
 from benchsuite.plan import PlanError
+from benchsuite.telemetry.sampler import HZ_MAX, HZ_MIN
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_timing_settings_overrides():
@@ -36,3 +41,17 @@ def test_run_options_become_the_runner_settings():
 def test_options_out_of_range_are_plan_errors(options, message):
     with pytest.raises(PlanError, match=message.replace("(", r"\(")):
         settings.RunOptions(**options).check()
+
+
+def test_the_readme_options_table_states_these_defaults():
+    rows = {line.split("|")[1].strip(): line for line in README.read_text(encoding="utf-8").splitlines()
+            if line.startswith("| `--")}
+    cpu, cuda, quick = settings.TIMING_DEFAULTS["cpu"], settings.TIMING_DEFAULTS["cuda"], settings.TIMING_QUICK["cuda"]
+    stated = {
+        "`--min-time`, `--min-iters`, `--warmup`": f"default {cpu.min_time_s:g} on a CPU, {cuda.min_time_s:g} on a GPU",
+        "`--settle-max S`": f"default {cuda.settle_max_s:g} s, {quick.settle_max_s:g} s with `--quick`",
+        "`--sample-hz HZ`": f"{HZ_MIN:g} to {HZ_MAX:g} (default {settings.SAMPLE_HZ:g})",
+        "`--cooldown S`": f"default {settings.COOLDOWN_GPU_S:g} when energy is measured",
+        "`--collective-timeout S`": f"(default {settings.DEFAULT_CASE_TIMEOUT_S:g})",
+    }
+    assert [f"{option}: {text}" for option, text in stated.items() if text not in rows.get(option, "")] == []
