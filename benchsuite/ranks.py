@@ -23,9 +23,6 @@ from benchsuite import bandwidth
 from benchsuite import metrics as metrics_mod
 from benchsuite import record as record_mod
 
-# Figures kept for each rank in the merged record's ``ranks`` list.
-PER_RANK_METRICS = record_mod.RANK_FIGURES
-
 
 def merge(records: Sequence[dict]) -> dict:
     """The record rank 0 writes for one case, from every rank's record (index = rank)."""

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from benchsuite import peaks, results, session
+from benchsuite import keys, peaks, results, session
 from benchsuite.claims import planning, store, training, verdicts
 from benchsuite.claims.planning import ClaimsSettings
 from benchsuite.devices import Device
@@ -94,12 +94,12 @@ def measure(devices: list[Device], registry: Registry, settings: ClaimsSettings,
         header_settings={"claims": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}},
         on_ready=on_ready, on_start=on_start, on_end=on_end, then=train)
     measured_now = [planning.flat_record(c, done.header, "measured now") for c in done.records]
-    keys = {planning.key_of(c.to_dict()) for c in cases}
+    planned = {keys.text(c.to_dict()) for c in cases}
     reference = _reference_records() if use_reference else []
     gpu_results = [r for r in measured_now + given + reference if str(r.get("device", "")).startswith("cuda")]
     names = list(dict.fromkeys(r["device_name"] for r in gpu_results if r.get("device_name")))
     evidence = {
-        "run_id": done.run_id, "status": done.status, "cases": planning.evidence_cases(measured_now, given, keys),
+        "run_id": done.run_id, "status": done.status, "cases": planning.evidence_cases(measured_now, given, planned),
         "gpu_results": gpu_results,
         "training": trained,
         "training_note": None if settings.data else "CIFAR-10 not provided",

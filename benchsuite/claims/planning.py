@@ -71,14 +71,9 @@ def plan_cases(devices: list[Device], registry: Registry, settings: ClaimsSettin
     return list(cases.values())
 
 
-def key_of(case: dict) -> str:
-    """A case less its device, from a Case's or a result's dict: what joins results across runs
-    (`benchsuite.keys.text` of the `~benchsuite.keys.ACROSS_DEVICES` key)."""
-    return keys.text(case)
-
-
-#: The fields of a claims record, in order: ``key``, ``params``, ``compute_capability`` and
-#: ``source`` are its own, the rest come from the case's flat row (`benchsuite.record.flatten`).
+#: The fields of a claims record, in order: ``key`` (the case less its device, `benchsuite.keys.text`:
+#: what joins results across runs), ``params``, ``compute_capability`` and ``source`` are its own,
+#: the rest come from the case's flat row (`benchsuite.record.flatten`).
 FLAT_FIELDS = ("id", "key", "workload", "mode", "device", "device_name", "precision", "batch_size", "params",
                "status", "reason", "samples_per_s", "sample_unit", "step_s_median", "step_s_p99", "tflop_per_s",
                "samples_per_j", "energy_j", "energy_method", "power_mean_w", "telemetry_note", "hostname", "run_id",
@@ -88,7 +83,7 @@ FLAT_FIELDS = ("id", "key", "workload", "mode", "device", "device_name", "precis
 def flat_record(case: dict, header: dict, source: str) -> dict[str, Any]:
     """The fields the verdicts use (`FLAT_FIELDS`), from one case record of a results file."""
     device = next((d for d in header.get("devices") or [] if d.get("id") == case.get("device")), {})
-    own = {"key": key_of(case), "params": case.get("params") or {},
+    own = {"key": keys.text(case), "params": case.get("params") or {},
            "compute_capability": device.get("compute_capability"), "source": source}
     row = record.flatten(case, header)
     return {k: own[k] if k in own else row.get(k) for k in FLAT_FIELDS}
@@ -105,7 +100,7 @@ def read_records(paths: list[str | Path], source: str) -> list[dict]:
 def reusable(case: plan.Case, device: Device, given: list[dict]) -> dict | None:
     """A given record of the same key on the same device (id and name) that finished (or, for the
     article's network, failed as it must)."""
-    key = key_of(case.to_dict())
+    key = keys.text(case.to_dict())
     wanted = ("ok", "error") if case.param_dict.get("variant") == "article" else ("ok",)
     return next((r for r in given if r["key"] == key and r["device"] == case.device
                  and r["device_name"] == device.name and r["status"] in wanted), None)

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from benchsuite import devices, results, runner
+from benchsuite import devices, keys, results, runner
 from benchsuite.claims import planning, verdicts
 from benchsuite.workload import registry
 
 
 def test_plan_has_the_same_keys_on_every_device(fake_gpus):
     cases = planning.plan_cases(fake_gpus[:2], registry(), planning.ClaimsSettings())
-    keys = {d: {planning.key_of(c.to_dict()) for c in cases if c.device == d and not
-                c.param_dict.get("variant") == "article"} for d in ("cpu", "cuda:0")}
-    assert keys["cpu"] == keys["cuda:0"] and len(keys["cpu"]) == 7
+    by_device = {d: {keys.text(c.to_dict()) for c in cases if c.device == d and not
+                     c.param_dict.get("variant") == "article"} for d in ("cpu", "cuda:0")}
+    assert by_device["cpu"] == by_device["cuda:0"] and len(by_device["cpu"]) == 7
     ids = [c.id for c in cases]
     assert "matmul/infer/cpu/fp32[m=2048,n=2048,k=2048]" in ids and "cnn/infer/cuda:0/fp32/bs1" in ids
     assert "cnn/train/cpu/fp32/bs4[variant=article]" in ids and all(not c.skip_reason for c in cases)
@@ -35,7 +35,7 @@ def test_article_variant_case_is_an_error_with_the_shape_message(tmp_path):
 def test_given_gpu_records_count_and_matching_cases_are_reused():
     cpu = devices.cpu()
     case = next(c for c in planning.plan_cases([cpu], registry(), planning.ClaimsSettings()) if c.workload == "mlp")
-    mine = {**case.to_dict(), "key": planning.key_of(case.to_dict()), "device_name": cpu.name, "status": "ok"}
+    mine = {**case.to_dict(), "key": keys.text(case.to_dict()), "device_name": cpu.name, "status": "ok"}
     assert planning.reusable(case, cpu, [mine]) is mine
     assert planning.reusable(case, cpu, [{**mine, "device_name": "another CPU"}]) is None
     assert planning.reusable(case, cpu, [{**mine, "status": "oom"}]) is None

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from benchsuite.claims import planning, verdicts
+from benchsuite import keys
+from benchsuite.claims import verdicts
 
 
 def rec(workload, mode, device, samples_per_s, batch_size=128, **extra):
@@ -15,7 +16,7 @@ def rec(workload, mode, device, samples_per_s, batch_size=128, **extra):
             "status": "ok", "reason": None, "samples_per_s": samples_per_s, "hostname": "box",
             "step_s_median": 1 / samples_per_s, "step_s_p99": 1.2 / samples_per_s}
     base.update(extra)
-    base["key"] = planning.key_of(base)
+    base["key"] = keys.text(base)
     return base
 
 
