@@ -409,7 +409,7 @@ def _refusal(result: SearchResult, ranked: list[Trial], least_retime_s: float) -
     if not any(f.trial for f in result.finals):
         return f"no budget was left to re-time the best {len(ranked)} candidates: raise --budget"
     why = "; ".join(f"{'x'.join(map(str, f.shape))}: {f.reason}" for f in result.finals)
-    return f"not calibrated: no re-timed finalist passed the spread rule ({why})"
+    return f"no re-timed finalist passed the spread rule ({why})"
 
 
 def dobench_like(op: Callable[[], Any], device_type: str, rule: RepRule, *, flush: Callable[[], Any] | None = None,

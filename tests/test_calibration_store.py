@@ -119,7 +119,7 @@ def v2(key="box_cuda0_h100_550", cid="new", bf16=700.0, fp8=1250.0, d2d=2600.0, 
     for name, fig in (("bf16", bf16), ("fp8", fp8)):
         if fig is not False:
             matmul[name] = {"tflop_per_s": fig, "shape": [2048, 2048, 13312],
-                            "note": None if fig else "not calibrated: no re-timed finalist passed the spread rule"}
+                            "note": None if fig else "no re-timed finalist passed the spread rule (...)"}
     return record(key, **{"id": cid, "matmul": matmul, "bandwidth": {"d2d": {"gb_per_s": d2d}}, "skipped": {},
                           **extra})
 
@@ -129,8 +129,8 @@ def test_an_incomplete_calibration_is_refused_and_the_stored_one_stays(tmp_path)
     before = store.path_for("box_cuda0_h100_550", tmp_path).read_text()
     got = store.store(v2(cid="new", bf16=None), tmp_path)
     assert got.action == "refused" and not got.written and got.record["id"] == "old"
-    assert got.messages == ["not stored: bf16 not calibrated (not calibrated: no re-timed finalist passed the "
-                            "spread rule)", "the stored calibration old stays in use"]
+    assert got.messages == ["not stored: bf16 not calibrated (no re-timed finalist passed the "
+                            "spread rule (...))", "the stored calibration old stays in use"]
     assert store.path_for("box_cuda0_h100_550", tmp_path).read_text() == before
     assert store.incomplete(v2(bandwidth={})) == ["device memory bandwidth (d2d) not measured"]
     assert store.incomplete(v2(bf16=False, fp8=False)) == ["no precision was calibrated"]
