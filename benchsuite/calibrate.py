@@ -132,9 +132,11 @@ class RepRule:
 #: repetitions in each outer quarter, enough to say whether the spread is tight.
 MIN_FINAL_REPS = 20
 #: Timing of each search candidate. GPU: do_bench's own defaults (warmup=25 ms, rep=100 ms)
-#: with the counts this search used before (3 warm-up runs, 10 repetitions) as floors, so a
-#: candidate after the host gap of making its operands is not timed inside the clock
-#: transient that follows (0.1-0.6 s on the H100 of 2026-11-25). CPU: 1 untimed run, 3 timed.
+#: with the counts this search used before (3 warm-up runs, 10 repetitions) as floors: the
+#: ranking sees more than 3 products (9 ms at 10240³ bf16) after the host gap of making the
+#: operands, at about 0.15 s a candidate. It is still inside the clock transient after a
+#: change of load (0.1-0.6 s on the H100 of 2026-11-25), which is why the figure comes from
+#: the final re-time. CPU: 1 untimed run, 3 timed, as before.
 CANDIDATE = {"cuda": RepRule(0.025, 0.1, 3, 10, 1000), "cpu": RepRule(0.0, 0.0, 1, 3, 3)}
 #: Timing of the final re-time. GPU: exactly how benchmarks/selfcheck/calibration_check.py
 #: calls triton.testing.do_bench (warmup=100 ms, rep=500 ms), so that the two measure alike.
@@ -702,7 +704,8 @@ def _search_precisions(device, precisions: list[str], budget_s: float, tel: Any,
         with window if window is not None else contextlib.nullcontext():
             found = search_matmul(time_fn, budget_s=per_precision, coarse_step=coarse_step, min_step=min_step,
                                   cap=cap_here, seeds=seeds_for(device.type, name), final_time_fn=final_fn,
-                                  candidate_rule=candidate_rule, final_rule=final_rule, clock=clock, on_trial=(lambda t, n=name: on_trial(n, t)) if on_trial else None)
+                                  candidate_rule=candidate_rule, final_rule=final_rule, clock=clock,
+                                  on_trial=(lambda t, n=name: on_trial(n, t)) if on_trial else None)
         if device.type != "cuda":
             conditions = search_conditions(None, CPU_TELEMETRY_NOTE)
         elif window is None:
