@@ -87,7 +87,7 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
         threads, out_dir, tag, quick, fail_fast, sample_hz, cooldown, telemetry, nproc, collective_timeout,
         fmt) -> None:
     """Sweep workloads x devices x precisions x batch sizes and record every case."""
-    from benchsuite import results, session
+    from benchsuite import calibration_store, results, session
 
     try:
         env = session.launcher()
@@ -136,6 +136,9 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
     _print_table(df, fmt, title=f"run {done.run_id} ({done.status})")
     for device_id, rec in done.calibrations.items():
         _stderr.print(f"% achievable on {device_id}: calibration {rec['id']}", highlight=False)
+    stale = calibration_store.stale_advice(df.to_dict("records")) if "calibration_stale" in df.columns else None
+    if stale:
+        _stderr.print(stale, highlight=False, soft_wrap=True)  # one line, whatever the terminal's width
     _print_not_measured(df)
     _stderr.print(f"Results: {done.results_path}")
     if done.samples_path is not None:
@@ -344,8 +347,14 @@ def _achievable_line(record: dict | None) -> str:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
               help="Parent folder; the calibration is also copied to OUT/<run-id>/calibration.json.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def calibrate(device, precision, budget, out_dir, fmt) -> None:
-    """Measure each device's achievable matmul TFLOP/s and memory bandwidth, and store them."""
+@click.option("--force", is_flag=True, default=False,
+              help="Replace the stored calibration even where it is better (default: keep the better figure of "
+                   "each ceiling).")
+def calibrate(device, precision, budget, out_dir, fmt, force) -> None:
+    """Measure each device's achievable matmul TFLOP/s and memory bandwidth, and store them.
+
+    Stored only when complete; a stored ceiling is only lowered with --force. Exit 1 when a
+    device's calibration was incomplete (not stored)."""
     from benchsuite import calibrate as calibrate_mod
     from benchsuite import calibration_store
     from benchsuite import devices as devices_mod
@@ -356,7 +365,8 @@ def calibrate(device, precision, budget, out_dir, fmt) -> None:
         chosen = devices_mod.resolve(device)
         requested = plan.parse_precisions(precision)
         results.check_out_dir(out_dir)
-    except (plan.PlanError, devices_mod.DeviceError, results.ResultsError) as exc:
+        calibrate_mod.check_budget(budget)
+    except (plan.PlanError, devices_mod.DeviceError, results.ResultsError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     host = devices_mod.host_info()
 
@@ -368,7 +378,7 @@ def calibrate(device, precision, budget, out_dir, fmt) -> None:
     _stderr.print(f"benchsuite calibrate: {', '.join(d.id for d in chosen)}")
     try:
         made = calibrate_mod.run(chosen, requested, budget, out_dir, hostname=host["hostname"],
-                                 driver=host["driver"], on_trial=on_trial)
+                                 driver=host["driver"], force=force, on_trial=on_trial)
     except KeyboardInterrupt:
         _stderr.print("Interrupted: devices calibrated before Ctrl-C are stored in "
                       f"{calibration_store.calibration_dir()}")
@@ -386,10 +396,18 @@ def calibrate(device, precision, budget, out_dir, fmt) -> None:
     for device_id, skipped in made.skipped.items():
         for name, why in skipped.items():
             _stderr.print(f"skipped {device_id} {name}: {why}", highlight=False)
-    for rec, path in zip(made.records, made.files):
-        _stderr.print(f"Calibration {rec['id']}: {path}", highlight=False)
+    for rec, outcome in zip(made.records, made.outcomes):
+        for message in outcome.messages:  # soft_wrap: ids and paths are never broken across lines
+            _stderr.print(f"{rec['device']['id']}: {message}", highlight=False, soft_wrap=True)
+        where = {"stored": "stored in", "replaced": "stored in", "improved": "merged into",
+                 "kept": "not stored, the stored one kept in", "refused": "not stored"}[outcome.action]
+        _stderr.print(f"Calibration {rec['id']}: {where}" + (f" {outcome.path}" if outcome.path and
+                                                             outcome.action != "refused" else ""),
+                      highlight=False, soft_wrap=True)
     _stderr.print(f"Run copy: {made.run_file}  (per-machine files: {calibration_store.calibration_dir()})",
                   highlight=False)
+    if made.refused:
+        sys.exit(1)
 
 
 @main.command(name="export")

@@ -122,6 +122,19 @@ _DECLARED = (
        "energy of one pytest-benchmark round (iterations calls of the benchmarked function)"),
 )
 METRICS: dict[str, Metric] = {m.name: m for m in _DECLARED}
+
+#: "% achievable" above this marks the case's calibration stale: the calibrated ceiling is
+#: below what the case reached. 105 % (issue 13) because a calibrated figure is only stored
+#: when the middle half of its repetitions lies within 5 % of its median
+#: (`benchsuite.calibrate.SPREAD_MAX`): up to that a case may beat it by noise alone.
+STALE_PCT_OF_ACHIEVABLE = 105.0
+#: Yes/no judgements of a case derived from its figures (true, false, or null when not
+#: judged): name -> description. Stored in the metrics section; `benchsuite.record` types them.
+FLAGS: dict[str, str] = {
+    "calibration_stale": (f"pct_of_achievable above {STALE_PCT_OF_ACHIEVABLE:g} %: the calibration is too low "
+                          "(recalibrate with `benchsuite calibrate --force`); judged on the sustained figure "
+                          "(median step time) only"),
+}
 #: The energy figures `energy` derives, in the order a case record holds them.
 ENERGY: tuple[str, ...] = ("samples_per_j", "j_per_sample", "samples_per_s_per_w", "tflop_per_s_per_w")
 #: What `benchsuite compare --metric` offers, in declaration order.
@@ -190,6 +203,15 @@ def derive(*, samples_per_step: float, step_s: float, flops_per_step: float | No
                        achievable_tflop_per_s=achievable_tflop_per_s))
     out.update(energy(energy_j, samples_in_window, power_mean_w, samples_per_s, out["tflop_per_s"]))
     return out
+
+
+def calibration_stale(pct_of_achievable: float | None) -> bool | None:
+    """Whether a case's "% achievable" (of its sustained, median-based TFLOP/s) exceeds
+    `STALE_PCT_OF_ACHIEVABLE`; None when there is no such figure. A burst figure may rightly
+    pass a sustained calibration and never sets it."""
+    if pct_of_achievable is None or not is_number(pct_of_achievable) or pct_of_achievable != pct_of_achievable:
+        return None
+    return pct_of_achievable > STALE_PCT_OF_ACHIEVABLE
 
 
 def round_energy(energy_j: float | None, rounds_in_window: float | None,

@@ -100,6 +100,7 @@ def _global_metrics(records: Sequence[dict], ranks: list[dict]) -> dict:
         "samples_per_step_global": samples,
     })
     metrics.update(derived)
+    metrics["calibration_stale"] = metrics_mod.calibration_stale(metrics.get("pct_of_achievable"))
     if all(flops):
         metrics["flops_per_step_global"] = sum(flops)
     if metrics.get("collective_op"):

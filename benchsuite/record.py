@@ -114,6 +114,7 @@ TIMING = _fields(
 #: The metrics section: every `benchsuite.metrics` figure (a number), and these words.
 METRICS = _fields(
     *(Field(m.name, NUMBER, f"{m.description} ({m.unit})") for m in metrics.METRICS.values()),
+    *(Field(name, bool, description) for name, description in metrics.FLAGS.items()),
     Field("sample_unit", str, "what one sample is: image, product, token"),
     Field("calibration", str, "id of the calibration record used"),
     Field("cache_state", str, "warm-l2 or flushed"),

@@ -268,6 +268,7 @@ class Runner:
             "pct_of_peak": derived["pct_of_peak"],
             "achievable_tflop_per_s": achievable,
             "pct_of_achievable": derived["pct_of_achievable"],
+            "calibration_stale": metrics_mod.calibration_stale(derived["pct_of_achievable"]),
             "achievable_gb_per_s": calibration_store.achievable_gbs(calibration),
             "calibration": calibration.get("id") if calibration else None,
             "flop_per_byte": derived["flop_per_byte"],

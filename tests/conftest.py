@@ -38,14 +38,24 @@ def fake_gpus():
 
 @pytest.fixture
 def tiny_grid(monkeypatch):
-    """A CPU calibration search over tiny shapes and copies: seconds, not minutes
+    """A real CPU calibration in about a second: tiny shapes, short re-times, one torch thread and
+    the spread rule relaxed, since these tests check the plumbing, not the noise of a shared box
+    (the rule is tested with fakes). One thread: on a loaded 2-core box an OpenMP pool of two
+    stalls a 64x64x64 matmul for 25-35 ms, and a re-time of that does not fit a 1 s budget
     (tests/test_calibrate.py, tests/test_calibration_run.py)."""
+    import torch
+
     from benchsuite import calibrate
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     monkeypatch.setitem(calibrate.GRID, "cpu", (64, 32, 128))
     monkeypatch.setitem(calibrate.COPY_BYTES, "cpu", 4 << 20)
-    monkeypatch.setitem(calibrate.REPS, "cpu", 2)
-    monkeypatch.setitem(calibrate.FINAL_REPS, "cpu", 3)
+    monkeypatch.setitem(calibrate.CANDIDATE, "cpu", calibrate.RepRule(0.0, 0.0, 1, 2, 2))
+    monkeypatch.setitem(calibrate.FINAL, "cpu", calibrate.RepRule(0.001, 0.005, 1, calibrate.MIN_FINAL_REPS, 200, 2))
+    monkeypatch.setattr(calibrate, "SPREAD_MAX", 10.0)
+    yield
+    torch.set_num_threads(threads)
 
 
 # pytest's own fixture for running pytest inside a test (tests/test_pytest_plugin.py).

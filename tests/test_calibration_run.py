@@ -174,3 +174,86 @@ def test_calibration_table_notes_throttling_missing_telemetry_and_cpu_threads():
     assert frame["notes"].tolist() == [
         "throttled 12% of the search (sw_power_cap)", "", "no NVML: driver not found", "", "",
         "8 threads; throttling not measured on a CPU", "8 threads"]
+
+
+def test_calibrate_keeps_a_better_stored_calibration_unless_forced(tmp_path, monkeypatch, tiny_grid):
+    monkeypatch.setenv(calibration_store.ENV_DIR, str(tmp_path / "cal"))
+    r = invoke("calibrate", "--device", "cpu", "--precision", "fp32", "--budget", "1.5",
+               "--out", str(tmp_path / "cal-runs"), "--format", "json")
+    assert r.exit_code == 0, r.output
+    first = json.loads(r.stdout)[0]
+    assert first["stored"]["action"] == "stored" and first["version"] == calibration_store.CALIBRATION_VERSION
+    entry = first["matmul"]["fp32"]
+    assert entry["reps"]["n"] >= 20 and len(entry["times_s"]) == entry["reps"]["n"] and entry["finals"]
+    # make the stored figure unbeatable, as a calibration on a quiet day would be
+    path = calibration_store.path_for(first["machine_key"])
+    held = json.loads(path.read_text())
+    held["matmul"]["fp32"]["tflop_per_s"] = 1e6
+    held["bandwidth"]["d2d"]["gb_per_s"] = 1e9
+    path.write_text(json.dumps(held))
+    runs_before = set((tmp_path / "cal-runs").iterdir())
+    r = invoke("calibrate", "--device", "cpu", "--precision", "fp32", "--budget", "1.5",
+               "--out", str(tmp_path / "cal-runs"))
+    assert r.exit_code == 0, r.output
+    (second_run,) = set((tmp_path / "cal-runs").iterdir()) - runs_before
+    second = calibration_store.read_run_copy(second_run)[0]
+    found = second["matmul"]["fp32"]["tflop_per_s"]
+    err = r.stderr
+    assert (f"cpu: kept the stored fp32 1e+06 TFLOP/s (calibration {first['id']}), the new search found "
+            f"{found:.4g}; use --force to replace") in err
+    assert f"Calibration {second['id']}: not stored, the stored one kept in {path}" in err
+    assert json.loads(path.read_text()) == held
+    r = invoke("calibrate", "--device", "cpu", "--precision", "fp32", "--budget", "1.5", "--force",
+               "--out", str(tmp_path / "cal-runs"))
+    assert r.exit_code == 0, r.output
+    third = calibration_store.load(first["machine_key"])
+    assert f"replaced calibration {first['id']} (--force)" in r.stderr
+    assert calibration_store.achievable_tflops(third, "fp32") < 1e6 and third["sources"] == [third["id"]]
+
+
+def test_an_incomplete_calibration_is_not_stored_and_exits_1(tmp_path, monkeypatch, tiny_grid):  # noqa: F811
+    monkeypatch.setenv(calibration_store.ENV_DIR, str(tmp_path / "cal"))
+    calibration_id = calibrations.save_cpu(tflop_per_s=0.25)
+    before = {p.name: p.read_text() for p in (tmp_path / "cal").glob("*.json")}
+    r = invoke("calibrate", "--device", "cpu", "--precision", "fp32", "--budget", "0.01",
+               "--out", str(tmp_path / "cal-runs"), "--format", "json")
+    assert r.exit_code == 1
+    rec = json.loads(r.stdout)[0]
+    assert rec["matmul"]["fp32"]["tflop_per_s"] is None and rec["stored"]["action"] == "refused"
+    err = r.stderr
+    assert "cpu: not stored: fp32 not calibrated (the budget is too small to re-time a candidate" in err
+    assert f"the stored calibration {calibration_id} stays in use" in err
+    assert {p.name: p.read_text() for p in (tmp_path / "cal").glob("*.json")} == before
+    (run_dir,) = (tmp_path / "cal-runs").iterdir()
+    assert calibration_store.read_run_copy(run_dir)[0]["stored"]["action"] == "refused"  # the run copy keeps what was measured, and why it was not stored
+
+
+@pytest.mark.parametrize("budget", ["nan", "inf", "-inf", "0"])
+def test_calibrate_refuses_a_budget_that_is_not_finite_and_positive(tmp_path, monkeypatch, budget):
+    monkeypatch.setenv(calibration_store.ENV_DIR, str(tmp_path / "cal"))
+    calibrations.save_cpu()
+    before = {p.name: p.read_text() for p in (tmp_path / "cal").glob("*.json")}
+    r = CliRunner().invoke(main, ["calibrate", "--device", "cpu", "--budget", budget, "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert ("must be a finite number of seconds above 0" if budget in ("nan", "inf") else "not in the range x>0") \
+        in r.output
+    assert {p.name: p.read_text() for p in (tmp_path / "cal").glob("*.json")} == before
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_case_above_105_pct_of_achievable_marks_the_calibration_stale(tmp_path):
+    calibration_id = calibrations.save_cpu(tflop_per_s=1e-6)  # far below what any 64x64x64 matmul reaches
+    r = invoke("run", "-w", "matmul", "-p", "fp32", "--param", "m=64", "--out", str(tmp_path), "--no-telemetry",
+               "--format", "markdown", *TINY)
+    assert r.exit_code == 0, r.output
+    stale = [line for line in r.stderr.splitlines() if line.startswith("calibration stale")]
+    assert len(stale) == 1 and stale[0].endswith("recalibrate with `benchsuite calibrate -d cpu --force`")
+    assert f"calibration {calibration_id}" in stale[0]
+    assert "calibration stale (" in r.stdout and "of achievable)" in r.stdout  # the table's notes
+    row = results.load(results.newest_run(tmp_path)).iloc[0]
+    assert row["calibration_stale"] == True and row["pct_of_achievable"] > 105  # noqa: E712
+    # a calibration that fits: no flag, no line
+    calibrations.save_cpu(tflop_per_s=1e6)
+    r = invoke("run", "-w", "matmul", "-p", "fp32", "--param", "m=64", "--out", str(tmp_path), "--no-telemetry",
+               "--format", "json", *TINY)
+    assert json.loads(r.stdout)[0]["calibration_stale"] is False and "calibration stale" not in r.stderr

@@ -57,3 +57,22 @@ def test_compare_and_the_tables_read_the_declarations():
         if column in metrics.METRICS:
             assert (label, kind) == (metrics.label(column), metrics.METRICS[column].kind)
     assert cases.TELEMETRY_COLUMNS == {"power_mean_w", "j_per_sample", "samples_per_j"}
+
+
+def test_calibration_stale_is_judged_on_the_sustained_pct_of_achievable_and_typed_as_a_flag():
+    from benchsuite import record
+
+    assert metrics.STALE_PCT_OF_ACHIEVABLE == 105.0
+    assert metrics.calibration_stale(105.0) is False and metrics.calibration_stale(105.01) is True
+    assert metrics.calibration_stale(None) is None and metrics.calibration_stale(float("nan")) is None
+    assert record.METRICS["calibration_stale"].type is bool and "calibration_stale" not in metrics.METRICS
+    record.validate_case({"record": "case", "id": "x", "status": "ok", "metrics": {"calibration_stale": True}})
+    with pytest.raises(record.RecordError, match="calibration_stale"):
+        record.validate_case({"record": "case", "id": "x", "status": "ok", "metrics": {"calibration_stale": 1.5}})
+    # the rank merge judges the global figure again
+    per_rank = {"step_s_median": 1.0, "samples_per_step": 1, "flops_per_step": 2e12, "achievable_tflop_per_s": 1.0,
+                "calibration_stale": False}
+    records = [{"status": "ok", "device": f"cpu:{i}", "hostname": "h", "workload": "matmul", "telemetry": None,
+                "timing": {"times_s": [1.0]}, "metrics": dict(per_rank)} for i in range(2)]
+    merged = ranks.merge(records)["metrics"]
+    assert merged["pct_of_achievable"] == pytest.approx(200.0) and merged["calibration_stale"] is True

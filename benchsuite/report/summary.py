@@ -50,6 +50,8 @@ def remark(row: pd.Series) -> str:
             why = row.get("throttle_slowing_reasons")
             parts.append(f"throttled {100 * share:.0f}% of the window"
                          + (f" ({', '.join(why)})" if isinstance(why, list) and why else ""))
+    if row.get("calibration_stale") in (True,):
+        parts.append(f"calibration stale ({fmt_value(row.get('pct_of_achievable'), 'pct')} of achievable)")
     if row.get("warmup_settled") is False:
         parts.append(f"warm-up not settled ({fmt_value(row.get('warmup_s'), 'num')} s)")
     return "; ".join(parts)
@@ -72,7 +74,8 @@ def raw(df: pd.DataFrame) -> pd.DataFrame:
     """The numeric columns behind the summary, for csv/json (scripts never parse pretty text)."""
     wanted = ["id", "workload", "mode", "device", "device_name", "precision", "batch_size", "status", "reason"]
     wanted += [col for col, how in SUMMARY_COLUMNS.values() if how != "text"]
-    wanted += ["peak_tflop_per_s", "achievable_tflop_per_s", "calibration", "flop_per_byte", "cache_state",
+    wanted += ["peak_tflop_per_s", "achievable_tflop_per_s", "calibration", "calibration_stale", "flop_per_byte",
+               "cache_state",
                "warmup_s", "warmup_settled", "throttled_share", "throttled", "quality_flags"]
     return df[[c for c in dict.fromkeys(wanted) if c in df.columns]]
 
