@@ -133,7 +133,8 @@ METRICS = _fields(
 )
 
 _TELEMETRY_TYPES: dict[str, type] = {
-    "device": str, "case_id": str, "energy_method": str, "power_source": str, "telemetry_note": str,
+    "device": str, "case_id": str, "energy_method": str, "energy_edges": str, "power_source": str,
+    "telemetry_note": str,
     "throttle_reasons": list, "throttle_slowing_reasons": list, "other_pids": list, "quality_flags": list,
     "not_measured": dict, "samples": int,
 }

@@ -73,9 +73,10 @@ class TimingSettings:
     per_step: bool = False
     max_step_times: int = 10_000
     # Warm-up: judge steady state on the block times (`benchsuite.steady`), capped at
-    # settle_max_s seconds (0: not judged). Not judged: a fixed warm-up of warmup_time_s of
-    # the timed pattern, and fixed_warmup_why says why in the record ("--quick", "CPU").
-    judge_steady: bool = True
+    # settle_max_s seconds (0: not judged); the GPU default (`benchsuite.settings`). Not
+    # judged: a fixed warm-up of warmup_time_s of the timed pattern, and fixed_warmup_why
+    # says why in the record ("--quick", "CPU").
+    judge_steady: bool = False
     fixed_warmup_why: str | None = None
     steady_span_s: float = steady.SteadyRule.span_s
     steady_spans: int = steady.SteadyRule.spans
@@ -306,7 +307,8 @@ class _Loop:
         self.timed_s = self.timed_span_s = 0.0
 
     # -- launching and reading -------------------------------------------------------------
-    def launch(self, phase: str, blocks: int, steps: int) -> None:
+    def launch(self, phase: str, blocks: int, steps: int) -> int:
+        """Launch a chunk; returns the blocks launched (a CPU chunk may stop early)."""
         planned_s = blocks * steps * (self.cycle_s or self.step_s or 0.0)
         handle = self.backend.launch(blocks, steps, max(2 * planned_s, CHUNK_S) if planned_s > 0 else math.inf)
         blocks = self.backend.blocks(handle)
@@ -316,6 +318,7 @@ class _Loop:
         else:
             self.timed_raw += blocks
             self.timed_steps += blocks * steps
+        return blocks
 
     def resolve(self) -> None:
         phase, blocks, steps, handle = self.in_flight.popleft()
@@ -427,7 +430,8 @@ def _cap_note(elapsed: float, verdict: steady.Verdict | None, rule: steady.Stead
 def _next_timed(loop: _Loop, settings: TimingSettings, cap_steps: int, edge_s: float) -> int:
     """How many blocks the timed run launches next (0: all it needs is launched).
 
-    Enough for ``min_time_s`` (1 % over, against estimates) and ``min_iters``; a chunk at a
+    Enough for ``min_time_s`` (chunks in flight count by estimate; a shortfall found when they
+    are read is launched then) and ``min_iters``; a chunk at a
     time, the last one at least ``edge_s`` long (work queued while the window closes), and
     the whole a count the store keeps complete (`_Store.complete_count`); never past
     ``cap_steps``.
@@ -437,7 +441,7 @@ def _next_timed(loop: _Loop, settings: TimingSettings, cap_steps: int, edge_s: f
     if room <= 0:
         return 0
     ahead_s = loop.timed_s + sum(b * s for p, b, s, _ in loop.in_flight if p == "timed") * (loop.step_s or 0.0)
-    need_s = 1.01 * settings.min_time_s - ahead_s
+    need_s = settings.min_time_s - ahead_s
     need_steps = max(settings.min_iters, 1) - loop.timed_steps
     per_block = spb * (loop.step_s or 0.0)
     need = max(math.ceil(need_s / per_block) if need_s > 0 and per_block > 0 else (1 if need_s > 0 else 0),
@@ -457,10 +461,12 @@ def _timed(loop: _Loop, settings: TimingSettings, cap_steps: int, window: contex
     closed = False
     while True:
         while len(loop.in_flight) < depth:
-            n = _next_timed(loop, settings, cap_steps, edge_s)
+            n = _next_timed(loop, settings, cap_steps, 0.0 if closed else edge_s)
             if n <= 0:
                 break
             loop.launch("timed", n, loop.steps_per_block)
+            if not loop.backend.pipelined:  # a CPU chunk has run: book it before deciding more
+                loop.resolve()
         if not closed and _next_timed(loop, settings, cap_steps, edge_s) <= 0:
             window.close()  # work is still queued on a GPU: the window's edge reads it running
             closed = True
@@ -494,8 +500,7 @@ def _agreed_warm_up(loop: _Loop, settings: TimingSettings, agree: Callable[[Sequ
     while extra > 0:
         while extra > 0 and len(loop.in_flight) < depth:
             n = extra if extra <= 2 * chunk else chunk  # the last chunk holds the edge's work
-            loop.launch("warm", n, spb)
-            extra -= n
+            extra -= loop.launch("warm", n, spb)
         if extra > 0:
             loop.resolve()
     return spb, timed
@@ -509,8 +514,7 @@ def _agreed_timed(loop: _Loop, timed: int, window: contextlib.ExitStack) -> None
     while left > 0 or loop.in_flight:
         while left > 0 and len(loop.in_flight) < depth:
             n = left if left <= 2 * chunk else chunk
-            loop.launch("timed", n, loop.steps_per_block)
-            left -= n
+            left -= loop.launch("timed", n, loop.steps_per_block)
         if left == 0:
             window.close()
         if loop.in_flight:

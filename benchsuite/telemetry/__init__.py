@@ -43,18 +43,21 @@ class Telemetry:
 
     ``hz`` must be 1..1000. ``samples_path`` (optional) receives every row as CSV.
     ``enabled=False`` samples nothing and every summary says "telemetry disabled".
-    ``clock`` (monotonic seconds) and ``rapl_root`` (the powercap folder) are for tests.
+    ``clock`` (monotonic seconds), ``sleep`` (the windows' edge polling) and ``rapl_root``
+    (the powercap folder) are for tests.
     """
 
     def __init__(self, gpu_indices: list[int], *, hz: float = 20.0,
                  samples_path: Path | str | None = None, enabled: bool = True,
                  clock: Callable[[], float] = time.monotonic,
-                 rapl_root: Path | str = POWERCAP_ROOT) -> None:
+                 rapl_root: Path | str = POWERCAP_ROOT,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.gpu_indices = list(gpu_indices)
         self.hz = validate_hz(hz)
         self.samples_path = Path(samples_path) if samples_path is not None else None
         self.enabled = enabled
         self._clock = clock
+        self._sleep = sleep
         self._rapl_root = rapl_root
         self._sampler: Sampler | None = None
         self._idle: dict[TelemetryId, float | None] = {}
@@ -137,11 +140,11 @@ class Telemetry:
             return Window(str(tid), case_id, sampler=sampler, host=True,
                           idle_power_w=self._idle.get(tid), reason=reason,
                           rapl_reason=host.rapl.reason if host is not None else None,
-                          clock=self._clock)
+                          clock=self._clock, sleep=self._sleep)
         procs = (lambda: nvml.running_processes(index)) if reason is None else None
         return Window(str(tid), case_id, sampler=sampler, host=False,
                       idle_power_w=self._idle.get(tid), reason=reason, procs=procs,
-                      clock=self._clock)
+                      clock=self._clock, sleep=self._sleep)
 
     def window_for(self, device: Any, label: str, also: Iterable[TelemetryId | str] = ()) -> Any:
         """The window of ``label`` on ``device`` (a `benchsuite.devices.Device`: anything with
