@@ -30,3 +30,18 @@ def test_suite_has_one_test_per_case_and_never_collects_selfcheck():
 def test_default_test_run_does_not_collect_the_suite():
     ids = _collect()
     assert ids and not any(i.startswith("benchmarks/") for i in ids)
+
+
+def test_gpu_selfchecks_say_they_need_a_gpu_and_measure_nothing():
+    """benchmarks/selfcheck/window_length.py and cooldown_check.py (issue 14) run only on a GPU;
+    elsewhere they fail clearly: exit 2 and one line saying so."""
+    import pytest
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is here: the scripts would measure")
+    for script in ("window_length.py", "cooldown_check.py"):
+        done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "selfcheck" / script)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "needs a CUDA GPU" in done.stderr and "nothing measured" in done.stderr
