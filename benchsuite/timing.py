@@ -539,8 +539,7 @@ def measure(step: Callable[[], None], device_type: str, settings: TimingSettings
     each block's steps (a hook for per-block contexts; default none).
     """
     context = block_context or contextlib.nullcontext
-    if flush is not None:
-        settings = replace(settings, flush_l2=True)
+    settings = replace(settings, flush_l2=flush is not None)  # --flush-l2 does nothing on a CPU
     per_step = settings.per_step or settings.flush_l2
     cap = settings.max_step_times if per_step else settings.max_blocks
     cap_steps = min(settings.max_iters, settings.max_step_times) if per_step else settings.max_iters

@@ -80,6 +80,12 @@ def test_timed_run_ends_on_a_whole_stored_block():
     assert got.steps % got.steps_per_block == 0 and got.steps >= 9 and len(got.block_times_s) <= 4
 
 
+def test_flush_l2_without_a_flush_keeps_blocks():
+    """On a CPU --flush-l2 does nothing (no flush is passed): steps are timed in blocks as usual."""
+    got, _ = measure(0.0001, min_time_s=0.1, flush_l2=True)
+    assert got.steps_per_block == 10 and got.cache_state == timing.CACHE_WARM
+
+
 def test_latency_timing_keeps_every_step_up_to_its_own_cap():
     got, _ = measure(0.00002, min_time_s=1.0, per_step=True, max_step_times=500)
     assert got.steps_per_block == 1 and len(got.block_times_s) == 500  # stopped by the cap, not the time
