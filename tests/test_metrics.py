@@ -57,3 +57,14 @@ def test_compare_and_the_tables_read_the_declarations():
         if column in metrics.METRICS:
             assert (label, kind) == (metrics.label(column), metrics.METRICS[column].kind)
     assert tables.TELEMETRY_COLUMNS == {"power_mean_w", "j_per_sample", "samples_per_j"}
+
+
+def test_samples_in_a_window_are_its_seconds_times_the_timed_rate():
+    """The window's edges sit on counter updates, not on the timed steps: samples in it are
+    window seconds × (steps ÷ span) × samples per step; without a span, the steps themselves."""
+    assert metrics.window_samples(8, 1000, 2.0, 2.1) == pytest.approx(8 * 1000 * 2.1 / 2.0)
+    assert metrics.window_samples(8, 1000, None, 2.1) == 8000
+    assert metrics.window_samples(8, 0, 2.0, 2.1) is None and metrics.window_samples(None, 5, 1, 1) is None
+    got = metrics.derive(samples_per_step=8, step_s=0.002, energy_j=1400.0, power_mean_w=700.0,
+                         samples_in_window=metrics.window_samples(8, 1000, 2.0, 2.0))
+    assert got["j_per_sample"] == pytest.approx(700.0 * 0.002 / 8)  # mean power × time per sample
