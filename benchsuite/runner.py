@@ -302,7 +302,8 @@ class Runner:
         """The telemetry window of a case (`Telemetry.window_for`), or None when telemetry is off."""
         if self.telemetry is None:
             return None
-        return self.telemetry.window_for(device, case.id, also=self.node_devices)
+        # the timed loop keeps the device running its pattern while the edges are read
+        return self.telemetry.window_for(device, case.id, also=self.node_devices, align=True)
 
     def find_auto_batch(self, case: Case, device: Device) -> tuple[int | None, list[dict]]:
         """Largest power of two that fits: doubles until OOM (GPU) or a memory/time cap (CPU)."""

@@ -34,7 +34,7 @@ class ScriptedTelemetry:
     def __init__(self):
         self.log, self.idle = [], []
 
-    def window(self, device, case_id):
+    def window(self, device, case_id, align=False):
         self.log.append(case_id)
         return ScriptedWindow(self.log)
 

@@ -82,9 +82,8 @@ def main() -> int:
               if first.warmup_drift_pct is not None else f"warm-up {first.warmup_rule} after {first.warmup_s:.1f} s")
 
         def one(seconds: float, aligned: bool) -> dict:
-            window = tel.window(gpu.telemetry_id, f"window-length/{seconds:g}s/{'aligned' if aligned else 'read'}")
-            if not aligned:
-                window.counter_reader = lambda: None  # edges read as they come, as before issue 14
+            window = tel.window(gpu.telemetry_id, f"window-length/{seconds:g}s/{'aligned' if aligned else 'read'}",
+                                align=aligned)  # not aligned: edges read as they come, as before issue 14
             t = timing.measure(step, "cuda", replace(fixed, min_time_s=seconds), device=device, window=window)
             s = window.summary or {}
             steps = metrics.window_samples(1, t.steps, t.span_s, s.get("window_s"))

@@ -375,6 +375,9 @@ class Window:
     """Context manager around the timed steps of one case on one device.
 
     After ``__exit__`` (also on an exception), :attr:`summary` holds the summary dict.
+    ``align``: put the edges on energy-counter updates (`align_edges`); only for a caller that
+    keeps the device running its load while an edge is read (`benchsuite.timing.measure`
+    does), else the wait for an update would measure an idle device.
     Made by :meth:`benchsuite.telemetry.Telemetry.window`; ``sampler`` None or ``reason``
     set gives a not-measured summary that still has ``window_s``.
     """
@@ -384,7 +387,7 @@ class Window:
                  rapl_reason: str | None = None,
                  procs: Callable[[], list[int] | None] | None = None,
                  clock: Callable[[], float] | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 align: bool = False, sleep: Callable[[float], None] = time.sleep) -> None:
         self.device = device
         self.case_id = case_id
         self.summary: dict[str, Any] | None = None
@@ -396,7 +399,7 @@ class Window:
         self._rapl_reason = rapl_reason
         self._procs = procs
         self._clock = clock
-        self.sleep = sleep
+        self.align, self.sleep = align, sleep
         self._aligned: list[bool] = []
         self._token: int | None = None
         self._pids: set[int] | None = set()
@@ -409,9 +412,9 @@ class Window:
         return self._clock()
 
     def counter_reader(self) -> Callable[[], tuple[float, float] | None] | None:
-        """What `align_edges` polls for this window: its GPU's energy counter (None: a host
-        window, or nothing to measure)."""
-        if self._sampler is None or self._reason is not None or self._host:
+        """What `align_edges` polls for this window: its GPU's energy counter (None: edges not
+        to be aligned, a host window, or nothing to measure)."""
+        if not self.align or self._sampler is None or self._reason is not None or self._host:
             return None
         sampler, device = self._sampler, self._row_device
         return lambda: sampler.read_counter(device)

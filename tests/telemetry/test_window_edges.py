@@ -115,7 +115,7 @@ def test_window_edges_sit_on_counter_updates_through_the_facade(monkeypatch, tmp
     install(monkeypatch, [FakeGpu(power_w=700.0, counter_period_s=0.1)], clock=clock)
     with Telemetry([0], hz=20, rapl_root=tmp_path, clock=clock, sleep=clock.sleep) as tel:
         clock.t += 0.023  # the window opens 23 ms after an update
-        with tel.window("cuda:0", "case") as w:  # polls until the update at 10.1
+        with tel.window("cuda:0", "case", align=True) as w:  # polls until the update at 10.1
             clock.t += 1.95  # the timed steps; the close polls until the update at 12.1
         s = w.summary
     assert s["energy_edges"] == ALIGNED and s["energy_method"] == "counter"
@@ -130,7 +130,7 @@ def test_a_gpu_without_a_counter_is_not_polled(monkeypatch, tmp_path):
     clock = FakeTime(5.0)
     install(monkeypatch, [FakeGpu(power_w=300.0, energy_counter=False)], clock=clock)
     with Telemetry([0], hz=20, rapl_root=tmp_path, clock=clock, sleep=clock.sleep) as tel:
-        with tel.window("cuda:0", "case") as w:
+        with tel.window("cuda:0", "case", align=True) as w:
             clock.t += 6.0
     assert clock.sleeps == 0 and w.summary["energy_edges"] is None
     assert w.summary["energy_method"] == "integrated-power"
@@ -164,3 +164,29 @@ def test_a_summary_flags_short_windows_by_how_their_energy_was_measured():
     no_counter = summary(6.0, aligned=True, counter=False)  # aligned means nothing without a counter
     assert no_counter["energy_method"] == "integrated-power" and no_counter["energy_edges"] is None
     assert "short-window" not in no_counter["quality_flags"]
+
+
+def test_a_window_is_aligned_only_when_its_caller_keeps_the_gpu_busy(monkeypatch, tmp_path):
+    """Aligning waits up to a counter period at each edge: only the timed loop, which keeps the
+    GPU running meanwhile, asks for it (the runner); a pytest-benchmark call or a training
+    epoch would let the GPU idle in the wait, so their windows read the edges as they come."""
+    clock = FakeTime(10.0)
+    install(monkeypatch, [FakeGpu(power_w=700.0, counter_period_s=0.1)], clock=clock)
+    with Telemetry([0], hz=20, rapl_root=tmp_path, clock=clock, sleep=clock.sleep) as tel:
+        clock.t += 0.023
+        with tel.window("cuda:0", "case") as w:
+            clock.t += 2.0
+    assert clock.sleeps == 0 and w.summary["energy_edges"] == "read"
+    assert "short-window" in w.summary["quality_flags"]  # 2 s of read edges: 8 s needed for 1 %
+
+    from benchsuite import devices, runner
+
+    asked = []
+
+    class Recorder:
+        def window_for(self, device, label, also=(), align=False):
+            asked.append(align)
+
+    the_runner = runner.Runner({}, [devices.cpu()], None, telemetry=Recorder())
+    the_runner._window(devices.cpu(), runner.Case("matmul", "infer", "cpu", "fp32", None))
+    assert asked == [True]
