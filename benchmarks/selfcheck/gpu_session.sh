@@ -2,7 +2,7 @@
 # Every GPU check the issues owe, prepared for one short session on the lent H100/H200.
 # Run from the repository root on the device machine; each stage logs to $OUT/<stage>.log and
 # the runs it makes land in reports/reference/ (tarred to $OUT/reference.tgz at the end).
-#   bash benchmarks/selfcheck/gpu_session.sh                 # every stage (about 12 minutes)
+#   bash benchmarks/selfcheck/gpu_session.sh                 # every stage (about 18 minutes)
 #   bash benchmarks/selfcheck/gpu_session.sh quick matmul    # some stages
 # A device call is limited to 10 minutes: split it, e.g. "install info tests quick matmul energy"
 # (about 6 minutes), then "install calibrate claims scaleout" on the same warm machine.
