@@ -14,7 +14,7 @@ from rich.text import Text
 
 from benchsuite._version import __version__
 from benchsuite.compare import METRICS as COMPARE_METRICS  # torch-free: the choices of `compare --metric`
-from benchsuite.settings import (COOLDOWN_GPU_S, DEFAULT_CASE_TIMEOUT_S, SAMPLE_HZ, TIMING_DEFAULTS, TIMING_QUICK,
+from benchsuite.settings import (COOLDOWN_GPU_S, DEFAULT_CASE_TIMEOUT_S, SAMPLE_HZ, TIMING_DEFAULTS,
                                  RunOptions)
 
 EXIT_INTERRUPTED = 130
@@ -63,9 +63,9 @@ def main() -> None:
 @MIN_ITERS_OPTION
 @WARMUP_OPTION
 @click.option("--settle-max", type=click.FloatRange(min=0), default=None,
-              help="Longest GPU warm-up, in seconds, waiting for SM clock and temperature to settle; 0 turns "
-                   f"the settle rule off.  [default: {TIMING_DEFAULTS['cuda'].settle_max_s:g}; "
-                   f"{TIMING_QUICK['cuda'].settle_max_s:g} with --quick]")
+              help="Longest GPU warm-up, in seconds, waiting for a steady step time (the last 4 s of "
+                   "blocks drift by at most 0.5 %); 0: a fixed warm-up instead.  "
+                   f"[default: {TIMING_DEFAULTS['cuda'].settle_max_s:g}; --quick: a fixed warm-up]")
 @click.option("--flush-l2", is_flag=True,
               help="GPU: write a buffer larger than L2 before every timed step (cache state 'flushed').")
 @THREADS_OPTION

@@ -2,7 +2,8 @@
 
 The pytest-benchmark file has the layout of a real ``--benchmark-json`` file
 (``machine_info``, ``commit_info``, ``benchmarks[]``, ``datetime``, ``version``), one
-benchmark per measured case, the raw step times as its ``data`` and every statistic
+benchmark per measured case, the raw block times as its rounds (``data``: each block's
+per-step time; ``iterations``: its steps) and every statistic
 computed by pytest-benchmark's own :class:`pytest_benchmark.stats.Stats`, so that
 ``pytest-benchmark compare`` and ``--benchmark-compare`` read it like their own.
 Benchmark names match the suite in ``benchmarks/test_workloads.py``, so an exported run
@@ -21,7 +22,9 @@ from typing import Any
 
 import pandas as pd
 
-from benchsuite import metrics, results
+from benchsuite import metrics as metrics_mod
+from benchsuite import record as record_mod
+from benchsuite import results
 
 FORMATS = ("pytest-benchmark", "csv", "parquet")
 #: pytest node of the live suite; exported names use it so the two compare with each other.
@@ -48,27 +51,33 @@ def benchmark_fullname(case_id: str) -> str:
     return f"{SUITE_MODULE}::{benchmark_name(case_id)}"
 
 
-def energy_fields(energy_j: float | None, rounds: int, iterations: int,
+def energy_fields(energy_j: float | None, rounds: float | None, iterations: int,
                   samples_per_call: float | None) -> dict[str, float | None]:
     """Joules per round and samples per joule from a window's energy over ``rounds`` rounds.
 
     A round is ``iterations`` calls of the benchmarked function; ``samples_per_call`` is
-    how many samples one call processes (None: not stated, no samples/J). The window holds
-    exactly the timed rounds (`benchsuite.metrics.round_energy`).
+    how many samples one call processes (None: not stated, no samples/J). ``rounds``: the
+    rounds the window holds (fractional: `benchsuite.metrics.window_samples`;
+    `benchsuite.metrics.round_energy`).
     """
-    return metrics.round_energy(energy_j, rounds, samples_per_call * iterations if samples_per_call else None)
+    return metrics_mod.round_energy(energy_j, rounds, samples_per_call * iterations if samples_per_call else None)
 
 
-def _stats(times_s: list[float]) -> dict[str, Any]:
-    """pytest-benchmark's own statistics of the raw times, with ``data`` and ``iterations``."""
+def _stats(block_times_s: list[float], steps_per_block: int = 1) -> dict[str, Any]:
+    """pytest-benchmark's own statistics of the raw times, with ``data`` and ``iterations``.
+
+    A benchsuite block is a pytest-benchmark round of ``steps_per_block`` iterations, and
+    pytest-benchmark keeps per-iteration times: each block's seconds ÷ its steps (so its
+    ``total`` is the blocks' seconds ÷ steps per block)."""
     from pytest_benchmark.stats import Stats
 
     stats = Stats()
-    for t in times_s:
-        stats.update(float(t))
+    data = [float(t) / steps_per_block for t in block_times_s]
+    for t in data:
+        stats.update(t)
     out = stats.as_dict()
-    out["data"] = [float(t) for t in times_s]
-    out["iterations"] = 1  # benchsuite times every step on its own
+    out["data"] = data
+    out["iterations"] = steps_per_block
     return out
 
 
@@ -161,8 +170,9 @@ def _extra_info(case: dict, run: results.Run) -> dict[str, Any]:
     extra.update({k: v for k, v in metrics.items() if k != "samples_per_step"})
     if telemetry:
         extra.update({k: telemetry.get(k) for k in _TELEMETRY_FIELDS})
-        extra.update(energy_fields(telemetry.get("energy_j"), len(timing.get("times_s") or []), 1,
-                                   metrics.get("samples_per_step")))
+        blocks, per_block = record_mod.blocks_of(timing)
+        rounds = metrics_mod.window_samples(1, len(blocks), timing.get("span_s"), telemetry.get("window_s"))
+        extra.update(energy_fields(telemetry.get("energy_j"), rounds, per_block, metrics.get("samples_per_step")))
     else:
         extra["telemetry_note"] = "no telemetry recorded for this case"
     extra["energy_measured"] = extra.get("energy_per_round_j") is not None  # as the pytest plugin writes it
@@ -189,7 +199,7 @@ def to_pytest_benchmark(run_path: str | Path) -> PytestBenchmarkExport:
     benchmarks, left_out = [], []
     for case in run.cases:
         timing = case.get("timing") or {}
-        times = timing.get("times_s") or []
+        times, per_block = record_mod.blocks_of(timing)
         if case.get("status") != "ok" or not times:
             left_out.append((case.get("id", "?"), f"{case.get('status')}: {case.get('reason') or 'no step times'}"))
             continue
@@ -201,7 +211,7 @@ def to_pytest_benchmark(run_path: str | Path) -> PytestBenchmarkExport:
             "param": case["id"],
             "extra_info": _extra_info(case, run),
             "options": _options(case, timing),
-            "stats": _stats(times),
+            "stats": _stats(times, per_block),
         })
     document = {
         "machine_info": _machine_info(run.header),

@@ -188,6 +188,21 @@ def energy(energy_j: float | None, samples_in_window: float | None, power_mean_w
     }
 
 
+def window_samples(samples_per_step: float | None, steps: int | None, span_s: float | None,
+                   window_s: float | None) -> float | None:
+    """Samples the device processed during a telemetry window of ``window_s`` seconds: its rate
+    over the timed run (``steps`` in ``span_s`` seconds) × the window. The window's edges sit on
+    energy-counter updates, not on the timed steps (`benchsuite.timing`), but the device runs
+    the same pattern before, during and after them, so energy ÷ these samples is the window's
+    mean power × the time per sample of the timed run. Without a span or a window (an older
+    record), the ``steps`` themselves (the window held exactly the timed steps)."""
+    if samples_per_step is None or not steps:
+        return None
+    if span_s and window_s:
+        return samples_per_step * steps * window_s / span_s
+    return samples_per_step * steps
+
+
 def derive(*, samples_per_step: float, step_s: float, flops_per_step: float | None = None,
            bytes_per_step: float | None = None, peak_tflop_per_s: float | None = None,
            achievable_tflop_per_s: float | None = None, energy_j: float | None = None,

@@ -121,20 +121,26 @@ def is_collective(record: dict) -> bool:
 
 
 def _window_totals(records: Sequence[dict], ranks: list[dict],
-                   collective: bool = False) -> tuple[float | None, float | None, int]:
+                   collective: bool = False) -> tuple[float | None, float | None, float]:
     """(energy J, mean power W) summed over every distinct device (a CPU shared by ranks
     counts once), each None unless every device's window measured it, and the samples
-    processed in the windows. A collective counts one sample per timed step for the whole
-    job (ranks run the same agreed number of steps)."""
+    processed in the windows (`benchsuite.metrics.window_samples`). A collective counts one
+    sample per timed step for the whole job (ranks run the same agreed number of steps)."""
     seen: dict[tuple, dict | None] = {}
     for record, entry in zip(records, ranks):
         seen.setdefault((entry["hostname"], record.get("telemetry_device") or entry["device"]), entry["telemetry"])
     energies = [(t or {}).get("energy_j") for t in seen.values()]
     watts = [(t or {}).get("power_mean_w") for t in seen.values()]
-    if collective:
-        in_window = len((records[0].get("timing") or {}).get("times_s") or [])
+
+    def in_window(record: dict, entry: dict, samples: float) -> float:
+        return metrics_mod.window_samples(samples, record_mod.timed_steps(record),
+                                          (record.get("timing") or {}).get("span_s"),
+                                          (entry["telemetry"] or {}).get("window_s")) or 0.0
+
+    if collective:  # ranks run the same agreed steps: one collective per step for the job
+        samples = in_window(records[0], ranks[0], 1)
     else:
-        in_window = sum((r.get("metrics") or {}).get("samples_per_step", 0)
-                        * len((r.get("timing") or {}).get("times_s") or []) for r in records)
+        samples = sum(in_window(r, e, (r.get("metrics") or {}).get("samples_per_step", 0))
+                      for r, e in zip(records, ranks))
     return (sum(energies) if energies and all(energies) else None,
-            sum(watts) if watts and all(watts) else None, in_window)
+            sum(watts) if watts and all(watts) else None, samples)

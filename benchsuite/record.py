@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from benchsuite import metrics
+from benchsuite import metrics, stats
 from benchsuite.telemetry.window import GPU_SUMMARY_FIELDS, HOST_SUMMARY_FIELDS
 
 NUMBER = float  # a JSON number: int or float, never bool
@@ -103,10 +103,17 @@ TIMING = _fields(
     Field("method", str, "cuda-event or perf_counter"),
     Field("warmup_iters", int, "warm-up steps"),
     Field("warmup_s", NUMBER, "warm-up time, s"),
-    Field("warmup_settled", bool, "the clocks and temperature settled (null: rule did not apply)"),
-    Field("warmup_note", str, "why warm-up did not settle"),
+    Field("warmup_settled", bool, "the steady-state rule found it steady (false: the cap; null: not judged)"),
+    Field("warmup_rule", str, "what ended warm-up: trend, noisy, cap or 'not judged (<why>)' (schema 2)"),
+    Field("warmup_drift_pct", NUMBER, "the last judgement's fitted drift of mean step time over 4 s, %"),
+    Field("warmup_rough_pct", NUMBER, "and its span-to-span roughness, %"),
+    Field("warmup_temp_start_c", NUMBER, "the device's temperature as warm-up began, °C"),
+    Field("warmup_note", str, "why warm-up was not judged or not steady"),
     Field("cache_state", str, "warm-l2 or flushed"),
-    Field("times_s", list, "every timed step, s", items=NUMBER),
+    Field("times_s", list, "every timed step, s (schema 1 files)", items=NUMBER),
+    Field("block_times_s", list, "each timed block of steps_per_block steps, s (schema 2)", items=NUMBER),
+    Field("steps_per_block", int, "steps in each timed block (1: every step timed on its own)"),
+    Field("span_s", NUMBER, "from the first timed block's start to the last one's end, s"),
     Field("min_time_s", NUMBER, "the timing rule: at least this long, s"),
     Field("min_iters", int, "and at least this many steps"),
 )
@@ -127,7 +134,8 @@ METRICS = _fields(
 )
 
 _TELEMETRY_TYPES: dict[str, type] = {
-    "device": str, "case_id": str, "energy_method": str, "power_source": str, "telemetry_note": str,
+    "device": str, "case_id": str, "energy_method": str, "energy_edges": str, "power_source": str,
+    "telemetry_note": str,
     "throttle_reasons": list, "throttle_slowing_reasons": list, "other_pids": list, "quality_flags": list,
     "not_measured": dict, "samples": int,
 }
@@ -179,9 +187,37 @@ def timing_section(timings: Any, settings: Any) -> dict[str, Any]:
     `TimingSettings` it ran under (each field is an attribute of one of them)."""
     out = {}
     for name in TIMING:
-        value = getattr(timings, name) if hasattr(timings, name) else getattr(settings, name)
+        source = timings if hasattr(timings, name) else settings if hasattr(settings, name) else None
+        if source is None:  # times_s: schema 1 only
+            continue
+        value = getattr(source, name)
         out[name] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+def blocks_of(timing: Mapping[str, Any]) -> tuple[list[float], int]:
+    """(block seconds, steps per block) of a timing section: schema 2's blocks, or a schema-1
+    record's step times as blocks of one step."""
+    blocks = timing.get("block_times_s")
+    if blocks is not None:
+        return list(blocks), int(timing.get("steps_per_block") or 1)
+    return list(timing.get("times_s") or []), 1
+
+
+def timed_steps(record: Mapping[str, Any]) -> int:
+    """Steps the stored times of a case record hold (blocks × steps per block)."""
+    blocks, per_block = blocks_of(record.get("timing") or {})
+    return len(blocks) * per_block
+
+
+def migrate_1_to_2(record: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 -> 2: a case's ``timing.times_s`` (every step) stays, and is also its blocks of
+    one step (``block_times_s``, the same list; ``steps_per_block`` 1). Other records are as they were."""
+    timing = record.get("timing")
+    if record.get("record") == "case" and isinstance(timing, dict) and isinstance(timing.get("times_s"), list) \
+            and "block_times_s" not in timing:
+        record = {**record, "timing": {**timing, "block_times_s": timing["times_s"], "steps_per_block": 1}}
+    return record
 
 
 #: The telemetry section of a case measured with telemetry off.
@@ -301,9 +337,14 @@ def validate_end(end: Mapping[str, Any]) -> None:
 # ----------------------------------------------------------------------------------------
 # Reading
 
-#: The timing fields a table row carries, under their row names.
+#: The timing fields a table row carries, under their row names (the step times apart: see
+#: `flatten`).
 TIMING_COLUMNS = {"method": "timing_method", "warmup_iters": "warmup_iters", "warmup_s": "warmup_s",
-                  "warmup_note": "warmup_note", "times_s": "step_times_s"}
+                  "warmup_rule": "warmup_rule", "warmup_drift_pct": "warmup_drift_pct",
+                  "warmup_rough_pct": "warmup_rough_pct", "warmup_temp_start_c": "warmup_temp_start_c",
+                  "warmup_note": "warmup_note", "steps_per_block": "steps_per_block"}
+#: A table row's ``step_times_s`` holds at most this many values (the records' own cap).
+ROW_TIMES_MAX = 1024
 
 
 def flatten(case: Mapping[str, Any], header: Mapping[str, Any]) -> dict[str, Any]:
@@ -327,4 +368,16 @@ def flatten(case: Mapping[str, Any], header: Mapping[str, Any]) -> dict[str, Any
     timing = case.get("timing") or {}
     for key, column in TIMING_COLUMNS.items():
         row[column] = timing.get(key)
+    row.update(_row_times(timing))
     return row
+
+
+def _row_times(timing: Mapping[str, Any]) -> dict[str, Any]:
+    """``step_times_s``: per-block mean step times (each block's seconds ÷ its steps; every step
+    where a block is one step), at most `ROW_TIMES_MAX` of them (an older record's step times are
+    summed in neighbouring pairs until they fit), and ``steps_per_block`` for them."""
+    if "block_times_s" not in timing and "times_s" not in timing:
+        return {"step_times_s": None}
+    blocks, per_block = blocks_of(timing)
+    blocks, per_block = stats.merge_neighbours(blocks, per_block, ROW_TIMES_MAX)
+    return {"step_times_s": [t / per_block for t in blocks], "steps_per_block": per_block}

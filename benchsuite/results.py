@@ -25,11 +25,13 @@ import pandas as pd
 from benchsuite import record as record_mod
 from benchsuite.record import clean_number  # noqa: F401  (results.clean_number: NaN -> null)
 
-SCHEMA_VERSION = 1
+# 2: block timing (issue 14): ``timing.block_times_s`` and ``timing.steps_per_block`` instead
+# of every step's ``timing.times_s``.
+SCHEMA_VERSION = 2
 RESULTS_FILE = "results.jsonl"
 SAMPLES_FILE = "samples.csv"
 # Older schema -> function that upgrades one record to the next version.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: record_mod.migrate_1_to_2}
 
 
 class ResultsError(ValueError):

@@ -11,6 +11,7 @@ import gc
 import platform
 import time
 import traceback
+from dataclasses import replace
 from typing import Any, Callable
 
 from benchsuite import calibration_store, peaks, precision, ranks, results, timing
@@ -227,6 +228,8 @@ class Runner:
         import torch
 
         settings = self.settings.timing[device.type]
+        if is_latency_case(case):
+            settings = replace(settings, per_step=True)
         torch_device = torch.device(case.device)
         with precision.numerics(case.precision), _cudnn_benchmark(device.type == "cuda"):
             workload.setup(case)
@@ -255,7 +258,8 @@ class Runner:
             samples_per_step=samples, step_s=median, flops_per_step=flops, bytes_per_step=nbytes,
             peak_tflop_per_s=peak, achievable_tflop_per_s=achievable,
             energy_j=(summary or {}).get("energy_j"), power_mean_w=(summary or {}).get("power_mean_w"),
-            samples_in_window=samples * len(timings.times_s))
+            samples_in_window=metrics_mod.window_samples(samples, timings.steps, timings.span_s,
+                                                         (summary or {}).get("window_s")))
         metrics = {
             **timings.stats,
             "samples_per_step": samples,
@@ -299,7 +303,8 @@ class Runner:
         """The telemetry window of a case (`Telemetry.window_for`), or None when telemetry is off."""
         if self.telemetry is None:
             return None
-        return self.telemetry.window_for(device, case.id, also=self.node_devices)
+        # the timed loop keeps the device running its pattern while the edges are read
+        return self.telemetry.window_for(device, case.id, also=self.node_devices, align=True)
 
     def find_auto_batch(self, case: Case, device: Device) -> tuple[int | None, list[dict]]:
         """Largest power of two that fits: doubles until OOM (GPU) or a memory/time cap (CPU)."""
@@ -344,6 +349,17 @@ class Runner:
         else:
             probes[-1]["stop"] = f"cap: --batch-size auto goes no higher than {AUTO_BATCH_MAX}"
         return best, probes
+
+
+#: Latency cases time every step (`TimingSettings.per_step`): their p50/p99 are of single
+#: steps, not of blocks. Batch-1 inference is what the claims' latency figures use
+#: (`benchsuite.verdicts`: mlp and cnn, infer, batch size 1).
+LATENCY_BATCH_SIZE = 1
+
+
+def is_latency_case(case: Case) -> bool:
+    """Whether ``case`` measures latency (batch-1 inference): timed step by step."""
+    return case.mode == "infer" and case.batch_size == LATENCY_BATCH_SIZE
 
 
 def is_timeout(exc: BaseException) -> bool:

@@ -30,3 +30,21 @@ def test_suite_has_one_test_per_case_and_never_collects_selfcheck():
 def test_default_test_run_does_not_collect_the_suite():
     ids = _collect()
     assert ids and not any(i.startswith("benchmarks/") for i in ids)
+
+
+def test_gpu_selfchecks_say_they_need_a_gpu_and_measure_nothing(monkeypatch, capsys):
+    """benchmarks/selfcheck/window_length.py and cooldown_check.py (issue 14) run only on a GPU;
+    elsewhere they fail clearly: exit 2 and one line saying so (run in-process: torch is loaded)."""
+    import importlib.util
+
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for script in ("window_length.py", "cooldown_check.py"):
+        spec = importlib.util.spec_from_file_location(script[:-3], ROOT / "benchmarks" / "selfcheck" / script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        monkeypatch.setattr(sys, "argv", [script])
+        assert module.main() == 2
+        err = capsys.readouterr().err
+        assert "needs a CUDA GPU" in err and "nothing measured" in err

@@ -108,19 +108,26 @@ def test_gather_records_repeats_a_round_that_met_an_agree():
 
 
 def test_agreed_counts_time_exactly_what_the_ranks_agreed():
+    """Every rank states (steps per block, extra warm-up blocks, timed blocks) after the probe;
+    each runs the largest of each, so all run the same steps (warm_up_agreed's successor)."""
+    clock_t = [0.0]
     calls = []
-    clock = iter(float(i) for i in range(1000)).__next__  # each clock read advances 1 s
+
+    def step():  # 10 ms a step: blocks of one step
+        calls.append(1)
+        clock_t[0] += 0.01
+
     settings = timing.TimingSettings(min_time_s=0.0, min_iters=3, warmup_iters=2, warmup_time_s=0.0)
     seen = []
 
     def agree(values):
         seen.append(tuple(values))
-        return (4, 7)  # another rank asked for more
+        return (1, 4, 7)  # another rank asked for more
 
-    iters, _, fixed = timing.warm_up_agreed(lambda: calls.append(1), settings, lambda: None, agree, clock=clock)
-    assert seen == [(0, 3)] and iters == 6 and len(calls) == 6
-    assert (fixed.min_iters, fixed.max_iters, fixed.min_time_s) == (7, 7, 0.0)
-    assert len(timing.time_cpu(lambda: None, fixed)) == 7
+    got = timing.measure(step, "cpu", settings, agree=agree, clock=lambda: clock_t[0])
+    assert seen == [(1, 0, 3)] and len(calls) == 2 + 4 + 7
+    assert got.warmup_iters == 6 and got.steps == 7 and got.steps_per_block == 1
+    assert got.warmup_rule == "not judged (ranks agree on step counts)" and got.warmup_settled is None
 
 
 def test_case_comm_makes_nccl_groups_with_the_case_timeout_and_abort_only(monkeypatch):

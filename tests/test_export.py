@@ -86,12 +86,15 @@ def test_export_is_read_by_pytest_benchmarks_loader(run_dir, tmp_path):
     assert bench["fullname"] == f"benchmarks/test_workloads.py::test_workload[{CASE_ID}]"
     assert set(Stats.fields) | {"data", "iterations"} <= set(bench)
     assert bench["data"] == case["step_times_s"]
-    assert bench["rounds"] == case["iters"] == len(case["step_times_s"])
-    assert bench["iterations"] == 1
-    # pytest-benchmark's statistics agree with benchsuite's own (numpy) ones
+    # a block is a round of steps_per_block iterations (block timing: 1 when a step is >= 1 ms)
+    assert bench["rounds"] == len(case["step_times_s"]) and bench["iterations"] == case["steps_per_block"]
+    assert bench["rounds"] * bench["iterations"] == case["iters"]
+    # pytest-benchmark's statistics agree with benchsuite's own (numpy) ones; its total is of
+    # per-iteration times, so the blocks' seconds ÷ steps per block
     for ours, theirs in (("step_s_median", "median"), ("step_s_mean", "mean"), ("step_s_min", "min"),
-                         ("step_s_max", "max"), ("step_s_std", "stddev"), ("step_s_total", "total")):
+                         ("step_s_max", "max"), ("step_s_std", "stddev")):
         assert bench[theirs] == pytest.approx(case[ours], rel=1e-9), theirs
+    assert bench["total"] == pytest.approx(case["step_s_total"] / case["steps_per_block"], rel=1e-9)
     info = bench["extra_info"]
     assert info["case_id"] == CASE_ID and info["samples"] == 1
     assert info["samples_per_s"] == pytest.approx(case["samples_per_s"])
@@ -112,16 +115,20 @@ def test_export_carries_energy_from_the_telemetry_summary(run_dir, tmp_path):
     path = results.results_path(run_dir)
     records = [json.loads(line) for line in path.read_text().splitlines()]
     case = next(r for r in records if r.get("id") == CASE_ID)
-    rounds = len(case["timing"]["times_s"])
+    rounds = len(case["timing"]["block_times_s"])
+    # a window as long as the timed span holds every round (schema 2: rounds in a window are
+    # its seconds × the timed run's rounds per second, `benchsuite.metrics.window_samples`)
     case["telemetry"] = {"device": "cpu", "energy_j": 3.0 * rounds, "energy_method": "rapl", "power_mean_w": 42.0,
-                         "window_s": 0.25, "quality_flags": ["short-window"], "telemetry_note": None}
+                         "window_s": case["timing"]["span_s"], "quality_flags": ["short-window"],
+                         "telemetry_note": None}
     doctored = tmp_path / "run" / "results.jsonl"
     doctored.parent.mkdir()
     doctored.write_text("".join(json.dumps(r) + "\n" for r in records))
     (bench,) = export.to_pytest_benchmark(doctored).document["benchmarks"]
     info = bench["extra_info"]
-    assert info["energy_per_round_j"] == pytest.approx(3.0)  # one step per round
-    assert info["samples_per_j"] == pytest.approx(1 / 3.0)  # one product per step
+    per_block = case["timing"]["steps_per_block"]
+    assert info["energy_per_round_j"] == pytest.approx(3.0)  # one block per round
+    assert info["samples_per_j"] == pytest.approx(per_block / 3.0)  # one product per step
     assert (info["power_mean_w"], info["energy_method"], info["quality_flags"]) == (42.0, "rapl", ["short-window"])
 
 

@@ -76,3 +76,14 @@ def test_calibration_stale_is_judged_on_the_sustained_pct_of_achievable_and_type
                 "timing": {"times_s": [1.0]}, "metrics": dict(per_rank)} for i in range(2)]
     merged = ranks.merge(records)["metrics"]
     assert merged["pct_of_achievable"] == pytest.approx(200.0) and merged["calibration_stale"] is True
+
+
+def test_samples_in_a_window_are_its_seconds_times_the_timed_rate():
+    """The window's edges sit on counter updates, not on the timed steps: samples in it are
+    window seconds × (steps ÷ span) × samples per step; without a span, the steps themselves."""
+    assert metrics.window_samples(8, 1000, 2.0, 2.1) == pytest.approx(8 * 1000 * 2.1 / 2.0)
+    assert metrics.window_samples(8, 1000, None, 2.1) == 8000
+    assert metrics.window_samples(8, 0, 2.0, 2.1) is None and metrics.window_samples(None, 5, 1, 1) is None
+    got = metrics.derive(samples_per_step=8, step_s=0.002, energy_j=1400.0, power_mean_w=700.0,
+                         samples_in_window=metrics.window_samples(8, 1000, 2.0, 2.0))
+    assert got["j_per_sample"] == pytest.approx(700.0 * 0.002 / 8)  # mean power × time per sample

@@ -90,3 +90,15 @@ def test_nccl_tests_bus_factors():
     assert bandwidth.busbw_gbps("all_gather", 1e9, 0.5, 4) == pytest.approx(2.0 * 3 / 4)
     with pytest.raises(ValueError, match="allowed: all_reduce, all_gather, reduce_scatter"):
         bandwidth.bus_factor("broadcast", 2)
+
+
+def test_samples_in_the_window_follow_the_timed_rate_when_the_span_is_known():
+    """Schema 2: a window on counter updates is not the timed steps; each rank's samples in it
+    are its window seconds × its steps ÷ its timed span (`metrics.window_samples`)."""
+    recs = [_record(r, 0.01) for r in (0, 1)]
+    for rec in recs:
+        rec["timing"] = {"block_times_s": [0.05] * 4, "steps_per_block": 5, "span_s": 0.2}
+    recs[0]["telemetry"] = {"energy_j": 10.0, "power_mean_w": 50.0, "window_s": 0.3}
+    m = ranks.merge(recs)["metrics"]
+    # 20 steps in 0.2 s, a 0.3 s window: 30 steps of 8 samples on each rank (one shared CPU window)
+    assert m["j_per_sample"] == pytest.approx(10.0 / (2 * 8 * 30))

@@ -124,6 +124,33 @@ def test_build_case_keeps_file_order_and_refuses_an_undeclared_field():
 def test_timing_section_in_declared_order():
     from benchsuite.timing import Timings, TimingSettings
 
-    timings = Timings.of([0.1, 0.2], "perf_counter", 3, 0.5)
+    timings = Timings.of([0.1, 0.2], 1, "perf_counter", 3, 0.5)
     got = record.timing_section(timings, TimingSettings(min_time_s=1.0, min_iters=3))
-    assert list(got) == list(record.TIMING) and got["times_s"] == [0.1, 0.2] and got["min_iters"] == 3
+    # schema 2: blocks instead of every step's times_s (which only schema-1 records hold)
+    assert list(got) == [name for name in record.TIMING if name != "times_s"]
+    assert got["block_times_s"] == [0.1, 0.2] and got["steps_per_block"] == 1 and got["min_iters"] == 3
+
+
+def test_schema_1_records_keep_their_step_times_and_read_as_blocks_of_one(tmp_path):
+    """Block timing bumped the results schema to 2; a schema-1 file keeps ``timing.times_s``
+    and each of its steps is a block of one step."""
+    assert results.SCHEMA_VERSION == 2
+    run = results.read_run(_copy(tmp_path))
+    assert run.header["schema"] == 1
+    timing = run.cases[0]["timing"]
+    assert timing["times_s"] and timing["block_times_s"] is timing["times_s"] and timing["steps_per_block"] == 1
+    assert record.timed_steps(run.cases[0]) == len(timing["times_s"])
+
+
+def test_a_row_carries_at_most_1024_step_times(tmp_path):
+    path = _copy(tmp_path)
+    _rewrite(path, 2, _set("timing", "times_s", [0.001] * 5000))  # an old file with 5,000 steps
+    row = results.load(path.parent).iloc[0]
+    assert len(row["step_times_s"]) == 625 and row["steps_per_block"] == 8  # 5,000 -> 2,500 -> 1,250 -> 625
+    assert row["step_times_s"][0] == pytest.approx(0.001)
+    blocks = {"timing": {"block_times_s": [0.004] * 10, "steps_per_block": 4, "warmup_rule": "trend",
+                         "warmup_drift_pct": 0.1}}
+    flat = record.flatten(blocks, {})
+    assert flat["step_times_s"] == pytest.approx([0.001] * 10) and flat["steps_per_block"] == 4
+    assert flat["warmup_rule"] == "trend" and flat["warmup_drift_pct"] == 0.1
+    assert record.flatten({"timing": {}}, {})["step_times_s"] is None

@@ -37,15 +37,17 @@ def test_warm_up_needs_both_count_and_time():
 
 
 def test_timed_loop_stops_when_count_and_time_are_met():
-    clock = FakeClock(0.25)
-    times = timing.time_cpu(clock.tick, timing.TimingSettings(min_time_s=1.0, min_iters=2), clock)
-    assert times == [0.25] * 4
-    clock = FakeClock(0.25)
-    times = timing.time_cpu(clock.tick, timing.TimingSettings(min_time_s=0.1, min_iters=6), clock)
-    assert len(times) == 6
-    clock = FakeClock(0.0)
-    times = timing.time_cpu(clock.tick, timing.TimingSettings(min_time_s=1.0, min_iters=1, max_iters=50), clock)
-    assert len(times) == 50
+    """(Was time_cpu's test; the block loop of `measure` replaced it.) 0.25 s steps: blocks of one step."""
+    def timed(settings, step_s):
+        clock = FakeClock(step_s)
+        return timing.measure(clock.tick, "cpu", settings, clock=clock)
+
+    got = timed(timing.TimingSettings(min_time_s=1.0, min_iters=2, warmup_iters=1, warmup_time_s=0), 0.25)
+    assert list(got.block_times_s) == [0.25] * 4 and got.steps_per_block == 1
+    got = timed(timing.TimingSettings(min_time_s=0.1, min_iters=6, warmup_iters=1, warmup_time_s=0), 0.25)
+    assert got.steps == 6
+    got = timed(timing.TimingSettings(min_time_s=1.0, min_iters=1, max_iters=50, warmup_iters=1, warmup_time_s=0), 0.0)
+    assert got.steps == 50
 
 
 def test_measure_keeps_raw_times_and_enters_the_window_after_warmup():
@@ -66,5 +68,5 @@ def test_measure_keeps_raw_times_and_enters_the_window_after_warmup():
     result = timing.measure(step, "cpu", settings, window=Window())
     kinds = [k for k, _ in events]
     assert kinds[:2] == ["step", "step"] and kinds[2] == "open" and kinds[-1] == "close"
-    assert len(result.times_s) == kinds.count("step") - 2 == result.stats["iters"]
+    assert result.steps == kinds.count("step") - 2 == result.stats["iters"]
     assert result.method == "perf_counter" and result.warmup_iters == 2

@@ -1,4 +1,6 @@
-"""The CUDA branches of timing with torch.cuda stand-ins: event bracketing, the L2 flush, the settle wiring.
+"""The CUDA branches of timing with torch.cuda stand-ins: event bracketing, the L2 flush, block
+timing (no synchronisation inside a block, warm-up with the timed pattern, work queued at the
+window's edges).
 
 No GPU here: these check the order of operations and the bookkeeping; the real timings are
 owed on a GPU (benchmarks/selfcheck/calibration_check.py).
@@ -70,23 +72,36 @@ def test_l2_flush_buffer_is_twice_l2_and_at_least_the_minimum():
     assert nbytes == 256 * 2**20  # triton.testing.do_bench's 256 MiB floor
 
 
-def test_measure_on_cuda_settles_on_readings_then_times(monkeypatch):
+def test_measure_on_cuda_judges_steady_state_on_its_blocks(monkeypatch):
+    """(Was: settles on SM clock and temperature readings.) The rule now reads the blocks'
+    times: a flat 2 ms step is steady at the first judgement, after 4 s of blocks."""
     cuda = FakeCuda()
     cuda.install(monkeypatch)
-    monkeypatch.setattr(timing, "time_cuda", lambda step, settings, device: [0.01, 0.01, 0.01])
-    settings = timing.TimingSettings(warmup_iters=2, warmup_time_s=0.0, settle_window_s=0.02, settle_max_s=5.0,
-                                     max_iters=10**9)
+
+    def step():
+        cuda.log.append("op")
+        cuda.now_ms += 2.0
+
+    settings = timing.TimingSettings(min_time_s=0.5, warmup_iters=2, warmup_time_s=0.0, judge_steady=True,
+                                     settle_max_s=30.0)
     polls = []
 
     def readings():
         polls.append(1)
         return {"sm_clock_mhz": 1980, "temp_c": 70}
 
-    got = timing.measure(lambda: None, "cuda", settings, device="cuda:0", readings=readings)
-    assert got.method == "cuda-event" and got.warmup_settled is True and got.warmup_note is None
-    assert got.warmup_s >= 0.02 and got.cache_state == timing.CACHE_WARM and polls
-    off = timing.measure(lambda: None, "cuda", settings, device="cuda:0", readings=None)
-    assert off.warmup_settled is None
+    got = timing.measure(step, "cuda", settings, device="cuda:0", readings=readings)
+    assert got.method == "cuda-event" and got.warmup_settled is True and got.warmup_rule == "trend"
+    assert got.warmup_note is None and got.warmup_drift_pct == 0.0 and got.warmup_temp_start_c == 70
+    assert got.warmup_iters >= 2000 and got.cache_state == timing.CACHE_WARM and polls == [1]
+    assert "sync" not in cuda.log  # the host waits by polling events only
+    quick = timing.measure(step, "cuda", timing.TimingSettings(min_time_s=0.1, warmup_time_s=0.2,
+                                                               fixed_warmup_why="--quick"), device="cuda:0")
+    assert quick.warmup_settled is None and quick.warmup_rule == "not judged (--quick)"
+    assert "fixed warm-up of at least 0.2 s" in quick.warmup_note
+    capped = timing.measure(step, "cuda", timing.TimingSettings(min_time_s=0.1, judge_steady=True, settle_max_s=0),
+                            device="cuda:0")
+    assert capped.warmup_rule == "not judged (--settle-max 0)"
 
 
 def test_host_link_copies_need_a_gpu():
@@ -111,9 +126,12 @@ def test_measure_with_flush_times_every_step_cold_and_says_so(monkeypatch):
     settings = timing.TimingSettings(min_time_s=0.5, min_iters=3, warmup_iters=1, warmup_time_s=0.0)
     got = timing.measure(step, "cuda", settings, device="cuda:0", flush=flush)
     assert got.cache_state == timing.CACHE_FLUSHED and got.method == "cuda-event"
-    assert list(got.times_s) == [0.1] * 5  # 0.5 s of timed steps; the flushes are not counted
-    timed = [x for x in cuda.log[cuda.log.index("flush"):] if x not in ("sync", "query")]
-    assert timed == ["flush", "record", "op", "record"] * 5
+    assert list(got.block_times_s) == [0.1] * 5 and got.steps_per_block == 1  # 0.5 s; the flushes not counted
+    assert got.span_s == pytest.approx(5 * 1.1)  # the span holds the flushes: what the energy window saw
+    # every step, warm-up too (it runs the timed pattern), is flush, then its own events around it
+    ops = [i for i, x in enumerate(cuda.log) if x == "op"]
+    assert all(cuda.log[i - 2:i] == ["flush", "record"] and cuda.log[i + 1] == "record" for i in ops)
+    assert "sync" not in cuda.log
 
 
 class _SlowEvent:
@@ -156,14 +174,79 @@ def test_wait_event_lets_a_signal_handler_interrupt_the_wait():
     assert event.queries == 5
 
 
-def test_time_cuda_waits_by_polling_the_chunk_end(monkeypatch):
+def test_blocks_are_launched_back_to_back_with_one_wait_per_chunk(monkeypatch):
+    """(Was time_cuda's test.) No synchronisation inside a block: between two events only
+    steps; the host waits once per chunk, by a poll of its last event."""
     cuda = FakeCuda()
     cuda.install(monkeypatch)
 
     def step():
         cuda.log.append("op")
-        cuda.now_ms += 10.0
+        cuda.now_ms += 0.25  # 0.25 ms steps: four per 1 ms block
 
-    settings = timing.TimingSettings(min_time_s=0.0, min_iters=3, max_iters=3)
-    assert timing.time_cuda(step, settings, "cuda:0") == [0.01, 0.01, 0.01]
-    assert "sync" not in cuda.log and cuda.log.count("query") == 2  # chunks of 1 and 2 steps
+    settings = timing.TimingSettings(min_time_s=1.0, min_iters=3, warmup_iters=4, warmup_time_s=0.5)
+    got = timing.measure(step, "cuda", settings, device="cuda:0")
+    assert got.steps_per_block == 4 and all(t == pytest.approx(0.001) for t in got.block_times_s)
+    assert got.steps == 4000 and len(got.block_times_s) == 1000  # 1 s of 1 ms blocks, under the cap
+    assert "sync" not in cuda.log
+    runs, current = [], 0
+    for x in cuda.log[cuda.log.index("record", 10):]:  # after the probe's single steps
+        if x == "op":
+            current += 1
+        elif x == "record" and current:
+            runs.append(current)
+            current = 0
+    assert set(runs) == {4}  # warm-up and timed blocks alike: 4 steps between events, nothing else
+    chunks = cuda.log.count("query")
+    assert chunks <= 2 + (got.warmup_s + got.span_s) / timing.CHUNK_S * 2  # about one wait per 0.25 s chunk
+
+
+class QueueCuda(FakeCuda):
+    """A GPU that runs behind the host: an event is passed once the host has polled it
+    ``lag`` times, so launched work stays queued; tracks the work queued when asked."""
+
+    def __init__(self, step_ms):
+        super().__init__()
+        self.step_ms, self.launched, self.done_upto = step_ms, 0, 0
+        fake = self
+        base = self.Event
+
+        class Event(base):
+            def record(self):
+                super().record()
+                self.upto = fake.launched
+
+            def query(self):
+                fake.log.append("query")
+                fake.done_upto = max(fake.done_upto, self.upto)
+                return True
+
+        self.Event = Event
+
+    def step(self):
+        self.log.append("op")
+        self.now_ms += self.step_ms
+        self.launched += 1
+
+    def queued_s(self):
+        return (self.launched - self.done_upto) * self.step_ms / 1e3
+
+
+def test_window_edges_are_read_while_work_is_queued(monkeypatch):
+    """The telemetry window opens and closes while at least EDGE_BUSY_S of the timed pattern is
+    queued on the GPU: a window that waits for an energy-counter update never sees it idle."""
+    cuda = QueueCuda(step_ms=2.0)
+    cuda.install(monkeypatch)
+    seen = {}
+
+    class Window:
+        def __enter__(self):
+            seen["open"] = cuda.queued_s()
+
+        def __exit__(self, *exc):
+            seen["close"] = cuda.queued_s()
+
+    settings = timing.TimingSettings(min_time_s=2.0, warmup_iters=2, warmup_time_s=1.0)
+    got = timing.measure(cuda.step, "cuda", settings, device="cuda:0", window=Window())
+    assert seen["open"] >= timing.EDGE_BUSY_S and seen["close"] >= timing.EDGE_BUSY_S
+    assert 2.0 <= sum(got.block_times_s) <= 2.0 + timing.CHUNK_S + timing.EDGE_BUSY_S

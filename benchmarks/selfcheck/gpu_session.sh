@@ -2,18 +2,19 @@
 # Every GPU check the issues owe, prepared for one short session on the lent H100/H200.
 # Run from the repository root on the device machine; each stage logs to $OUT/<stage>.log and
 # the runs it makes land in reports/reference/ (tarred to $OUT/reference.tgz at the end).
-#   bash benchmarks/selfcheck/gpu_session.sh                 # every stage (about 12 minutes)
+#   bash benchmarks/selfcheck/gpu_session.sh                 # every stage (about 18 minutes)
 #   bash benchmarks/selfcheck/gpu_session.sh quick matmul    # some stages
 # A device call is limited to 10 minutes: split it, e.g. "install info tests quick matmul energy"
 # (about 6 minutes), then "install calibrate claims scaleout" on the same warm machine.
-# Stages: install info tests quick matmul energy calibrate claims scaleout
+# Stages: install info tests quick matmul energy windows cooldown calibrate claims scaleout
+# (windows: J/step against window length, ~90 s; cooldown: rest 0 vs 3 s, ~4 min; issue 14)
 # plotly is not on the device image: carry its wheel in .whl/ (see the device tool's README).
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-session}
 REF=reports/reference
 mkdir -p "$OUT" "$REF"
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(install info tests quick matmul energy calibrate claims scaleout)
+[ ${#stages[@]} -eq 0 ] && stages=(install info tests quick matmul energy windows cooldown calibrate claims scaleout)
 export PYTHONUNBUFFERED=1
 
 stage() {  # stage NAME COMMAND...: run, log, and say how it ended without stopping the others
@@ -40,10 +41,12 @@ for s in "${stages[@]}"; do
     matmul) stage matmul benchsuite run --device cuda --workload matmul --precision bf16,fp16,tf32,fp8 \
               --param m=8192 --param n=8192 --param k=8192 --out "$REF" --tag "reference: matmul 8192^3" ;;
     energy) stage energy python3 benchmarks/selfcheck/energy_crosscheck.py --seconds 30 --json "$OUT/energy.json" ;;
+    windows) stage windows python3 benchmarks/selfcheck/window_length.py --json "$OUT/windows.json" ;;
+    cooldown) stage cooldown python3 benchmarks/selfcheck/cooldown_check.py --json "$OUT/cooldown.json" ;;
     calibrate) stage calibrate python3 benchmarks/selfcheck/calibration_check.py --device cuda:0 ;;
     claims) stage claims benchsuite claims --device all --out "$REF" --format markdown ;;
     scaleout) stage scaleout env OUT="$REF" bash benchmarks/selfcheck/scaleout_gpu.sh ;;
-    *) echo "unknown stage $s (stages: install info tests quick matmul energy calibrate claims scaleout)"; exit 2 ;;
+    *) echo "unknown stage $s (stages: install info tests quick matmul energy windows cooldown calibrate claims scaleout)"; exit 2 ;;
   esac
 done
 tar -czf "$OUT/reference.tgz" "$REF" 2>/dev/null

@@ -43,18 +43,21 @@ class Telemetry:
 
     ``hz`` must be 1..1000. ``samples_path`` (optional) receives every row as CSV.
     ``enabled=False`` samples nothing and every summary says "telemetry disabled".
-    ``clock`` (monotonic seconds) and ``rapl_root`` (the powercap folder) are for tests.
+    ``clock`` (monotonic seconds), ``sleep`` (the windows' edge polling) and ``rapl_root``
+    (the powercap folder) are for tests.
     """
 
     def __init__(self, gpu_indices: list[int], *, hz: float = 20.0,
                  samples_path: Path | str | None = None, enabled: bool = True,
                  clock: Callable[[], float] = time.monotonic,
-                 rapl_root: Path | str = POWERCAP_ROOT) -> None:
+                 rapl_root: Path | str = POWERCAP_ROOT,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.gpu_indices = list(gpu_indices)
         self.hz = validate_hz(hz)
         self.samples_path = Path(samples_path) if samples_path is not None else None
         self.enabled = enabled
         self._clock = clock
+        self._sleep = sleep
         self._rapl_root = rapl_root
         self._sampler: Sampler | None = None
         self._idle: dict[TelemetryId, float | None] = {}
@@ -124,8 +127,9 @@ class Telemetry:
         self.stop()
 
     # -- measuring --------------------------------------------------------------------
-    def window(self, device: TelemetryId | str, case_id: str) -> Window:
-        """A window over ``device`` ("cpu" or "cuda:<NVML index>"); its summary is set on exit."""
+    def window(self, device: TelemetryId | str, case_id: str, align: bool = False) -> Window:
+        """A window over ``device`` ("cpu" or "cuda:<NVML index>"); its summary is set on exit.
+        ``align``: a GPU window's edges go on energy-counter updates (`Window`)."""
         tid = TelemetryId.parse(device)
         index = tid.index
         reason = self.device_reason(tid)
@@ -137,27 +141,29 @@ class Telemetry:
             return Window(str(tid), case_id, sampler=sampler, host=True,
                           idle_power_w=self._idle.get(tid), reason=reason,
                           rapl_reason=host.rapl.reason if host is not None else None,
-                          clock=self._clock)
+                          clock=self._clock, align=align, sleep=self._sleep)
         procs = (lambda: nvml.running_processes(index)) if reason is None else None
         return Window(str(tid), case_id, sampler=sampler, host=False,
                       idle_power_w=self._idle.get(tid), reason=reason, procs=procs,
-                      clock=self._clock)
+                      clock=self._clock, align=align, sleep=self._sleep)
 
-    def window_for(self, device: Any, label: str, also: Iterable[TelemetryId | str] = ()) -> Any:
+    def window_for(self, device: Any, label: str, also: Iterable[TelemetryId | str] = (),
+                   align: bool = False) -> Any:
         """The window of ``label`` on ``device`` (a `benchsuite.devices.Device`: anything with
         ``id`` and ``telemetry_id``), by its telemetry id, never by torch's number.
 
         A GPU that NVML could not be matched to (``telemetry_id`` None) gets a window that
         measures nothing and says so. ``also``: telemetry ids of other devices to window over
         the same span (on a node's local rank 0, the other local ranks' GPUs); their summaries
-        come back in the returned window's ``node_summaries``, keyed by id text.
+        come back in the returned window's ``node_summaries``, keyed by id text. ``align``: as
+        for `window`.
         """
         tid = device.telemetry_id
-        own = UnmatchedWindow(device.id) if tid is None else self.window(tid, label)
+        own = UnmatchedWindow(device.id) if tid is None else self.window(tid, label, align=align)
         others = [o for o in (TelemetryId.parse(d) for d in also) if o != tid]
         if not others:
             return own
-        return NodeWindows(own, {str(o): self.window(o, label) for o in dict.fromkeys(others)})
+        return NodeWindows(own, {str(o): self.window(o, label, align=align) for o in dict.fromkeys(others)})
 
     def latest(self, device: TelemetryId | str, max_age_s: float | None = None) -> dict[str, Any] | None:
         """The sampler's newest row for GPU ``device`` if under ``max_age_s`` old (default:
@@ -197,7 +203,7 @@ class Telemetry:
                 return self._idle[device]
         if self._sampler is None:
             self.start()
-        w = self.window(device, IDLE_CASE_ID)
+        w = self.window(device, IDLE_CASE_ID, align=True)  # idle by design: the wait changes nothing
         with w:
             if self._sampler is not None:
                 # Wait on the sampler's stop event: returns early if the sampler stops.

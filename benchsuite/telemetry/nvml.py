@@ -28,6 +28,7 @@ __all__ = [
     "handle",
     "device_static",
     "sample",
+    "energy_counter_j",
     "decode_throttle",
     "running_processes",
     "GPU_SAMPLE_FIELDS",
@@ -431,6 +432,13 @@ def sample(index: int, errors: list[str] | None = None) -> dict[str, Any]:
         "power_limit_w": _mw_to_w(f.get("nvmlDeviceGetEnforcedPowerLimit", h)),
         "throttle_mask": None if mask is None else int(mask),
     }
+
+
+def energy_counter_j(index: int) -> float | None:
+    """GPU ``index``'s total-energy counter in J: one NVML call, for polling a window's edges
+    (`benchsuite.telemetry.window.align_edges`); None where the chip has no counter."""
+    mj = query("nvmlDeviceGetTotalEnergyConsumption", handle(index))
+    return None if mj is None else mj / 1000.0
 
 
 def decode_throttle(mask: int | None) -> list[str]:

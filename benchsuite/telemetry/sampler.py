@@ -46,6 +46,7 @@ def validate_hz(hz: Any) -> float:
 
 
 GpuReader = Callable[..., dict[str, Any]]  # (index, errors=list) -> nvml.sample dict
+CounterReader = Callable[[int], "float | None"]  # index -> total energy J (nvml.energy_counter_j)
 
 
 class _Core:
@@ -54,13 +55,14 @@ class _Core:
     def __init__(self, gpu_indices: list[int], hz: float, samples_path: Path | None,
                  clock: Callable[[], float], wall_clock: Callable[[], float],
                  gpu_reader: GpuReader, host: HostSampler | None,
-                 flush_interval_s: float) -> None:
+                 flush_interval_s: float, counter_reader: CounterReader) -> None:
         self.gpu_indices = list(gpu_indices)
         self.hz = hz
         self.samples_path = samples_path
         self.clock = clock
         self.wall_clock = wall_clock
         self.gpu_reader = gpu_reader
+        self.counter_reader = counter_reader
         self.host = host
         self.flush_interval_s = flush_interval_s
         self.lock = threading.Lock()
@@ -217,7 +219,8 @@ class Sampler:
                  samples_path: Path | str | None = None, host: bool | HostSampler = True,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time,
-                 gpu_reader: GpuReader | None = None, flush_interval_s: float = 1.0) -> None:
+                 gpu_reader: GpuReader | None = None, flush_interval_s: float = 1.0,
+                 counter_reader: CounterReader | None = None) -> None:
         hz = validate_hz(hz)
         if host is True:
             host_sampler: HostSampler | None = HostSampler()
@@ -227,7 +230,7 @@ class Sampler:
             host_sampler = host
         self._core = _Core(gpu_indices, hz, Path(samples_path) if samples_path else None,
                            clock, wall_clock, gpu_reader or nvml.sample, host_sampler,
-                           flush_interval_s)
+                           flush_interval_s, counter_reader or nvml.energy_counter_j)
         self._finalizer: weakref.finalize | None = None
         self._label_seq = 0
 
@@ -289,6 +292,23 @@ class Sampler:
         ``cpu=False`` leaves psutil's CPU-% reference to the thread's own ticks.
         """
         return self._core.read(device, self._core.label, cpu=cpu)
+
+    def read_counter(self, device: str) -> tuple[float, float] | None:
+        """(t_s, total energy J) of GPU ``device`` read now, in the caller's thread (not stored):
+        one NVML call, for polling a window's edges. None for the host, a GPU without a
+        counter, or a failed read (counted as an error)."""
+        core = self._core
+        index = TelemetryId.parse(device).index if device != HOST_DEVICE else None
+        if index is None:
+            return None
+        a = core.clock()
+        try:
+            energy = core.counter_reader(index)
+        except Exception as exc:  # a failed edge read must not fail the case
+            core.error(f"{device}: energy counter: {type(exc).__name__}: {exc}")
+            return None
+        b = core.clock()
+        return None if energy is None else ((a + b) / 2 - core.t0, energy)
 
     def latest(self, device: str) -> dict[str, Any] | None:
         """The newest stored row of ``device`` (scanned from the end: cheap on a long run)."""

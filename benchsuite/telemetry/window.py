@@ -1,9 +1,12 @@
 """A telemetry window: one device over one span of time, summarised into a flat dict.
 
-The runner opens a window after warm-up and closes it after the timed steps (after
-synchronising the device). At open and close the window reads the device itself, in the
-caller's thread, so the energy counter is read exactly at the window's edges and the
-power trace has a point at each edge; the sampler's rows fill the inside.
+The runner opens a window when warm-up ends and closes it once the last timed steps are
+launched (`benchsuite.timing`: the device still has work queued at both edges). At open and
+close the window reads the device itself, in the caller's thread, so the power trace has a
+point at each edge; the sampler's rows fill the inside. A GPU's edges are put on updates of
+its energy counter (`align_edges`): the counter (updated every 100 ms on an H100) is read at
+about 1 kHz until it changes, and the edge is the instant it changed, so the energy between
+the edges is exact instead of stale by 0-100 ms at each end.
 
 Energy: the GPU's total-energy counter (Volta and newer) where it exists and advanced
 ("counter"), else the trapezoid integral of sampled power ("integrated-power"); both are
@@ -15,19 +18,37 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from typing import Any, Callable, Iterable
 
 from .nvml import SLOWING_REASONS, THROTTLE_REASONS, decode_throttle
 
-__all__ = ["Window", "UnmatchedWindow", "NodeWindows", "unmatched_note", "summarize_gpu", "summarize_host", "MIN_WINDOW_S", "MIN_SAMPLES",
-           "MISMATCH_TOLERANCE", "THROTTLED_SHARE_THRESHOLD", "GPU_SUMMARY_FIELDS", "HOST_SUMMARY_FIELDS"]
+__all__ = ["Window", "UnmatchedWindow", "NodeWindows", "unmatched_note", "summarize_gpu", "summarize_host",
+           "align_edges", "min_window_s", "MIN_WINDOW_S", "MIN_SAMPLES", "EDGE_POLL_S", "EDGE_WAIT_S",
+           "ALIGNED", "MISMATCH_TOLERANCE", "THROTTLED_SHARE_THRESHOLD", "GPU_SUMMARY_FIELDS",
+           "HOST_SUMMARY_FIELDS"]
 
-# NVML power readings are updated every ~20-100 ms and nvmlDeviceGetPowerUsage is a 1 s
-# moving average on Ampere and newer (NVML API reference, nvmlDeviceGetPowerUsage);
-# "Part-time Power Measurements: nvidia-smi's Lack of Attention" (arXiv 2312.02741)
-# shows short runs misreport energy and recommends measuring for several seconds.
-# Below this a window is flagged "short-window".
-MIN_WINDOW_S = 5.0
+#: A window's edges are polled on the energy counter this often (1 kHz: an edge is 0-1 ms late).
+EDGE_POLL_S = 0.001
+#: ... for at most this long: 1.5 counter periods (100 ms on an H100: every update of the
+#: 2026-11-25 runs fits one 100.0 ms grid). No change by then: the edge is read as it is.
+EDGE_WAIT_S = 0.15
+#: ``energy_edges`` of a window whose two edges sit on counter updates.
+ALIGNED = "counter-update"
+
+#: Below this many seconds a window is flagged "short-window": its energy may be more than
+#: 1 % off. Per way of measuring it (H100 runs of 2026-11-25, issue 14):
+#: - "counter-aligned": edges on counter updates. The counter's own error is then < 0.2 %
+#:   of 1 s (1 mJ steps, 1 kHz poll); what is left is the load: at the power cap the ~1 Hz
+#:   oscillation makes 0.5 s windows' mean power differ by up to 4 % (p95 3.4 % in J/step),
+#:   1 s windows by <= 1 % (J/step max 0.62 %). 1.0 s.
+#: - "counter": edges read as they come; each is 0-100 ms stale, so 95 % of windows are within
+#:   1 % only from 7.8 s on (8.0 s; at 5 s, 1 window in 4 is not).
+#: - "integrated-power": sampled power integrated; 5 s windows agreed with the counter to a
+#:   median 0.4-0.7 % (max 2.7 %), shorter ones to -10..+11 %; NVML's power average also lags
+#:   (arXiv 2312.02741, "Part-time Power Measurements"). 5.0 s.
+#: - "rapl": host RAPL was not measured (the VM had none); kept at 5.0 s.
+MIN_WINDOW_S = {"counter-aligned": 1.0, "counter": 8.0, "integrated-power": 5.0, "rapl": 5.0}
 #: Fewer in-window sampler rows than this is flagged "few-samples".
 MIN_SAMPLES = 10
 #: Counter and integral further apart than this (relative) is flagged.
@@ -40,8 +61,8 @@ GPU_SUMMARY_FIELDS: tuple[str, ...] = (
     "device", "case_id", "energy_j", "energy_method", "energy_counter_j",
     "energy_integrated_j", "power_mean_w", "power_max_w", "power_source", "idle_power_w",
     "active_energy_j", "mem_used_peak_bytes", "util_gpu_mean_pct", "util_mem_mean_pct",
-    "sm_clock_mean_mhz", "mem_clock_mean_mhz", "temp_max_c", "temp_start_c",
-    "throttle_reasons", "throttle_slowing_reasons", "throttled_share", "other_pids", "window_s", "samples",
+    "sm_clock_mean_mhz", "mem_clock_mean_mhz", "temp_max_c", "temp_start_c", "temp_end_c",
+    "energy_edges", "throttle_reasons", "throttle_slowing_reasons", "throttled_share", "other_pids", "window_s", "samples",
     "achieved_hz", "quality_flags", "not_measured", "telemetry_note",
 )
 HOST_SUMMARY_FIELDS: tuple[str, ...] = (
@@ -95,9 +116,17 @@ def _finish(summary: dict[str, Any], not_measured: dict[str, str],
     return summary
 
 
-def _window_flags(window_s: float, rows: list[Row]) -> list[str]:
+def min_window_s(method: str | None, aligned: bool = False) -> float:
+    """The `MIN_WINDOW_S` threshold for an energy ``method`` ("counter", "integrated-power",
+    "rapl"; None: no energy, as for integrated power) and whether the edges were ``aligned``."""
+    if method == "counter":
+        return MIN_WINDOW_S["counter-aligned" if aligned else "counter"]
+    return MIN_WINDOW_S.get(method or "integrated-power", MIN_WINDOW_S["integrated-power"])
+
+
+def _window_flags(window_s: float, rows: list[Row], threshold_s: float) -> list[str]:
     flags = []
-    if window_s < MIN_WINDOW_S:
+    if window_s < threshold_s:
         flags.append("short-window")
     if len(rows) < MIN_SAMPLES:
         flags.append("few-samples")
@@ -126,19 +155,20 @@ def summarize_gpu(rows: list[Row], *, device: str, case_id: str, t_open: float,
                   t_close: float, open_row: Row | None, close_row: Row | None,
                   idle_power_w: float | None = None, pids: list[int] | None = None,
                   own_pid: int | None = None, reason: str | None = None,
-                  new_errors: int = 0) -> dict[str, Any]:
+                  new_errors: int = 0, aligned: bool = False) -> dict[str, Any]:
     """Summary of a GPU window from sampler ``rows`` inside [t_open, t_close].
 
     ``open_row``/``close_row`` are the readings taken at the edges (their ``energy_j``
-    is the counter); ``pids`` the compute PIDs seen on the GPU during the window (None:
-    not supported); ``reason`` set means nothing could be measured (e.g. no NVML).
+    is the counter); ``aligned``: both edges sit on counter updates (`align_edges`), and
+    t_open/t_close are those instants; ``pids`` the compute PIDs seen on the GPU during the
+    window (None: not supported); ``reason`` set means nothing could be measured (e.g. no NVML).
     """
     window_s, inside, points = _span(rows, t_open, t_close, open_row, close_row)
     if reason is not None:
         return _unmeasured(GPU_SUMMARY_FIELDS, device, case_id, window_s, reason, idle_power_w)
     not_measured: dict[str, str] = {}
     notes: list[str] = []
-    flags = _window_flags(window_s, inside)
+    flags: list[str] = []
 
     # Energy: counter read at the edges, and the integral of sampled power.
     counter_j = None
@@ -172,6 +202,8 @@ def summarize_gpu(rows: list[Row], *, device: str, case_id: str, t_open: float,
         if abs(counter_j - integrated_j) > MISMATCH_TOLERANCE * max(abs(counter_j),
                                                                      abs(integrated_j)):
             flags.append("counter-integration-mismatch")
+    aligned = aligned and method == "counter"
+    flags[:0] = _window_flags(window_s, inside, min_window_s(method, aligned))
 
     powers = _values(points, "power_w")
     power_mean_w = energy_j / window_s if energy_j is not None and window_s > 0 else _mean(powers)
@@ -233,6 +265,8 @@ def summarize_gpu(rows: list[Row], *, device: str, case_id: str, t_open: float,
         "mem_clock_mean_mhz": _mean(_values(inside, "mem_clock_mhz")),
         "temp_max_c": max(temps) if temps else None,
         "temp_start_c": open_row.get("temp_c") if open_row else None,
+        "temp_end_c": close_row.get("temp_c") if close_row else None,
+        "energy_edges": (ALIGNED if aligned else "read") if counter_j is not None else None,
         "throttle_reasons": reasons,
         "throttle_slowing_reasons": slowing,
         "throttled_share": share,
@@ -258,7 +292,7 @@ def summarize_host(rows: list[Row], *, device: str, case_id: str, t_open: float,
     if reason is not None:
         return _unmeasured(HOST_SUMMARY_FIELDS, device, case_id, window_s, reason, idle_power_w)
     not_measured: dict[str, str] = {}
-    flags = _window_flags(window_s, inside)
+    flags = _window_flags(window_s, inside, min_window_s("rapl"))
     if new_errors:
         flags.append("sampler-errors")
 
@@ -302,10 +336,48 @@ def summarize_host(rows: list[Row], *, device: str, case_id: str, t_open: float,
     return _finish(summary, not_measured, [])
 
 
+def align_edges(readers: list[Callable[[], tuple[float, float] | None] | None],
+                sleep: Callable[[float], None], poll_s: float = EDGE_POLL_S,
+                wait_s: float = EDGE_WAIT_S) -> list[tuple[float, float] | None]:
+    """Each energy counter's next update: (instant, value after it) per reader, or None.
+
+    A reader returns (t_s, counter J) or None (no counter). The readers are polled together
+    every ``poll_s`` until each counter has changed or ``wait_s`` has passed since its first
+    read; the instant is the midpoint between the last read of the old value and the first
+    of the new one (a 1 kHz poll puts it within 0.5 ms). The device must be kept busy
+    meanwhile (`benchsuite.timing` queues work before a window's edges are read).
+    """
+    state: list[list[Any] | None] = []
+    for read in readers:
+        got = read() if read is not None else None
+        state.append([got[0], got[1], got[0]] if got is not None else None)  # t_prev, e_prev, t_first
+    found: list[tuple[float, float] | None] = [None] * len(readers)
+    pending = [i for i, st in enumerate(state) if st is not None]
+    while pending:
+        sleep(poll_s)
+        for i in list(pending):
+            st, got = state[i], readers[i]()  # type: ignore[misc]
+            if got is None:
+                pending.remove(i)
+                continue
+            t, e = got
+            if e != st[1]:
+                found[i] = ((st[0] + t) / 2, e)
+                pending.remove(i)
+            elif t - st[2] >= wait_s:
+                pending.remove(i)
+            else:
+                st[0] = t
+    return found
+
+
 class Window:
     """Context manager around the timed steps of one case on one device.
 
     After ``__exit__`` (also on an exception), :attr:`summary` holds the summary dict.
+    ``align``: put the edges on energy-counter updates (`align_edges`); only for a caller that
+    keeps the device running its load while an edge is read (`benchsuite.timing.measure`
+    does), else the wait for an update would measure an idle device.
     Made by :meth:`benchsuite.telemetry.Telemetry.window`; ``sampler`` None or ``reason``
     set gives a not-measured summary that still has ``window_s``.
     """
@@ -314,7 +386,8 @@ class Window:
                  idle_power_w: float | None = None, reason: str | None = None,
                  rapl_reason: str | None = None,
                  procs: Callable[[], list[int] | None] | None = None,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None,
+                 align: bool = False, sleep: Callable[[float], None] = time.sleep) -> None:
         self.device = device
         self.case_id = case_id
         self.summary: dict[str, Any] | None = None
@@ -326,6 +399,8 @@ class Window:
         self._rapl_reason = rapl_reason
         self._procs = procs
         self._clock = clock
+        self.align, self.sleep = align, sleep
+        self._aligned: list[bool] = []
         self._token: int | None = None
         self._pids: set[int] | None = set()
         self._errors0 = 0
@@ -336,11 +411,24 @@ class Window:
         assert self._clock is not None
         return self._clock()
 
-    def _edge(self) -> tuple[float, Row | None]:
-        """Read the device at the edge of the window; returns (t_s, row or None)."""
+    def counter_reader(self) -> Callable[[], tuple[float, float] | None] | None:
+        """What `align_edges` polls for this window: its GPU's energy counter (None: edges not
+        to be aligned, a host window, or nothing to measure)."""
+        if not self.align or self._sampler is None or self._reason is not None or self._host:
+            return None
+        sampler, device = self._sampler, self._row_device
+        return lambda: sampler.read_counter(device)
+
+    def _edge(self, aligned: tuple[float, float] | None = None) -> tuple[float, Row | None]:
+        """Read the device at the edge of the window; returns (t_s, row or None). With
+        ``aligned`` (a counter update's instant and value) the edge is that instant."""
+        self._aligned.append(aligned is not None)
         if self._sampler is None or self._reason is not None:
             return self._now(), None
         row = self._sampler.read_now(self._row_device)
+        if aligned is not None:
+            t, energy = aligned
+            return t, {**(row or {}), "t_s": t, "energy_j": energy}
         return (row["t_s"] if row is not None else self._now()), row
 
     def _collect_pids(self) -> None:
@@ -356,15 +444,23 @@ class Window:
             self._pids.update(pids)
 
     def __enter__(self) -> "Window":
+        return self.open(align_edges([self.counter_reader()], self.sleep)[0])
+
+    def open(self, aligned: tuple[float, float] | None = None) -> "Window":
+        """Open the window (at a counter update when ``aligned`` is one: `align_edges`)."""
         if self._sampler is not None:
             self._token = self._sampler.push_label(self.case_id)
             self._errors0 = self._sampler.errors
         self._collect_pids()
-        self._t_open, self._open_row = self._edge()
+        self._t_open, self._open_row = self._edge(aligned)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        t_close, close_row = self._edge()
+        self.close(align_edges([self.counter_reader()], self.sleep)[0])
+
+    def close(self, aligned: tuple[float, float] | None = None) -> None:
+        """Close the window and set `summary` (at a counter update when ``aligned`` is one)."""
+        t_close, close_row = self._edge(aligned)
         self._collect_pids()
         rows: list[Row] = []
         new_errors = 0
@@ -380,7 +476,8 @@ class Window:
             self.summary = summarize_host(rows, rapl_reason=self._rapl_reason, **common)
         else:
             pids = sorted(self._pids) if self._pids is not None and self._procs else None
-            self.summary = summarize_gpu(rows, pids=pids, **common)
+            self.summary = summarize_gpu(rows, pids=pids, aligned=all(self._aligned[-2:]) and len(self._aligned) >= 2,
+                                         **common)
 
 
 def unmatched_note(device_id: str) -> str:
@@ -401,20 +498,37 @@ class UnmatchedWindow(contextlib.nullcontext):
                                         "not_measured": {"energy_j": note}, "quality_flags": []}
 
 
-class NodeWindows(contextlib.ExitStack):
+class NodeWindows:
     """One case's own window and, on a node's local rank 0, a window per other local rank's
-    device (``others``: {telemetry id text: window}), opened and closed together."""
+    device (``others``: {telemetry id text: window}), opened and closed together: their
+    counters are polled together (`align_edges`), so N GPUs cost one counter period per edge."""
 
     def __init__(self, own: Any, others: dict[str, Any]) -> None:
-        super().__init__()
         self.own, self.others = own, others
 
+    def _windows(self) -> list[Any]:
+        return [self.own, *self.others.values()]
+
+    def _aligned(self) -> list[tuple[float, float] | None]:
+        windows = self._windows()
+        readers = [getattr(w, "counter_reader", lambda: None)() for w in windows]
+        sleep = next((w.sleep for w in windows if hasattr(w, "sleep")), time.sleep)
+        return align_edges(readers, sleep)
+
     def __enter__(self) -> "NodeWindows":
-        super().__enter__()
-        self.enter_context(self.own)
-        for window in self.others.values():
-            self.enter_context(window)
+        for window, aligned in zip(self._windows(), self._aligned()):
+            if hasattr(window, "open"):
+                window.open(aligned)
+            else:
+                window.__enter__()
         return self
+
+    def __exit__(self, *exc: object) -> None:
+        for window, aligned in zip(self._windows(), self._aligned()):
+            if hasattr(window, "close"):
+                window.close(aligned)
+            else:
+                window.__exit__(*exc)
 
     @property
     def summary(self) -> dict[str, Any] | None:

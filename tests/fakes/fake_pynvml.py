@@ -11,7 +11,8 @@ after the test, as the autouse fixture in tests/telemetry/conftest.py does)::
 
 A ``FakeGpu``'s power is a constant or a function of seconds since the fake was made;
 its total-energy counter advances by that power over (real or injected) time, exactly
-for a constant and in 1 ms midpoint steps for a trace. Capabilities are switched off
+for a constant and in 1 ms midpoint steps for a trace; with ``counter_period_s`` it
+changes only at updates every that many seconds, as a real one does (100 ms on an H100). Capabilities are switched off
 with ``energy_counter=False``, ``instant_power=False``, ``unsupported={"nvmlDevice…"}``,
 ``errors={"nvmlDevice…": NVML_ERROR_NO_PERMISSION}``; ``init_error`` makes nvmlInit fail;
 ``missing`` removes functions from the module (an older pynvml).
@@ -19,6 +20,7 @@ with ``energy_counter=False``, ``instant_power=False``, ``unsupported={"nvmlDevi
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -109,6 +111,10 @@ class FakeGpu:
     energy_counter: bool = True
     stall_counter: bool = False          # counter exists but never advances
     counter_scale: float = 1.0           # counter reads this × the true energy
+    # The counter updates only every counter_period_s (an H100's: 0.1 s), at
+    # counter_phase_s + k × period; None: it follows every read.
+    counter_period_s: float | None = None
+    counter_phase_s: float = 0.0
     instant_power: bool = True           # NVML_FI_DEV_POWER_INSTANT field supported
     unsupported: set[str] = field(default_factory=set)   # function names -> NOT_SUPPORTED
     errors: dict[str, int] = field(default_factory=dict)  # function names -> error code
@@ -304,8 +310,11 @@ class FakePynvml(types.ModuleType):
         g = self._gpu(h)
         if not g.energy_counter:
             raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+        t = self.now()
+        if g.counter_period_s:  # the value of the last update at or before t
+            t = g.counter_phase_s + math.floor((t - g.counter_phase_s) / g.counter_period_s) * g.counter_period_s
         with self.lock:
-            mj = g.advance(self.now())
+            mj = g.advance(max(t, 0.0))
         if g.stall_counter:
             mj = 0.0
         return int(g.energy_base_mj + mj * g.counter_scale)

@@ -20,7 +20,7 @@ class RecordingTelemetry:
         self.gpu_indices, self.windows, self.hz = list(gpu_indices), [], hz
         RecordingTelemetry.made.append(self)
 
-    def window(self, device, case_id):
+    def window(self, device, case_id, align=False):
         self.windows.append(str(device))
         window = contextlib.nullcontext()
         window.summary = {"device": str(device), "energy_j": 5.0, "energy_method": "counter",

@@ -31,7 +31,12 @@ def scaled_run(source: str | Path, parent: str | Path, factor: float, suffix: st
             record["run_id"] = run_id
             record["tag"] = f"step times x {factor:g} (doctored for a test)"
         if record.get("record") == "case" and record.get("timing"):
-            record["timing"] = {**record["timing"], "times_s": [t * factor for t in record["timing"]["times_s"]]}
+            timing = dict(record["timing"])
+            for key in ("times_s", "block_times_s", "span_s"):  # schema 1 or 2
+                if key in timing:
+                    timing[key] = [t * factor for t in timing[key]] if isinstance(timing[key], list) \
+                        else timing[key] * factor
+            record["timing"] = timing
             metrics = dict(record.get("metrics") or {})
             for key in _SLOWER:
                 if metrics.get(key) is not None:

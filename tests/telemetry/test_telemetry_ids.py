@@ -44,7 +44,7 @@ class Recording(Telemetry):
         super().__init__([], enabled=False)
         self.opened: list[str] = []
 
-    def window(self, device, case_id):
+    def window(self, device, case_id, align=False):
         self.opened.append(str(device))
         window = contextlib.nullcontext()
         window.summary = {"device": str(device), "energy_j": 5.0}

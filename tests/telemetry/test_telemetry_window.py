@@ -55,7 +55,7 @@ def test_long_clean_window_has_no_flags():
 
 def test_short_window_and_few_samples():
     s = gpu_summary(trace(0.3))
-    assert MIN_WINDOW_S == 5.0
+    assert MIN_WINDOW_S["counter"] == 8.0  # per method now (issue 14): unaligned counter edges
     assert "short-window" in s["quality_flags"] and "few-samples" in s["quality_flags"]
 
 
@@ -199,14 +199,18 @@ def test_stalled_counter_and_other_process_through_facade(monkeypatch, tmp_path)
 
 
 def test_measure_idle_and_active_energy(monkeypatch, tmp_path):
+    # Idle power is measured between counter updates (aligned edges, polled every 1 ms in real
+    # time): on a loaded 2-core box a poll can come a few ms late, a few % of a 0.3 s window.
+    # How exactly the edges sit is tested with an injected clock in test_window_edges.py.
     install(monkeypatch, [FakeGpu(power_w=60.0)])
     with Telemetry([0], hz=200, rapl_root=tmp_path) as tel:
-        idle = tel.measure_idle("cuda:0", seconds=0.1)
-        assert idle == pytest.approx(60.0, rel=0.01)
+        idle = tel.measure_idle("cuda:0", seconds=0.3)
+        assert idle == pytest.approx(60.0, rel=0.05)
         assert tel.measure_idle("cuda:0", seconds=30.0) == idle   # cached: returns at once
         s = run_window(tel, "cuda:0", ticks=10)
     assert s["idle_power_w"] == idle
-    assert s["active_energy_j"] == pytest.approx(0.0, abs=0.01 * s["energy_j"])
+    assert s["active_energy_j"] == pytest.approx(s["energy_j"] - idle * s["window_s"])
+    assert abs(s["active_energy_j"]) <= 0.05 * s["energy_j"]
 
 
 def test_nvml_unavailable_still_samples_host(monkeypatch, tmp_path):
