@@ -54,9 +54,9 @@ def test_plotly_js_is_inlined_once_and_nothing_is_fetched(hostile_page):
 
 
 def test_sections_with_and_without_telemetry(hostile_page):
-    for title in ("Every case", "Throughput against batch size", "Throughput per watt and energy per sample",
-                  "% of datasheet peak", "Pareto view", "over time", "Skipped, out-of-memory and failed cases",
-                  "Hardware comparison"):
+    for title in ("Every case", "Throughput against batch size", "Energy efficiency",
+                  "% of datasheet peak", "Throughput against energy per sample", "over time",
+                  "Skipped, out-of-memory and failed cases", "Hardware comparison", "Quality flags"):
         assert title in hostile_page
     assert "not measured" in hostile_page  # the CPU run has no energy
     assert "bs-timeline-select" in hostile_page and hostile_page.count('id="bs-timeline"') == 1
@@ -138,10 +138,14 @@ def test_timeline_entries_per_case_and_whole_run(tmp_path):
     ok_cases = df[df["status"] == "ok"]["id"].tolist()
     assert labels == ["r · whole run (cuda:0)"] + [f"r · {c}" for c in ok_cases]
     case = entries[1]
-    assert set(case["series"]) == {"power_w", "util_gpu_pct", "util_mem_pct", "mem_used_bytes", "sm_clock_mhz",
-                                   "mem_clock_mhz", "cpu_util_pct", "rss_bytes"}
-    # The fixture samples GPU and host rows at the same instants: one shared time array, from 0.
-    assert len(case["times"]) == 1 and case["times"][0][0] == 0.0
+    assert set(case["series"]) == {"power_w", "power_limit_w", "util_gpu_pct", "util_mem_pct", "mem_used_bytes",
+                                   "sm_clock_mhz", "mem_clock_mhz", "temp_c", "cpu_util_pct", "rss_bytes"}
+    # The fixture samples GPU and host rows at the same instants: one shared time array, from 0;
+    # the power limit (the run header's 700 W) is a flat line over the same span.
+    assert {v["ti"] for c, v in case["series"].items() if c != "power_limit_w"} == {0}
+    assert case["times"][0][0] == 0.0
+    limit = case["series"]["power_limit_w"]
+    assert limit["y"] == [700.0, 700.0] and case["times"][limit["ti"]] == [0.0, case["times"][0][-1]]
     assert len(case["series"]["power_w"]["y"]) == 30
     assert max(case["series"]["mem_used_bytes"]["y"]) <= 2.0  # GiB
 
