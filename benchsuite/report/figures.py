@@ -151,7 +151,14 @@ def batch_ticks(values: Any) -> tuple[list[int], list[str]]:
         lo, hi = int(math.floor(math.log2(sizes[0]))), int(math.ceil(math.log2(sizes[-1])))
         step = math.ceil((hi - lo + 1) / MAX_TICKS)
         sizes = [2**k for k in range(lo, hi + 1, step)]
-    return sizes, [str(v) if v < 100_000 else f"{v / 1e6:.3g}M" if v >= 1e6 else f"{v / 1e3:.3g}k" for v in sizes]
+    return sizes, [_batch_text(v) for v in sizes]
+
+
+def _batch_text(size: int) -> str:
+    """An integer tick label: ``4096``; a power of two from 2^17 up as ``2<sup>17</sup>`` (short)."""
+    if size >= 2**17 and size & (size - 1) == 0:
+        return f"2<sup>{size.bit_length() - 1}</sup>"
+    return str(size) if size < 100_000 else f"{size:,}"
 
 
 def _variant(row: Any) -> str:
@@ -210,7 +217,7 @@ def _faceted(df: pd.DataFrame, column: str, per: str, title: str) -> go.Figure |
         unit = units[key]
         by_batch = "batch_size" in part.columns and _num(part["batch_size"]).notna().all()
         for (device, precision), sub in part.groupby(["_device", "precision"], sort=True):
-            sub = sub.assign(_x=_num(sub["batch_size"]) if by_batch else [_variant(r) for _, r in sub.iterrows()])
+            sub = sub.assign(_x=_num(sub["batch_size"]) if by_batch else [_variant({"id": i}) for i in sub["id"]])
             sub = sub.sort_values("_x")
             fig.add_trace(go.Scatter(
                 x=sub["_x"].tolist(), y=_num(sub[column]).tolist(), mode="lines+markers", showlegend=False,

@@ -44,6 +44,18 @@ def is_red(row: Any) -> bool:
     return any(f in RED for f in case_flags(row))
 
 
+def frame_flags(df: Any) -> list[list[str]]:
+    """`case_flags` of every row of a results DataFrame, in row order."""
+    if "quality_flags" not in getattr(df, "columns", ()):
+        return [[] for _ in range(len(df))]
+    return [[str(f) for f in v] if isinstance(v, (list, tuple)) else [] for v in df["quality_flags"]]
+
+
+def red_rows(df: Any) -> list[bool]:
+    """`is_red` of every row of a results DataFrame, in row order."""
+    return [any(f in RED for f in flags) for flags in frame_flags(df)]
+
+
 def explain(flag: str) -> str:
     """What ``flag`` means; a flag not in `GLOSSARY` says so."""
     return GLOSSARY.get(flag, "not described (a flag from a newer benchsuite?)")

@@ -65,6 +65,15 @@ def _name(row: Any) -> str:
     return str(name) if isinstance(name, str) and name else str(row.get("device"))
 
 
+def _names(df: pd.DataFrame) -> pd.Series:
+    """`_name` of every row: the device name, else the device id."""
+    device = df["device"].astype(str) if "device" in df.columns else pd.Series("", index=df.index)
+    if "device_name" not in df.columns:
+        return device
+    name = df["device_name"]
+    return name.where(name.notna() & (name.astype(str) != ""), device).astype(str)
+
+
 def _is_gpu(row: Any) -> bool:
     return str(row.get("device", "")).startswith("cuda")
 
@@ -135,8 +144,10 @@ def devices(df: pd.DataFrame) -> list[str]:
     """The device models of the runs, GPUs first: those with ok cases, else those in the headers."""
     names: dict[str, bool] = {}
     if not df.empty and "status" in df.columns:
-        for _, row in df[df["status"] == "ok"].iterrows():
-            names.setdefault(_name(row), _is_gpu(row))
+        ok = df[df["status"] == "ok"]
+        gpu = ok["device"].astype(str).str.startswith("cuda") if "device" in ok.columns else [False] * len(ok)
+        for name, is_gpu in zip(_names(ok), gpu):
+            names.setdefault(name, bool(is_gpu))
     if not names:
         for h in _headers(df):
             for dev in h.get("devices") or []:
@@ -170,7 +181,7 @@ def title(df: pd.DataFrame) -> str:
 def headline(df: pd.DataFrame, name: str) -> dict[str, Any]:
     """The headline figures of device model ``name`` as data (see the module docstring)."""
     headers = _headers(df)
-    mine = df[[_name(r) == name for _, r in df.iterrows()]] if not df.empty else df
+    mine = df[(_names(df) == name).to_numpy()] if not df.empty else df
     ok = mine[mine["status"] == "ok"] if "status" in mine.columns else mine.iloc[0:0]
     several_runs = "run_id" in df.columns and df["run_id"].nunique() > 1
     facts = _device_facts(headers, name)
@@ -180,7 +191,7 @@ def headline(df: pd.DataFrame, name: str) -> dict[str, Any]:
         "status": mine["status"].value_counts().to_dict() if "status" in mine.columns else {},
         "power_limits_w": power_limits(headers, name), "memory_bytes": facts.get("memory_bytes"),
         "datasheet": (facts.get("datasheet") or {}).get("model"),
-        "red": int(sum(glossary.is_red(r) for _, r in mine.iterrows())),
+        "red": int(sum(glossary.red_rows(mine))),
     }
     compute = []
     for precision, part in ok.groupby("precision", sort=False) if len(ok) else []:
@@ -205,6 +216,8 @@ def headline(df: pd.DataFrame, name: str) -> dict[str, Any]:
                      "frugal_where": None if frugal is None else _where(frugal, several_runs)})
     out["throughput"] = rows
     out["power"] = _power(ok, out["power_limits_w"])
+    notes = ok["telemetry_note"].dropna().astype(str) if "telemetry_note" in ok.columns else pd.Series(dtype=str)
+    out["power_note"] = notes.value_counts().index[0] if len(notes) else None  # why power was not measured
     return out
 
 
@@ -297,8 +310,8 @@ def power_sentence(h: dict[str, Any]) -> str:
     """Where the power sat, in words."""
     p = h["power"]
     if p is None:
-        return ("Power: not measured (no NVML reading)." if h["gpu"] else
-                "Power: not measured (no RAPL energy counter was readable on this host).")
+        why = h.get("power_note") or ("no NVML power reading" if h["gpu"] else "no RAPL energy counter was readable")
+        return f"Power: not measured ({why})."
     spread = (f"{sig(p['min_w'])}–{sig(p['max_w'])} W, median {sig(p['median_w'])} W"
               if p["cases"] > 1 else f"{sig(p['median_w'])} W")
     text = f"Power: mean per case {spread}"

@@ -179,8 +179,8 @@ def _hardware(frame: pd.DataFrame, devices: list[str], base: str | None) -> str:
 def _glossary(df: pd.DataFrame) -> str:
     """The quality flags: each flag's meaning, with how many cases of these runs carry it."""
     counts: dict[str, int] = {}
-    for _, row in df.iterrows():
-        for flag in glossary.case_flags(row):
+    for flags in glossary.frame_flags(df):
+        for flag in flags:
             counts[flag] = counts.get(flag, 0) + 1
     names = list(glossary.GLOSSARY) + [f for f in counts if f not in glossary.GLOSSARY]
     items = []
@@ -243,8 +243,9 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
     warnings = [p for p in problems or [] if not any(p in (r.get("problems") or []) for r in runs)]
     comparability = [f"Comparability: {line}" for line in fingerprint.warning_lines(runs, gpus_paired=False)] \
         if len(runs) > 1 else []
-    frame, devices, base = hardware.hardware(df, baseline) if not df.empty else (pd.DataFrame(), [], None)
-    if len(runs) > 1 or len(devices) > 1:
+    ok = df[df["status"] == "ok"] if "status" in df.columns else df.iloc[0:0]
+    if len(runs) > 1 or hardware.device_labels(ok).nunique() > 1:
+        frame, devices, base = hardware.hardware(df, baseline)
         body = "".join(f'<p class="bs-warn">{escape(w)}</p>' for w in comparability)
         body += _hardware(frame, devices, base) if len(devices) else "<p>No successful cases to compare.</p>"
         page.add("hardware", "Hardware comparison", body)
@@ -278,7 +279,7 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
         page.add("bandwidth", "Collective bandwidth", _figure(scaling.bandwidth_figure(bandwidth), "bs-bandwidth"))
     page.add("timeline", "Power, clocks and temperature over time",
              _timelines(figures.timeline_data(samples, df), samples))
-    red = [("bs-red" if glossary.is_red(row) else "") for _, row in df.iterrows()] if not df.empty else []
+    red = ["bs-red" if r else "" for r in glossary.red_rows(df)]
     page.add("cases", "Every case", _scroll(html_table(cases.cases(df), row_classes=red)))
     bad = cases.not_run(df)
     page.add("not-run", "Skipped, out-of-memory and failed cases",

@@ -138,7 +138,8 @@ def scaling_figure(frame: pd.DataFrame):
     fig.update_xaxes(title_text="world size (ranks)")
     fig.update_yaxes(title_text="samples/s", tickformat="~s", row=1, col=1)
     fig.update_yaxes(title_text="throughput at N ÷ (N × throughput at 1)", row=1, col=2)
-    fig.update_layout(title="Scaling: global throughput and efficiency against ranks", template="plotly_white",
+    fig.update_layout(title=dict(text="Scaling: global throughput and efficiency against ranks", x=0, xanchor="left"),
+                      template="plotly_white",
                       height=480, showlegend=True, legend=_LEGEND, margin=dict(l=60, r=20, t=70, b=40))
     return fig
 
@@ -163,6 +164,8 @@ def bandwidth_figure(frame: pd.DataFrame, metric: str | None = None):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    from benchsuite.report.figures import log_ticks
+
     if metric not in (None, "busbw_gbps", "algbw_gbps"):
         raise ValueError(f"metric {metric!r} is not allowed; allowed: busbw_gbps, algbw_gbps")
     pick = (lambda ws: metric) if metric else bandwidth_metric  # noqa: E731
@@ -171,21 +174,30 @@ def bandwidth_figure(frame: pd.DataFrame, metric: str | None = None):
     titles = [f"{words[m]}, {'one rank' if m == 'algbw_gbps' else 'several ranks'}" if metric is None
               else words[m] for m in panels]
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=titles)
-    for key, rows in frame.groupby(["op", "world_size", "precision", "device_name"], dropna=False, sort=True):
+    group = ["op", "world_size", "precision", "device_name"]
+    varies = {c: frame[c].nunique(dropna=False) > 1 for c in group}
+    for key, rows in frame.groupby(group, dropna=False, sort=True):
         op, ws, prec, device = key
         column = pick(int(ws))
         rows = rows.sort_values("message_bytes")
-        name = escape(f"{op} ×{ws} {prec} {device if pd.notna(device) else ''}".strip())
+        words_ = [str(op)] + ([f"{ws} rank{'s' if ws != 1 else ''}"] if varies["world_size"] else []) \
+            + ([str(prec)] if varies["precision"] else []) \
+            + ([str(device)] if varies["device_name"] and pd.notna(device) else [])
+        name = escape(" · ".join(words_))  # only what tells the lines apart; the hover has the rest
+        hover = escape(f"{op} ×{ws} {prec} {device if pd.notna(device) else ''}".strip())
         fig.add_trace(go.Scatter(x=rows["message_bytes"], y=rows[column], mode="lines+markers", name=name,
-                                 hovertemplate=name + "<br>%{x:.3s}B: %{y:.3s} GB/s " + words[column]
+                                 hovertemplate=hover + "<br>%{x:.3s}B: %{y:.3s} GB/s " + words[column]
                                                + "<extra></extra>"),
                       row=1, col=panels.index(column) + 1)
     vals, text = _byte_ticks(frame["message_bytes"])
     fig.update_xaxes(type="log", title_text="message size", tickvals=vals, ticktext=text)
     for i, column in enumerate(panels):
-        fig.update_yaxes(title_text=f"{words[column]} (GB/s)", tickformat="~s", row=1, col=i + 1)
+        shown = frame[[pick(int(ws)) == column for ws in frame["world_size"]]][column]
+        fig.update_yaxes(title_text=f"{words[column]} (GB/s)", type="log", tickformat="~s", row=1, col=i + 1,
+                         **log_ticks(shown))
     what = " and ".join(words[m] for m in panels)
-    fig.update_layout(title=f"Collectives: {what} against message size", template="plotly_white", height=460,
+    fig.update_layout(title=dict(text=f"Collectives: {what} against message size", x=0, xanchor="left"),
+                      template="plotly_white", height=460,
                       showlegend=True, legend=_LEGEND, margin=dict(l=60, r=20, t=70, b=40))
     return fig
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import plotly.offline
 import pytest
 
@@ -191,3 +192,43 @@ def test_report_of_a_claims_run_has_the_claims_section(tmp_path):
     page = out.read_text()
     assert "The article&#x27;s claims" in page or "The article's claims" in page
     assert "The printed CNN &lt;b&gt;runs&lt;/b&gt;" in page
+
+
+def test_first_screen_order_title_headline_contents_then_hardware_and_details_last(hostile_page):
+    title = re.search(r"<title>(.*?)</title>", hostile_page).group(1)
+    assert title.startswith("NVIDIA H100 80GB HBM3 and CPU &lt;script&gt;alert(1)&lt;/script&gt;, 20")  # GPUs first
+    assert "20261101-000000-aaaa" not in title  # the devices and the date, not the run id
+    order = [hostile_page.index(s) for s in ("<h1>", 'class="bs-headline"', 'id="contents"', 'id="hardware"',
+                                             'id="throughput"', 'id="cases"', 'id="flags"', 'id="runs"')]
+    assert order == sorted(order)
+    assert hostile_page.count('class="bs-card"') == 2  # one headline block per device
+    assert 'href="#hardware"' in hostile_page and 'href="#runs"' in hostile_page
+
+
+def test_tables_scroll_in_their_own_box(hostile_page):
+    assert hostile_page.count('<div class="bs-scroll"><table') >= 3
+    assert '<table class="bs-table">' not in hostile_page.replace('<div class="bs-scroll"><table class="bs-table">', "")
+
+
+def test_flagged_cases_are_red_and_the_flags_explained(tmp_path):
+    run = make_run(tmp_path, "r", **SMALL)
+    df = results.load(run)
+    df["quality_flags"] = [["noisy"] if i == 1 else ["short-window"] if i == 2 else [] for i in range(len(df))]
+    page = html.build(df, [("r", None)])
+    cases = page[page.index('id="cases"'):page.index('id="not-run"')]
+    assert cases.count('<tr class="bs-red">') == 1
+    flags = page[page.index('id="flags"'):page.index('id="runs"')]
+    assert "<code>noisy</code> <span" in flags and "1 case</span>" in flags and "<code>numerics</code>" in flags
+    assert "<code>short-window</code>" in flags
+
+
+def test_one_run_on_two_devices_compares_them_and_folds_away_one_sided_cases(tmp_path):
+    run = make_run(tmp_path, "r", **SMALL)
+    df = results.load(run)
+    cpu = df[df["status"] == "ok"].head(1).assign(device="cpu", device_name="AMD EPYC 9654")
+    both = pd.concat([df, cpu], ignore_index=True)
+    both.attrs = df.attrs
+    page = html.build(both, [("r", None)])
+    hardware = page[page.index('id="hardware"'):page.index('id="throughput"')]
+    assert "AMD EPYC 9654" in hardware and "ran on one device only</summary>" in hardware
+    assert "Hardware comparison" not in html.build(df, [("r", None)])  # one device: nothing to compare
