@@ -89,7 +89,7 @@ def log_ticks(values: Any) -> dict[str, Any]:
         return {}
     decades = math.log10(float(data.max()) / float(data.min())) if data.min() > 0 else 0.0
     if decades < 0.9:
-        return {"nticks": 6}
+        return {"nticks": 5}
     return {"dtick": "D2"} if decades <= 3 else {"dtick": 1}
 
 
@@ -382,7 +382,7 @@ def pareto(df: pd.DataFrame) -> go.Figure | None:
         fig.add_trace(go.Scatter(x=x[front][order].tolist(), y=y[front][order].tolist(), mode="lines+text",
                                  name="Pareto front", legendgroup="pareto", showlegend=n == 0,
                                  line=dict(color="black", dash="dash", width=1), text=labels,
-                                 textposition="top left", textfont=dict(size=10), hoverinfo="skip"), row=row, col=col)
+                                 textposition="top center", textfont=dict(size=10), hoverinfo="skip"), row=row, col=col)
         fig.update_xaxes(type="log", tickformat="~s", ticksuffix="J", title_text=escape(f"J per {unit[:-1]}"),
                          row=row, col=col, **log_ticks(x))
         fig.update_yaxes(type="log", tickformat="~s", title_text=escape(f"{unit}/s"), row=row, col=col,

@@ -31,6 +31,9 @@ GLOSSARY: dict[str, str] = {
 }
 #: flags that make a case's figures unusable or unreliable: its row is marked red
 RED: tuple[str, ...] = ("numerics", "noisy")
+#: flags that qualify a case's energy figure (J, samples/J, W), not its speed
+ENERGY: tuple[str, ...] = ("short-window", "few-samples", "counter-integration-mismatch", "counter-reset",
+                           "counter-stalled", "sampler-errors", "l2-flush-in-window")
 
 
 def case_flags(row: Any) -> list[str]:

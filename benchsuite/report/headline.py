@@ -105,14 +105,22 @@ def _config(row: Any, workload: bool = False) -> str:
     return " · ".join(parts)
 
 
-def _where(row: Any, several_runs: bool) -> str:
-    """The case (and run) a headline figure comes from: a tooltip."""
+def _source(row: Any, several_runs: bool, relevant: tuple[str, ...] = glossary.RED) -> dict[str, Any]:
+    """Where a headline figure comes from: ``where`` (the case, and its run when there are
+    several: a tooltip) and ``flags``, the case's quality flags that bear on this figure."""
     text = str(row.get("id"))
-    return f"{text} (run {row.get('run_id')})" if several_runs else text
+    flags = [f for f in glossary.case_flags(row) if f in relevant]
+    return {"where": f"{text} (run {row.get('run_id')})" if several_runs else text, "flags": flags}
 
 
-def _best(frame: pd.DataFrame, column: str) -> pd.Series | None:
+def _best(frame: pd.DataFrame, column: str, avoid: tuple[str, ...] = ()) -> pd.Series | None:
+    """The row with the highest ``column``; among rows without an ``avoid`` flag when there are any."""
     values = _num(frame, column)
+    if avoid and values.notna().any():
+        clean = pd.Series([not any(f in avoid for f in flags) for flags in glossary.frame_flags(frame)],
+                          index=frame.index)
+        if (clean & values.notna()).any():
+            values = values.where(clean)
     return None if values.notna().sum() == 0 else frame.loc[values.idxmax()]
 
 
@@ -199,21 +207,23 @@ def headline(df: pd.DataFrame, name: str) -> dict[str, Any]:
         if best is not None:
             compute.append({"precision": precision, "tflop_per_s": best.get("tflop_per_s"),
                             "pct_of_peak": best.get("pct_of_peak"), "pct_of_achievable": best.get("pct_of_achievable"),
-                            "case": _config(best, workload=True), "where": _where(best, several_runs)})
+                            "case": _config(best, workload=True), "source": _source(best, several_runs)})
     out["compute"] = sorted(compute, key=lambda c: -float(c["tflop_per_s"]))
     rows = []
     for (workload, mode), part in ok.groupby(["workload", "mode"], sort=True) if len(ok) else []:
         if workload == "collective":
             continue  # a collective's "samples" are calls: its figure is bandwidth (the collective section)
-        fast, frugal = _best(part, "samples_per_s"), _best(part, "samples_per_j")
+        # a flagged energy window is uncertain: the best samples/J comes from an unflagged one where any
+        fast, frugal = _best(part, "samples_per_s"), _best(part, "samples_per_j", avoid=glossary.ENERGY)
         if fast is None:
             continue
         rows.append({"workload": workload, "mode": mode, "unit": _unit(fast),
                      "samples_per_s": fast.get("samples_per_s"), "fast_case": _config(fast),
-                     "fast_where": _where(fast, several_runs),
+                     "fast_source": _source(fast, several_runs),
                      "samples_per_j": None if frugal is None else frugal.get("samples_per_j"),
                      "frugal_case": None if frugal is None else _config(frugal),
-                     "frugal_where": None if frugal is None else _where(frugal, several_runs)})
+                     "frugal_source": None if frugal is None else _source(frugal, several_runs,
+                                                                          glossary.RED + glossary.ENERGY)})
     out["throughput"] = rows
     out["power"] = _power(ok, out["power_limits_w"])
     notes = ok["telemetry_note"].dropna().astype(str) if "telemetry_note" in ok.columns else pd.Series(dtype=str)
@@ -251,9 +261,20 @@ def _given(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-def _figure(text: str, where: str | None) -> str:
-    tip = f' title="{escape(where)}"' if where else ""
-    return f'<span class="bs-fig"{tip}>{escape(text)}</span>'
+def _figure(text: str, source: dict[str, Any] | None) -> str:
+    """A headline figure; its case in a tooltip; starred (red for `glossary.RED`) when flagged."""
+    if not source:
+        return f'<span class="bs-fig">{escape(text)}</span>'
+    flags = source["flags"]
+    tip = source["where"] + (f"; flagged {', '.join(flags)}" if flags else "")
+    css = "bs-fig" + ((" bs-red" if any(f in glossary.RED for f in flags) else " bs-amber") if flags else "")
+    return f'<span class="{css}" title="{escape(tip)}">{escape(text)}{"*" if flags else ""}</span>'
+
+
+def _flagged(h: dict[str, Any]) -> bool:
+    sources = [c["source"] for c in h["compute"]] + [t[k] for t in h["throughput"]
+                                                     for k in ("fast_source", "frugal_source") if t[k]]
+    return any(s["flags"] for s in sources)
 
 
 def block_html(h: dict[str, Any]) -> str:
@@ -281,7 +302,7 @@ def block_html(h: dict[str, Any]) -> str:
                  if any(_given(c[key]) for c in h["compute"])]
         rows = "".join(
             f"<tr><td>{escape(str(c['precision']))}</td>"
-            f"<td class=\"bs-n\">{_figure(sig(c['tflop_per_s']) + ' TFLOP/s', c['where'])}</td>"
+            f"<td class=\"bs-n\">{_figure(sig(c['tflop_per_s']) + ' TFLOP/s', c['source'])}</td>"
             + "".join(f"<td class=\"bs-n\">{escape(_pct(c[key]))}</td>" for key, _ in shown)
             + f"<td>{escape(c['case'])}</td></tr>" for c in h["compute"])
         heads = "".join(f"<th>{head}</th>" for _, head in shown)
@@ -290,15 +311,19 @@ def block_html(h: dict[str, Any]) -> str:
     if h["throughput"]:
         rows = "".join(
             f"<tr><td>{escape(t['workload'])} {escape(t['mode'])}</td>"
-            f"<td class=\"bs-n\">{_figure(si(t['samples_per_s']) + ' ' + t['unit'] + '/s', t['fast_where'])}</td>"
+            f"<td class=\"bs-n\">{_figure(si(t['samples_per_s']) + ' ' + t['unit'] + '/s', t['fast_source'])}</td>"
             f"<td>{escape(t['fast_case'])}</td>"
-            + (f"<td class=\"bs-n\">{_figure(si(t['samples_per_j']) + ' ' + t['unit'] + '/J', t['frugal_where'])}"
+            + (f"<td class=\"bs-n\">{_figure(si(t['samples_per_j']) + ' ' + t['unit'] + '/J', t['frugal_source'])}"
                f"</td><td>{escape(t['frugal_case'])}</td>" if t["samples_per_j"] is not None
                else '<td class="bs-n">not measured</td><td></td>') + "</tr>"
             for t in h["throughput"])
         parts.append('<table class="bs-hl"><thead><tr><th>workload</th><th>best throughput</th><th>with</th>'
                      f'<th>best energy efficiency</th><th>with</th></tr></thead><tbody>{rows}</tbody></table>')
     parts.append(f'<p class="bs-power">{escape(power_sentence(h))}</p>')
+    if _flagged(h):
+        parts.append('<p class="bs-note">* from a case with a <a href="#flags">quality flag</a> that bears on the '
+                     "figure (hover for which); the best samples/J is taken from unflagged energy windows where "
+                     "there are any.</p>")
     if h["red"]:
         parts.append(f'<p class="bs-red">{h["red"]} case{"s" if h["red"] != 1 else ""} flagged '
                      f'{escape(" or ".join(glossary.RED))}: marked red in <a href="#cases">every case</a>.</p>')

@@ -215,7 +215,7 @@ th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-al
 .bs-hl td, .bs-hl th { border: none; border-bottom: 1px solid #e4e4ee; padding: 2px 8px 2px 0; }
 .bs-hl .bs-n { text-align: right; white-space: nowrap; } .bs-fig { font-weight: 600; }
 .bs-power { font-size: 13px; margin: 0.3em 0; }
-.bs-red, tr.bs-red td { color: #b00020; } tr.bs-red td:first-child { box-shadow: inset 3px 0 #b00020; }
+.bs-amber { color: #9a5b00; } .bs-red, tr.bs-red td { color: #b00020; } tr.bs-red td:first-child { box-shadow: inset 3px 0 #b00020; }
 .bs-toc ol { columns: 2 16em; margin: 0.2em 0; font-size: 14px; } .bs-toc h2 { font-size: 1.05em; margin-bottom: 0.2em; }
 .bs-glossary { display: grid; grid-template-columns: minmax(8em, max-content) 1fr; gap: 3px 14px; font-size: 13px; }
 .bs-glossary dt { font-weight: 600; } .bs-glossary dd { margin: 0; }

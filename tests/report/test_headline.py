@@ -59,7 +59,7 @@ def test_runs_of_one_model_share_a_block_whose_best_names_its_run():
     h = headline.headline(df, H100)
     assert len(h["runs"]) == 2
     assert [c["precision"] for c in h["compute"]] == ["tf32", "fp32"]  # fastest first
-    assert h["compute"][0]["where"].endswith("(run 20261125-215448-ff7d)")
+    assert h["compute"][0]["source"]["where"].endswith("(run 20261125-215448-ff7d)")
     assert "in 2 runs" in headline.block_html(h)
 
 
@@ -70,3 +70,19 @@ def test_section_escapes_device_names_and_marks_red_cases(tmp_path):
     page = headline.section_html(df)
     assert "GPU &lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
     assert "1 case flagged numerics or noisy" in page
+
+
+def test_flagged_energy_is_passed_over_for_the_best_samples_per_joule_and_flagged_figures_starred(tmp_path):
+    run = make_run(tmp_path, "r", workloads=("mlp",), batch_sizes=(32, 128), failures=False)
+    df = results.load(run)
+    best = df["samples_per_j"].idxmax()
+    df["quality_flags"] = [["short-window"] if i == best else [] for i in df.index]
+    h = headline.headline(df, H100)
+    (row,) = h["throughput"]
+    assert row["samples_per_j"] < df.loc[best, "samples_per_j"] and row["frugal_source"]["flags"] == []
+    df["quality_flags"] = [["short-window"]] * len(df)  # every window flagged: the best, starred
+    h = headline.headline(df, H100)
+    assert h["throughput"][0]["samples_per_j"] == df.loc[best, "samples_per_j"]
+    block = headline.block_html(h)
+    assert 'class="bs-fig bs-amber" title="mlp/train/cuda:0/' in block and "flagged short-window" in block
+    assert "samples/J*</span>" in block and "samples/s*" not in block  # speed is not an energy figure
