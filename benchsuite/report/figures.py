@@ -79,18 +79,37 @@ def _colors(labels: Any, shown: Any = None) -> dict[str, str]:
     return {label: color for label, color in every.items() if label in keep}
 
 
-def log_ticks(values: Any) -> dict[str, Any]:
+def tick_text(value: float, suffix: str = "", small_si: bool = False) -> str:
+    """A tick label: ``2k``, ``1.5M``; below 1 plain (``0.05``) or, with ``small_si``, ``50m``/``500µ``
+    (joules: ``500µJ``); ``suffix`` after the number."""
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= factor * 0.999:
+            return f"{value / factor:g}{prefix}{suffix}"
+    if small_si and value < 0.999:
+        for factor, prefix in ((1e-3, "m"), (1e-6, "µ"), (1e-9, "n")):
+            if value >= factor * 0.999:
+                return f"{value / factor:g}{prefix}{suffix}"
+    return f"{value:g}{suffix}"
+
+
+def log_ticks(values: Any, suffix: str = "", small_si: bool = False) -> dict[str, Any]:
     """Tick settings for a log axis over ``values`` that never crowd: plotly's own below a
-    decade (it labels a few round values), 1-2-5 per decade up to three decades, and powers
-    of ten beyond (plotly's default labels every digit 1-9 of a short log range)."""
+    decade (a few round values), 1-2-5 per decade up to three decades, and powers of ten
+    beyond (plotly's default labels every digit 1-9 of a short log range); labels by
+    `tick_text`, every one with ``suffix``."""
     data = pd.to_numeric(pd.Series(list(values)), errors="coerce")
     data = data[data > 0]
     if data.empty:
         return {}
-    decades = math.log10(float(data.max()) / float(data.min())) if data.min() > 0 else 0.0
-    if decades < 0.9:
-        return {"nticks": 5}
-    return {"dtick": "D2"} if decades <= 3 else {"dtick": 1}
+    lo, hi = float(data.min()), float(data.max())
+    decades = math.log10(hi / lo)
+    if decades >= 0.9:
+        steps = (1, 2, 5) if decades <= 3 else (1,)
+        ticks = [m * 10.0**e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+                 for m in steps if lo / 1.15 <= m * 10.0**e <= hi * 1.15]
+        if len(ticks) >= 2:
+            return {"tickvals": ticks, "ticktext": [tick_text(t, suffix, small_si) for t in ticks]}
+    return {"nticks": 5}
 
 
 def _symbol(precision: Any) -> str:
@@ -190,7 +209,7 @@ def _facets(ok: pd.DataFrame) -> list[tuple[Any, Any]]:
 
 def _count_axis(fig: go.Figure, values: pd.Series, row: int, col: int, title: str) -> None:
     """A log y axis of counts per second or per joule: SI prefixes from 10 k up, plain below."""
-    fmt = "~s" if values.max() >= 1e4 else "~g"
+    fmt = "~s" if values.max() >= 1e4 else "~g"  # (for plotly's own ticks, narrow ranges)
     fig.update_yaxes(type="log", tickformat=fmt, title_text=escape(title), row=row, col=col, **log_ticks(values))
 
 
@@ -337,6 +356,25 @@ def _batch_label(value: Any) -> str:
     return f"bs{int(number)}" if number == number else ""
 
 
+#: a Pareto label is drawn only this far (a share of the panel's log span) from the last one drawn
+LABEL_GAP = 0.08
+
+
+def _spaced_labels(labels: list[str], fx: np.ndarray, fy: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[str]:
+    """The front's batch labels, less those that would sit on the previous one drawn (close in
+    log space, or the same text): crowded labels read as none."""
+    span = [max(float(np.log10(v.max() / v.min())), 1e-9) for v in (x, y)]
+    out, last = [], None
+    for label, a, b in zip(labels, np.log10(fx), np.log10(fy)):
+        far = last is None or max(abs(a - last[0]) / span[0], abs(b - last[1]) / span[1]) > LABEL_GAP
+        if label and far and (last is None or label != last[2]):
+            out.append(label)
+            last = (a, b, label)
+        else:
+            out.append("")
+    return out
+
+
 def pareto(df: pd.DataFrame) -> go.Figure | None:
     """Throughput against energy per sample, one panel per workload and mode (train and infer
     samples/s are not comparable): devices by colour, precisions by symbol, marker size the
@@ -377,14 +415,14 @@ def pareto(df: pd.DataFrame) -> go.Figure | None:
         order = np.argsort(x[front])
         labels = [_batch_label(b) for b in part["batch_size"].to_numpy()[front][order]] \
             if "batch_size" in part.columns else None
-        if labels:  # neighbours on the front at one batch size (two precisions) share a label
-            labels = ["" if i and label == labels[i - 1] else label for i, label in enumerate(labels)]
+        if labels:
+            labels = _spaced_labels(labels, x[front][order], y[front][order], x, y)
         fig.add_trace(go.Scatter(x=x[front][order].tolist(), y=y[front][order].tolist(), mode="lines+text",
                                  name="Pareto front", legendgroup="pareto", showlegend=n == 0,
                                  line=dict(color="black", dash="dash", width=1), text=labels,
                                  textposition="top center", textfont=dict(size=10), hoverinfo="skip"), row=row, col=col)
         fig.update_xaxes(type="log", tickformat="~s", ticksuffix="J", title_text=escape(f"J per {unit[:-1]}"),
-                         row=row, col=col, **log_ticks(x))
+                         row=row, col=col, **log_ticks(x, "J", small_si=True))
         fig.update_yaxes(type="log", tickformat="~s", title_text=escape(f"{unit}/s"), row=row, col=col,
                          **log_ticks(y))
     _legend_keys(fig, colors, _precisions(ok["precision"]), 1, 1)

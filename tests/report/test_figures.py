@@ -81,9 +81,13 @@ def test_batch_ticks_are_integers_and_few():
 
 
 def test_log_ticks_never_label_every_digit():
-    assert figures.log_ticks([100, 300]) == {"nticks": 5}
-    assert figures.log_ticks([40, 700]) == {"dtick": "D2"}
-    assert figures.log_ticks([1e-2, 1e4]) == {"dtick": 1}
+    assert figures.log_ticks([100, 300]) == {"nticks": 5}  # plotly's few round values
+    assert figures.log_ticks([40, 700]) == {"tickvals": [50.0, 100.0, 200.0, 500.0],
+                                            "ticktext": ["50", "100", "200", "500"]}
+    wide = figures.log_ticks([1e-2, 1e4])
+    assert wide["ticktext"] == ["0.01", "0.1", "1", "10", "100", "1k", "10k"]  # powers of ten past 3 decades
+    joules = figures.log_ticks([4e-4, 2e-2], "J", small_si=True)
+    assert joules["ticktext"] == ["500µJ", "1mJ", "2mJ", "5mJ", "10mJ", "20mJ"]  # every label with its unit
     assert figures.log_ticks([]) == {}
 
 
