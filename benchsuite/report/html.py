@@ -20,7 +20,7 @@ import pandas as pd
 from benchsuite import calibration_store, fingerprint, results
 from benchsuite.claims import store as claims_store
 from benchsuite.report import claims as claims_report
-from benchsuite.report import cases, figures, hardware, roofline, scaling
+from benchsuite.report import cases, figures, glossary, hardware, headline, roofline, scaling
 from benchsuite.report.markup import html_table
 
 CONFIG = {"displaylogo": False, "responsive": True}
@@ -74,108 +74,235 @@ def _run_section(run: dict[str, Any]) -> str:
     fp = fingerprint.fingerprint(h)
     rows.append(("fingerprint", "; ".join(f"{k}={v}" for k, v in sorted(fp.items())) or "not recorded"))
     problems = "".join(f'<p class="bs-warn">{escape(p)}</p>' for p in run.get("problems") or [])
-    return f"<h3>Run {escape(_text(h.get('run_id')))}</h3>{_kv(rows)}{problems}"
+    return f"<h3>Run {escape(_text(h.get('run_id')))}</h3>{_scroll(_kv(rows))}{problems}"
 
 
-def _timeline_section(entries: list[dict[str, Any]]) -> str:
-    fig = figures.timeline(entries)
+def _timeline_section(entries: list[dict[str, Any]], gpu: bool) -> str:
+    """The GPU timeline (power with its limit, utilisation, memory, clocks, temperature) or the
+    host one (CPU cases), each with a case selector that swaps the figure's data in place."""
+    fig = figures.timeline(entries, gpu=gpu)
     if fig is None:
-        return "<p>Not measured: the runs have no raw telemetry samples (samples.csv).</p>"
+        return ""
+    fig_id = "bs-timeline" if gpu else "bs-timeline-host"
+    select = f"{fig_id}-select"
     options = "".join(f'<option value="{i}">{escape(e["label"])}</option>' for i, e in enumerate(entries))
-    columns = [c for c, *_ in figures.TIMELINE_SERIES]
+    columns = [c for c, *_ in figures.timeline_layout(gpu)[0]]
     script = f"""<script>
 (function() {{
   var entries = {_script_json(entries)};
   var columns = {_script_json(columns)};
-  var select = document.getElementById("bs-timeline-select");
+  var select = document.getElementById("{select}");
   select.addEventListener("change", function() {{
     var entry = entries[Number(select.value)], series = entry.series;
     var xs = columns.map(function(c) {{ return series[c] ? entry.times[series[c].ti] : []; }});
     var ys = columns.map(function(c) {{ return series[c] ? series[c].y : []; }});
-    Plotly.restyle("bs-timeline", {{x: xs, y: ys}}, columns.map(function(_, i) {{ return i; }}));
+    Plotly.restyle("{fig_id}", {{x: xs, y: ys}}, columns.map(function(_, i) {{ return i; }}));
   }});
 }})();
 </script>"""
-    return (f'<p><label for="bs-timeline-select">case: </label><select id="bs-timeline-select">{options}</select> '
+    return (f'<p><label for="{select}">case: </label><select id="{select}" class="bs-select">{options}</select> '
             f'<span class="bs-note">{len(entries)} entries; series longer than {2 * figures.CASE_BUCKETS} points '
             f'(whole runs: {2 * figures.RUN_BUCKETS}) keep the minimum and maximum of each time bucket.</span></p>'
-            + _figure(fig, "bs-timeline") + script)
+            + _figure(fig, fig_id) + script)
+
+
+def _timelines(entries: list[dict[str, Any]], samples: list[tuple[str, pd.DataFrame | None]]) -> str:
+    if not entries:
+        return "<p>Not measured: the runs have no raw telemetry samples (samples.csv).</p>"
+    gpu = [e for e in entries if e["gpu"]]
+    host = [e for e in entries if not e["gpu"]]
+    parts = [_timeline_section(gpu, True)] if gpu else []
+    if host:
+        rapl = any(f is not None and "cpu_energy_j" in f.columns and f["cpu_energy_j"].notna().any()
+                   for _, f in samples)
+        why = ("the host's CPU energy (RAPL) is in the case table, not drawn over time" if rapl else
+               "these runs read no CPU energy (no RAPL counter was readable)")
+        parts.append(f'<p class="bs-note">CPU cases and GPU-less runs have no power, clock or temperature panels: '
+                     f"NVML reads GPUs only, and {escape(why)}.</p>" + _timeline_section(host, False))
+    return "".join(parts)
+
+
+def _subtitle(runs: list[dict[str, Any]], generated: str) -> str:
+    """Which runs the page shows (tag, unfinished ones) and when it was written."""
+    described = []
+    for run in runs:
+        h = run.get("header") or {}
+        text = _text(h.get("run_id"))
+        extra = [f"tag {h['tag']}"] if h.get("tag") else []
+        if run.get("status") not in (None, "completed"):
+            extra.append(f"{run.get('status')}: no end record" if run.get("status") == "unfinished"
+                         else str(run.get("status")))
+        described.append(text + (f" ({'; '.join(extra)})" if extra else ""))
+    which = ("run " + described[0]) if len(described) == 1 else f"{len(described)} runs: " + ", ".join(described)
+    return (f'<p class="bs-note">benchsuite report of {escape(which)}. Written {escape(generated)} from the results '
+            "files alone.</p>")
+
+
+class _Page:
+    """The page's sections in order, with the table of contents built from them."""
+
+    def __init__(self) -> None:
+        self.sections: list[tuple[str, str, str]] = []
+
+    def add(self, anchor: str, title: str, body: str) -> None:
+        self.sections.append((anchor, title, body))
+
+    def toc(self) -> str:
+        items = "".join(f'<li><a href="#{a}">{escape(t)}</a></li>' for a, t, _ in self.sections)
+        return f'<nav class="bs-toc" id="contents"><h2>Contents</h2><ol>{items}</ol></nav>'
+
+    def html(self) -> str:
+        return "".join(f'<section id="{a}"><h2>{escape(t)}</h2>{body}</section>' for a, t, body in self.sections)
+
+
+def _scroll(table: str) -> str:
+    """A table in its own scrolling box: a wide table never widens the page."""
+    return f'<div class="bs-scroll">{table}</div>'
+
+
+def _hardware(frame: pd.DataFrame, devices: list[str], base: str | None) -> str:
+    """The hardware table: the cases measured on two devices or more first; the cases only one
+    device ran folded away below (they compare nothing)."""
+    shown = hardware.hardware_display(frame, devices, base)
+    on = pd.DataFrame({d: frame[[c for c in frame.columns if c.startswith(f"{d} | ") and " vs " not in c]]
+                       .notna().any(axis=1) for d in devices})
+    paired = (on.sum(axis=1) >= 2).to_numpy() if len(frame) else []
+    both, one = shown[paired], shown[~paired] if len(frame) else shown
+    out = (_scroll(html_table(both)) if len(both) else
+           "<p>No case ran on two devices with the same parameters: nothing to set side by side.</p>")
+    if len(one):
+        out += (f"<details><summary>{len(one)} case{'s' if len(one) != 1 else ''} ran on one device only</summary>"
+                + _scroll(html_table(one)) + "</details>")
+    return out
+
+
+def _glossary(df: pd.DataFrame) -> str:
+    """The quality flags: each flag's meaning, with how many cases of these runs carry it."""
+    counts: dict[str, int] = {}
+    for flags in glossary.frame_flags(df):
+        for flag in flags:
+            counts[flag] = counts.get(flag, 0) + 1
+    names = list(glossary.GLOSSARY) + [f for f in counts if f not in glossary.GLOSSARY]
+    items = []
+    for name in names:
+        css = ' class="bs-red"' if name in glossary.RED else ""
+        seen = counts.get(name, 0)
+        count = f' <span class="bs-note">{seen} case{"s" if seen != 1 else ""}</span>' if seen else ""
+        items.append(f"<dt{css}><code>{escape(name)}</code>{count}</dt><dd>{escape(glossary.explain(name))}</dd>")
+    red = " and ".join(f"<code>{escape(f)}</code>" for f in glossary.RED)
+    return (f"<p>A flag qualifies a case's figures; the case table lists each case's flags. Cases flagged {red} are "
+            f'marked red.</p><dl class="bs-glossary">{"".join(items)}</dl>')
+
+
+CSS = """
+*, *::before, *::after { box-sizing: border-box; }
+body { font-family: system-ui, sans-serif; margin: 0 auto; padding: 12px 20px 40px; max-width: 1500px;
+       color: #222; line-height: 1.35; }
+h1 { font-size: 1.55em; margin: 0.2em 0 0.1em; overflow-wrap: anywhere; }
+h2 { font-size: 1.25em; margin: 1.4em 0 0.4em; } h3 { font-size: 1.05em; }
+p, dd, li { overflow-wrap: anywhere; } td, th { overflow-wrap: break-word; }
+table { border-collapse: collapse; margin: 0.4em 0 1em; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top; }
+.bs-scroll { overflow-x: auto; max-width: 100%; }
+.bs-table td { white-space: nowrap; overflow-wrap: normal; } .bs-table td:last-child { white-space: normal; min-width: 16em; }
+.bs-kv th { background: #f6f6f6; white-space: nowrap; } .bs-warn { color: #a40; } .bs-note { color: #666; font-size: 12px; }
+.claims-table { display: block; overflow-x: auto; max-width: 100%; }
+.bs-headline { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 560px), 1fr)); gap: 12px;
+               margin-top: 10px; }
+.bs-card { border: 1px solid #ccd; border-radius: 6px; padding: 4px 14px 8px; min-width: 0; background: #fbfbfe; }
+.bs-card h2 { margin: 0.35em 0 0.1em; font-size: 1.2em; } .bs-facts { margin: 0 0 0.4em; color: #444; font-size: 13px; }
+.bs-hl { display: block; overflow-x: auto; max-width: 100%; margin: 0.3em 0 0.5em; }
+.bs-hl td, .bs-hl th { border: none; border-bottom: 1px solid #e4e4ee; padding: 2px 8px 2px 0; }
+.bs-hl .bs-n { text-align: right; white-space: nowrap; } .bs-fig { font-weight: 600; }
+.bs-power { font-size: 13px; margin: 0.3em 0; }
+.bs-amber { color: #9a5b00; } .bs-red, tr.bs-red td { color: #b00020; } tr.bs-red td:first-child { box-shadow: inset 3px 0 #b00020; }
+.bs-toc ol { columns: 2 16em; margin: 0.2em 0; font-size: 14px; } .bs-toc h2 { font-size: 1.05em; margin-bottom: 0.2em; }
+.bs-glossary { display: grid; grid-template-columns: minmax(8em, max-content) 1fr; gap: 3px 14px; font-size: 13px; }
+.bs-glossary dt { font-weight: 600; } .bs-glossary dd { margin: 0; }
+details summary { cursor: pointer; color: #333; margin: 0.3em 0; }
+.bs-select { max-width: 100%; }
+.plotly-graph-div { max-width: 100%; }
+"""
 
 
 def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], problems: list[str] | None = None,
           baseline: str | None = None, claims: list[list[dict]] | None = None,
           calibrations: list[dict] | None = None) -> str:
     """The report page as one HTML string; ``claims`` holds the claims table of each
-    claims run given (see `benchsuite claims`)."""
+    claims run given (see `benchsuite claims`).
+
+    The first screen answers: the title names the device models and the date, then a
+    headline block per device (`benchsuite.report.headline`), then the contents. The
+    hardware comparison follows when there are several devices; the figures; every case;
+    the flags; and the runs' machines and fingerprints last.
+    """
     import plotly.offline
 
     runs = df.attrs.get("runs", [])
-    parts: list[str] = []
-    parts.append("<h2>Runs</h2>" + "".join(_run_section(r) for r in runs))
-    if len(runs) > 1:
-        for line in fingerprint.warning_lines(runs, gpus_paired=False):
-            parts.append(f'<p class="bs-warn">Comparability: {escape(line)}</p>')
-    for p in problems or []:
-        if not any(p in (r.get("problems") or []) for r in runs):
-            parts.append(f'<p class="bs-warn">{escape(p)}</p>')
-    for rows in claims or []:
-        parts.append(claims_report.claims_section_html(rows))
-    parts.append("<h2>Every case</h2>" + html_table(cases.cases(df)))
+    page = _Page()
+    warnings = [p for p in problems or [] if not any(p in (r.get("problems") or []) for r in runs)]
+    comparability = [f"Comparability: {line}" for line in fingerprint.warning_lines(runs, gpus_paired=False)] \
+        if len(runs) > 1 else []
+    ok = df[df["status"] == "ok"] if "status" in df.columns else df.iloc[0:0]
+    if len(runs) > 1 or hardware.device_labels(ok).nunique() > 1:
+        frame, devices, base = hardware.hardware(df, baseline)
+        body = "".join(f'<p class="bs-warn">{escape(w)}</p>' for w in comparability)
+        body += _hardware(frame, devices, base) if len(devices) else "<p>No successful cases to compare.</p>"
+        page.add("hardware", "Hardware comparison", body)
+        comparability = []
+    for i, rows in enumerate(claims or []):
+        section = claims_report.claims_section_html(rows)
+        section = section.replace('id="claims"', f'id="claims-{i}"').replace("<h2>The article's claims</h2>", "")
+        page.add(f"claims{'' if i == 0 else f'-{i}'}", "The article's claims", section)
 
-    def section(title: str, fig, div_id: str, missing: str) -> None:
-        body = _figure(fig, div_id) if fig is not None else f"<p>Not measured: {escape(missing)}</p>"
-        parts.append(f"<h2>{escape(title)}</h2>{body}")
+    def figure(anchor: str, title: str, fig, missing: str, note: str = "") -> None:
+        body = (note + _figure(fig, f"bs-{anchor}")) if fig is not None else f"<p>Not measured: {escape(missing)}</p>"
+        page.add(anchor, title, body)
 
-    section("Throughput against batch size", figures.throughput_vs_batch(df), "bs-throughput",
-            "no successful case has a batch size and a throughput.")
-    section("Throughput per watt and energy per sample", figures.energy(df), "bs-energy",
-            "these runs recorded no energy (no NVML or RAPL telemetry).")
-    section("% of datasheet peak", figures.pct_of_peak(df), "bs-peak",
-            "no case ran on a device with a datasheet peak for its precision.")
-    section("Roofline", figures.roofline(roofline.roofline_points(df, calibrations or [])), "bs-roofline",
-            "no calibration in these runs (run `benchsuite calibrate`, then `benchsuite run`), or no case "
-            "with FLOPs and bytes per step (matmul has both).")
+    figure("throughput", "Throughput against batch size", figures.throughput_vs_batch(df),
+           "no successful case has a throughput.")
+    figure("peak", "Compute: % of datasheet peak", figures.pct_of_peak(df),
+           "no case ran on a device with a datasheet peak for its precision (a CPU has none).")
+    figure("energy", "Energy efficiency", figures.energy(df),
+           "these runs recorded no energy (no NVML or RAPL telemetry).")
+    figure("pareto", "Throughput against energy per sample", figures.pareto(df),
+           "these runs recorded no energy per sample.")
+    figure("roofline", "Roofline", figures.roofline(roofline.roofline_points(df, calibrations or [])),
+           "no calibration in these runs (run `benchsuite calibrate`, then `benchsuite run`), or no case "
+           "with FLOPs and bytes per step (matmul has both).")
     scaled = scaling.scaling_frame(df)
     if len(scaled) and (scaled["world_size"] > 1).any():
-        section("Scaling: throughput and efficiency against ranks", scaling.scaling_figure(scaled), "bs-scaling", "")
-        parts.append(html_table(scaling.scaling_display(scaled)))
+        page.add("scaling", "Scaling: throughput and efficiency against ranks", _figure(scaling.scaling_figure(scaled), "bs-scaling")
+                 + _scroll(html_table(scaling.scaling_display(scaled))))
     bandwidth = scaling.bandwidth_frame(df)
     if len(bandwidth):
-        section("Collective bandwidth against message size", scaling.bandwidth_figure(bandwidth), "bs-bandwidth", "")
-    pareto = figures.pareto(df)
-    parts.append("<h2>Pareto view: throughput against energy per sample</h2>")
-    if not pareto:
-        parts.append("<p>Not measured: these runs recorded no energy per sample.</p>")
-    for i, (_, fig) in enumerate(pareto):
-        parts.append(_figure(fig, f"bs-pareto-{i}"))
-    parts.append("<h2>Power, utilisation, memory and clocks over time</h2>"
-                 + _timeline_section(figures.timeline_data(samples, df)))
+        page.add("bandwidth", "Collective bandwidth", _figure(scaling.bandwidth_figure(bandwidth), "bs-bandwidth"))
+    page.add("timeline", "Power, clocks and temperature over time",
+             _timelines(figures.timeline_data(samples, df), samples))
+    red = ["bs-red" if r else "" for r in glossary.red_rows(df)]
+    page.add("cases", "Every case", _scroll(html_table(cases.cases(df), row_classes=red)))
     bad = cases.not_run(df)
-    parts.append("<h2>Skipped, out-of-memory and failed cases</h2>"
-                 + (html_table(bad) if len(bad) else "<p>None: every case ran.</p>"))
-    if len(runs) > 1:
-        frame, devices, base = hardware.hardware(df, baseline)
-        shown = hardware.hardware_display(frame, devices, base)
-        parts.append("<h2>Hardware comparison</h2>"
-                     + (html_table(shown) if len(devices) else "<p>No successful cases to compare.</p>"))
-    title = "benchsuite report: " + ", ".join(_text((r.get("header") or {}).get("run_id")) for r in runs)
+    page.add("not-run", "Skipped, out-of-memory and failed cases",
+             _scroll(html_table(bad)) if len(bad) else "<p>None: every case ran.</p>")
+    page.add("flags", "Quality flags", _glossary(df))
+    runs_body = "".join(f'<p class="bs-warn">{escape(w)}</p>' for w in comparability)
+    page.add("runs", "Runs: machines, versions and fingerprints", runs_body + "".join(_run_section(r) for r in runs))
+
+    title = headline.title(df)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    top = "".join(f'<p class="bs-warn">{escape(w)}</p>' for w in warnings)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 13px; }}
-th, td {{ border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top; }}
-.bs-table td {{ white-space: nowrap; }} .bs-table td:last-child {{ white-space: normal; }}
-.bs-kv th {{ background: #f6f6f6; }} .bs-warn {{ color: #a40; }} .bs-note {{ color: #666; font-size: 12px; }}
-</style>
+<title>{escape(title)} · benchsuite report</title>
+<style>{CSS}</style>
 <script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>
 </head><body>
 <h1>{escape(title)}</h1>
-<p class="bs-note">Written {escape(generated)} by benchsuite from results files alone.</p>
-{"".join(parts)}
+{_subtitle(runs, generated)}{top}
+{headline.section_html(df)}
+{page.toc()}
+{page.html()}
 </body></html>
 """
 

@@ -20,9 +20,12 @@ def markdown(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *body]) + "\n"
 
 
-def html_table(frame: pd.DataFrame, css_class: str = "bs-table") -> str:
-    """An HTML table; every header and cell is escaped (they hold machine and user text)."""
+def html_table(frame: pd.DataFrame, css_class: str = "bs-table", row_classes: list[str] | None = None) -> str:
+    """An HTML table; every header and cell is escaped (they hold machine and user text).
+    ``row_classes``: a CSS class per row ('' for none), e.g. to mark flagged cases."""
     head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>"
-                   for row in frame.itertuples(index=False))
+    classes = row_classes if row_classes is not None else [""] * len(frame)
+    body = "".join((f'<tr class="{escape(css)}">' if css else "<tr>")
+                   + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row, css in zip(frame.itertuples(index=False), classes))
     return f'<table class="{escape(css_class)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n'

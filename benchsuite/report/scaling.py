@@ -103,44 +103,102 @@ def bandwidth_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(keys).reset_index(drop=True)[BANDWIDTH_COLUMNS]
 
 
+#: a legend holds at most this many entries; past it, cases are grouped by workload and mode
+MAX_LEGEND = 12
+_LEGEND = dict(font=dict(size=11), orientation="h", yref="container", y=0, yanchor="bottom", x=0)
+
+
 def scaling_figure(frame: pd.DataFrame):
-    """Global samples/s and efficiency against world size, one line per case (plotly)."""
+    """Global samples/s and efficiency against world size, one line per case (plotly); with
+    more cases than a legend holds, one colour and legend entry per workload and mode."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=("throughput (global)", "scaling efficiency"))
+    grouped = frame["case"].nunique() > MAX_LEGEND - 1
+    seen: set[str] = set()
     for case, rows in frame.groupby("case", sort=True):
         rows = rows.sort_values("world_size")
-        name = escape(str(case))  # plotly renders some HTML in names: machine text stays text
+        group = f"{rows['workload'].iloc[0]} {rows['mode'].iloc[0]}" if grouped else str(case)
+        name = escape(group)  # plotly renders some HTML in names: machine text stays text
         fig.add_trace(go.Scatter(x=rows["world_size"], y=rows["samples_per_s"], mode="lines+markers", name=name,
-                                 legendgroup=name), row=1, col=1)
+                                 legendgroup=name, showlegend=group not in seen, text=[escape(str(case))] * len(rows),
+                                 hovertemplate="%{text}<br>%{x} ranks: %{y:.3s} samples/s<extra></extra>"),
+                      row=1, col=1)
         fig.add_trace(go.Scatter(x=rows["world_size"], y=rows["efficiency"], mode="lines+markers", name=name,
-                                 legendgroup=name, showlegend=False), row=1, col=2)
+                                 legendgroup=name, showlegend=False, text=[escape(str(case))] * len(rows),
+                                 hovertemplate="%{text}<br>%{x} ranks: efficiency %{y:.2f}<extra></extra>"),
+                      row=1, col=2)
+        seen.add(group)
     if not frame.empty:
         sizes = sorted(frame["world_size"].unique())
         fig.add_trace(go.Scatter(x=sizes, y=[1.0] * len(sizes), mode="lines", name="ideal (efficiency 1)",
                                  line={"dash": "dash", "color": "gray"}), row=1, col=2)
+        fig.update_xaxes(tickvals=sizes)
     fig.update_xaxes(title_text="world size (ranks)")
-    fig.update_yaxes(title_text="samples/s", row=1, col=1)
+    fig.update_yaxes(title_text="samples/s", tickformat="~s", row=1, col=1)
     fig.update_yaxes(title_text="throughput at N ÷ (N × throughput at 1)", row=1, col=2)
+    fig.update_layout(title=dict(text="Scaling: global throughput and efficiency against ranks", x=0, xanchor="left"),
+                      template="plotly_white",
+                      height=480, showlegend=True, legend=_LEGEND, margin=dict(l=60, r=20, t=70, b=40))
     return fig
 
 
-def bandwidth_figure(frame: pd.DataFrame, metric: str = "busbw_gbps"):
-    """Bus (or algorithm) bandwidth against message size, one line per op, world size,
-    precision and device (plotly; log-scale sizes)."""
-    import plotly.graph_objects as go
+def bandwidth_metric(world_size: int) -> str:
+    """What a collective's bandwidth is judged by: bus bandwidth across ranks; with one rank the
+    bus factor is 0 (nothing crosses a link), so the algorithm bandwidth."""
+    return "busbw_gbps" if world_size > 1 else "algbw_gbps"
 
-    if metric not in ("busbw_gbps", "algbw_gbps"):
+
+def _byte_ticks(values) -> tuple[list[float], list[str]]:
+    sizes = sorted({float(v) for v in values if v == v and v > 0})
+    if len(sizes) > 8:
+        sizes = sizes[::-(-len(sizes) // 8)]
+    return sizes, [fmt_value(v, "bytes").replace(".0 ", " ") for v in sizes]
+
+
+def bandwidth_figure(frame: pd.DataFrame, metric: str | None = None):
+    """Collective bandwidth against message size, one line per op, world size, precision and
+    device (plotly; log-scale sizes). ``metric`` None: algbw for one rank and busbw for
+    several (`bandwidth_metric`), one panel each when both occur; or force one of them."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from benchsuite.report.figures import log_ticks
+
+    if metric not in (None, "busbw_gbps", "algbw_gbps"):
         raise ValueError(f"metric {metric!r} is not allowed; allowed: busbw_gbps, algbw_gbps")
-    fig = go.Figure()
-    for key, rows in frame.groupby(["op", "world_size", "precision", "device_name"], dropna=False, sort=True):
+    pick = (lambda ws: metric) if metric else bandwidth_metric  # noqa: E731
+    words = {"busbw_gbps": "bus bandwidth", "algbw_gbps": "algorithm bandwidth"}
+    panels = sorted({pick(int(ws)) for ws in frame["world_size"]}, reverse=True) or ["algbw_gbps"]
+    titles = [f"{words[m]}, {'one rank' if m == 'algbw_gbps' else 'several ranks'}" if metric is None
+              else words[m] for m in panels]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=titles)
+    group = ["op", "world_size", "precision", "device_name"]
+    varies = {c: frame[c].nunique(dropna=False) > 1 for c in group}
+    for key, rows in frame.groupby(group, dropna=False, sort=True):
         op, ws, prec, device = key
+        column = pick(int(ws))
         rows = rows.sort_values("message_bytes")
-        fig.add_trace(go.Scatter(x=rows["message_bytes"], y=rows[metric], mode="lines+markers",
-                                 name=escape(f"{op} ×{ws} {prec} {device if pd.notna(device) else ''}".strip())))
-    fig.update_xaxes(type="log", title_text="message size (bytes)")
-    fig.update_yaxes(title_text=("bus" if metric == "busbw_gbps" else "algorithm") + " bandwidth (GB/s)")
+        words_ = [str(op)] + ([f"{ws} rank{'s' if ws != 1 else ''}"] if varies["world_size"] else []) \
+            + ([str(prec)] if varies["precision"] else []) \
+            + ([str(device)] if varies["device_name"] and pd.notna(device) else [])
+        name = escape(" · ".join(words_))  # only what tells the lines apart; the hover has the rest
+        hover = escape(f"{op} ×{ws} {prec} {device if pd.notna(device) else ''}".strip())
+        fig.add_trace(go.Scatter(x=rows["message_bytes"], y=rows[column], mode="lines+markers", name=name,
+                                 hovertemplate=hover + "<br>%{x:.3s}B: %{y:.3s} GB/s " + words[column]
+                                               + "<extra></extra>"),
+                      row=1, col=panels.index(column) + 1)
+    vals, text = _byte_ticks(frame["message_bytes"])
+    fig.update_xaxes(type="log", title_text="message size", tickvals=vals, ticktext=text)
+    for i, column in enumerate(panels):
+        shown = frame[[pick(int(ws)) == column for ws in frame["world_size"]]][column]
+        fig.update_yaxes(title_text=f"{words[column]} (GB/s)", type="log", tickformat="~s", row=1, col=i + 1,
+                         **log_ticks(shown))
+    what = " and ".join(words[m] for m in panels)
+    fig.update_layout(title=dict(text=f"Collectives: {what} against message size", x=0, xanchor="left"),
+                      template="plotly_white", height=460,
+                      showlegend=True, legend=_LEGEND, margin=dict(l=60, r=20, t=70, b=40))
     return fig
 
 

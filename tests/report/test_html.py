@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import plotly.offline
 import pytest
 
@@ -54,9 +55,9 @@ def test_plotly_js_is_inlined_once_and_nothing_is_fetched(hostile_page):
 
 
 def test_sections_with_and_without_telemetry(hostile_page):
-    for title in ("Every case", "Throughput against batch size", "Throughput per watt and energy per sample",
-                  "% of datasheet peak", "Pareto view", "over time", "Skipped, out-of-memory and failed cases",
-                  "Hardware comparison"):
+    for title in ("Every case", "Throughput against batch size", "Energy efficiency",
+                  "% of datasheet peak", "Throughput against energy per sample", "over time",
+                  "Skipped, out-of-memory and failed cases", "Hardware comparison", "Quality flags"):
         assert title in hostile_page
     assert "not measured" in hostile_page  # the CPU run has no energy
     assert "bs-timeline-select" in hostile_page and hostile_page.count('id="bs-timeline"') == 1
@@ -138,10 +139,14 @@ def test_timeline_entries_per_case_and_whole_run(tmp_path):
     ok_cases = df[df["status"] == "ok"]["id"].tolist()
     assert labels == ["r · whole run (cuda:0)"] + [f"r · {c}" for c in ok_cases]
     case = entries[1]
-    assert set(case["series"]) == {"power_w", "util_gpu_pct", "util_mem_pct", "mem_used_bytes", "sm_clock_mhz",
-                                   "mem_clock_mhz", "cpu_util_pct", "rss_bytes"}
-    # The fixture samples GPU and host rows at the same instants: one shared time array, from 0.
-    assert len(case["times"]) == 1 and case["times"][0][0] == 0.0
+    assert set(case["series"]) == {"power_w", "power_limit_w", "util_gpu_pct", "util_mem_pct", "mem_used_bytes",
+                                   "sm_clock_mhz", "mem_clock_mhz", "temp_c", "cpu_util_pct", "rss_bytes"}
+    # The fixture samples GPU and host rows at the same instants: one shared time array, from 0;
+    # the power limit (the run header's 700 W) is a flat line over the same span.
+    assert {v["ti"] for c, v in case["series"].items() if c != "power_limit_w"} == {0}
+    assert case["times"][0][0] == 0.0
+    limit = case["series"]["power_limit_w"]
+    assert limit["y"] == [700.0, 700.0] and case["times"][limit["ti"]] == [0.0, case["times"][0][-1]]
     assert len(case["series"]["power_w"]["y"]) == 30
     assert max(case["series"]["mem_used_bytes"]["y"]) <= 2.0  # GiB
 
@@ -187,3 +192,43 @@ def test_report_of_a_claims_run_has_the_claims_section(tmp_path):
     page = out.read_text()
     assert "The article&#x27;s claims" in page or "The article's claims" in page
     assert "The printed CNN &lt;b&gt;runs&lt;/b&gt;" in page
+
+
+def test_first_screen_order_title_headline_contents_then_hardware_and_details_last(hostile_page):
+    title = re.search(r"<title>(.*?)</title>", hostile_page).group(1)
+    assert title.startswith("NVIDIA H100 80GB HBM3 and CPU &lt;script&gt;alert(1)&lt;/script&gt;, 20")  # GPUs first
+    assert "20261101-000000-aaaa" not in title  # the devices and the date, not the run id
+    order = [hostile_page.index(s) for s in ("<h1>", 'class="bs-headline"', 'id="contents"', 'id="hardware"',
+                                             'id="throughput"', 'id="cases"', 'id="flags"', 'id="runs"')]
+    assert order == sorted(order)
+    assert hostile_page.count('class="bs-card"') == 2  # one headline block per device
+    assert 'href="#hardware"' in hostile_page and 'href="#runs"' in hostile_page
+
+
+def test_tables_scroll_in_their_own_box(hostile_page):
+    assert hostile_page.count('<div class="bs-scroll"><table') >= 3
+    assert '<table class="bs-table">' not in hostile_page.replace('<div class="bs-scroll"><table class="bs-table">', "")
+
+
+def test_flagged_cases_are_red_and_the_flags_explained(tmp_path):
+    run = make_run(tmp_path, "r", **SMALL)
+    df = results.load(run)
+    df["quality_flags"] = [["noisy"] if i == 1 else ["short-window"] if i == 2 else [] for i in range(len(df))]
+    page = html.build(df, [("r", None)])
+    cases = page[page.index('id="cases"'):page.index('id="not-run"')]
+    assert cases.count('<tr class="bs-red">') == 1
+    flags = page[page.index('id="flags"'):page.index('id="runs"')]
+    assert "<code>noisy</code> <span" in flags and "1 case</span>" in flags and "<code>numerics</code>" in flags
+    assert "<code>short-window</code>" in flags
+
+
+def test_one_run_on_two_devices_compares_them_and_folds_away_one_sided_cases(tmp_path):
+    run = make_run(tmp_path, "r", **SMALL)
+    df = results.load(run)
+    cpu = df[df["status"] == "ok"].head(1).assign(device="cpu", device_name="AMD EPYC 9654")
+    both = pd.concat([df, cpu], ignore_index=True)
+    both.attrs = df.attrs
+    page = html.build(both, [("r", None)])
+    hardware = page[page.index('id="hardware"'):page.index('id="throughput"')]
+    assert "AMD EPYC 9654" in hardware and "ran on one device only</summary>" in hardware
+    assert "Hardware comparison" not in html.build(df, [("r", None)])  # one device: nothing to compare

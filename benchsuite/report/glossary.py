@@ -1,0 +1,64 @@
+"""The quality flags a case can carry, what each means, and which ones mark a case red in the
+report (torch-free).
+
+PLACEHOLDER: issue 15's terminal side declares the flags once (``benchsuite/flags.py``, with
+the ``noisy`` flag); when it lands, `GLOSSARY` and `case_flags` read from there and this list
+goes. Until then it is the one place the report reads flag meanings from. Sources are in
+`benchsuite.telemetry.window` (thresholds named there) and `benchsuite.runner`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: flag -> what it means for the case's figures
+GLOSSARY: dict[str, str] = {
+    "noisy": "step times spread widely: interquartile range over median above 10 % "
+             "(torch.utils.benchmark warns at that level); the throughput may move between runs",
+    "numerics": "the case's outputs failed a numerical check against a reference: its speed is not a "
+                "result to use",
+    "throttled": "the GPU slowed its clocks (a power, thermal or clock cap) during more than 5 % of the "
+                 "window; the figures describe the capped GPU",
+    "short-window": "the timed window lasted under 5 s: NVML's 1 s power average makes its energy uncertain",
+    "few-samples": "fewer than 10 telemetry readings fell inside the window",
+    "counter-integration-mismatch": "the energy counter and the integrated power readings disagree by more "
+                                    "than 5 %; the counter's figure is used",
+    "counter-reset": "the energy counter went backwards (driver reload?); energy from integrated power",
+    "counter-stalled": "the energy counter did not advance; energy from integrated power",
+    "other-process": "another process used the GPU during the window",
+    "sampler-errors": "the telemetry sampler met read errors during the window",
+    "l2-flush-in-window": "the L2-cache flush writes ran inside the window: their energy is in the figure",
+}
+#: flags that make a case's figures unusable or unreliable: its row is marked red
+RED: tuple[str, ...] = ("numerics", "noisy")
+#: flags that qualify a case's energy figure (J, samples/J, W), not its speed
+ENERGY: tuple[str, ...] = ("short-window", "few-samples", "counter-integration-mismatch", "counter-reset",
+                           "counter-stalled", "sampler-errors", "l2-flush-in-window")
+
+
+def case_flags(row: Any) -> list[str]:
+    """The quality flags of one case (a results row or record): its ``quality_flags``."""
+    flags = row.get("quality_flags") if hasattr(row, "get") else None
+    return [str(f) for f in flags] if isinstance(flags, (list, tuple)) else []
+
+
+def is_red(row: Any) -> bool:
+    """Whether the case carries a flag in `RED`."""
+    return any(f in RED for f in case_flags(row))
+
+
+def frame_flags(df: Any) -> list[list[str]]:
+    """`case_flags` of every row of a results DataFrame, in row order."""
+    if "quality_flags" not in getattr(df, "columns", ()):
+        return [[] for _ in range(len(df))]
+    return [[str(f) for f in v] if isinstance(v, (list, tuple)) else [] for v in df["quality_flags"]]
+
+
+def red_rows(df: Any) -> list[bool]:
+    """`is_red` of every row of a results DataFrame, in row order."""
+    return [any(f in RED for f in flags) for flags in frame_flags(df)]
+
+
+def explain(flag: str) -> str:
+    """What ``flag`` means; a flag not in `GLOSSARY` says so."""
+    return GLOSSARY.get(flag, "not described (a flag from a newer benchsuite?)")
