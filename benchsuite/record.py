@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import numpy as np
+
 from benchsuite import metrics
 from benchsuite.telemetry.window import GPU_SUMMARY_FIELDS, HOST_SUMMARY_FIELDS
 
@@ -300,9 +302,11 @@ def validate_end(end: Mapping[str, Any]) -> None:
 # ----------------------------------------------------------------------------------------
 # Reading
 
-#: The timing fields a table row carries, under their row names.
+#: The timing fields a table row carries, under their row names. The raw step times stay in
+#: results.jsonl (a case holds up to 100,000 of them): a row carries their statistics, and
+#: ``benchsuite export --format times-csv`` writes them out in long form.
 TIMING_COLUMNS = {"method": "timing_method", "warmup_iters": "warmup_iters", "warmup_s": "warmup_s",
-                  "warmup_note": "warmup_note", "times_s": "step_times_s"}
+                  "warmup_note": "warmup_note"}
 
 
 def flatten(case: Mapping[str, Any], header: Mapping[str, Any]) -> dict[str, Any]:
@@ -326,4 +330,27 @@ def flatten(case: Mapping[str, Any], header: Mapping[str, Any]) -> dict[str, Any
     timing = case.get("timing") or {}
     for key, column in TIMING_COLUMNS.items():
         row[column] = timing.get(key)
+    row.update(quartiles(timing))
+    memory = {d.get("id"): d.get("memory_bytes") for d in header.get("devices") or [] if isinstance(d, Mapping)}
+    row["device_memory_bytes"] = memory.get(case.get("device"))
     return row
+
+
+def recorded_times(timing: Mapping[str, Any]) -> tuple[list[float], int]:
+    """(times, steps in each) of the distribution a timing section records: its blocks of
+    steps where it has them (``block_times_s``, ``steps_per_block``), else every step."""
+    blocks = timing.get("block_times_s")
+    if isinstance(blocks, list):
+        return blocks, int(timing.get("steps_per_block") or 1)
+    return list(timing.get("times_s") or []), 1
+
+
+def quartiles(timing: Mapping[str, Any]) -> dict[str, float | None]:
+    """``step_s_q1`` and ``step_s_q3``: the 25th and 75th percentiles of the recorded
+    per-step times (a block's seconds ÷ its steps), in seconds; None without times. With the
+    median they are what `benchsuite.compare` judges noise by."""
+    times, per_block = recorded_times(timing)
+    if not times:
+        return {"step_s_q1": None, "step_s_q3": None}
+    q1, q3 = np.percentile(np.asarray(times, dtype=float) / per_block, [25, 75])
+    return {"step_s_q1": float(q1), "step_s_q3": float(q3)}
