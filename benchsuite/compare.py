@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from benchsuite import keys, metrics
+from benchsuite.report import format
 
 # metric -> +1 when higher is better, -1 when lower is better (`benchsuite.metrics` declares both).
 METRICS: dict[str, int] = metrics.directions()
@@ -156,7 +157,10 @@ def compare(base: pd.DataFrame, new: pd.DataFrame, metric: str = "samples_per_s"
     base, new = _with_model(base), _with_model(new)
     base_keys, new_keys = keys.frame_keys(base, MATCH), keys.frame_keys(new, MATCH)
     records = base.to_dict("records") + new.to_dict("records")
-    label_of = dict(zip(base_keys + new_keys, labels.labels(records, keys.ACROSS_DEVICES)))
+    label_of: dict[tuple, str] = {}
+    for model in dict.fromkeys(r.get("device_name") for r in records):  # labels read within a model's rows
+        mine = [(k, r) for k, r in zip(base_keys + new_keys, records) if r.get("device_name") == model]
+        label_of.update(zip((k for k, _ in mine), labels.labels([r for _, r in mine], keys.ACROSS_DEVICES)))
     groups: dict[tuple, tuple[list[int], list[int]]] = {}
     for i, k in enumerate(base_keys):
         groups.setdefault(k, ([], []))[0].append(i)
@@ -222,26 +226,35 @@ def _judge(label: str, b: pd.Series | None, n: pd.Series | None, metric: str, th
 MARKS = {"regression": "▼ REGRESSION", "improvement": "▲ improvement"}
 
 
-def _device_cell(base: Any, new: Any) -> str:
+def device_cell(base: Any, new: Any) -> str:
+    """``cuda:0``, or ``cuda:0 → cuda:1`` where the two sides ran on different devices of one model."""
     base, new = (v if isinstance(v, str) else None for v in (base, new))
     if base is None or new is None or base == new:
         return base or new or ""
     return f"{base} → {new}"
 
 
-def display(comparison: Comparison) -> pd.DataFrame:
-    """Printable rows: values with 4 significant digits, the verdict marked."""
-    from benchsuite.report import format
+def verdict_text(verdict: Any, base_status: Any, new_status: Any) -> str:
+    """A verdict for people: ``▼ REGRESSION``, ``status ok → oom``, ``only in new``."""
+    if verdict == "status changed":
+        return f"status {base_status} → {new_status}"
+    return MARKS.get(verdict, verdict) if isinstance(verdict, str) else ""
 
+
+def display(comparison: Comparison, digits: int | None = format.DIGITS) -> pd.DataFrame:
+    """Printable rows: the case, its device model, the two values with their units (three
+    significant figures; ``digits`` None: every digit), the ratio, the change, the noise test
+    and the verdict, marked."""
     rows = comparison.rows
+    heading = metrics.heading(comparison.metric)
     return pd.DataFrame({
         "case": rows["case"],
-        "device": [_device_cell(b, n) for b, n in zip(rows["base_device"], rows["new_device"])],
-        f"base {comparison.metric}": [format.num(v) for v in rows["base"]],
-        f"new {comparison.metric}": [format.num(v) for v in rows["new"]],
-        "new/base": [format.ratio(v) for v in rows["ratio"]],
+        "device": [f"{m} ({device_cell(b, n)})" if isinstance(m, str) and m not in (b, n) else device_cell(b, n)
+                   for m, b, n in zip(rows["device_model"], rows["base_device"], rows["new_device"])],
+        f"base {heading}": [format.figure(v, comparison.metric, u, digits) for v, u in zip(rows["base"], rows["sample_unit"])],
+        f"new {heading}": [format.figure(v, comparison.metric, u, digits) for v, u in zip(rows["new"], rows["sample_unit"])],
+        "new/base": [format.sig(v, digits) for v in rows["ratio"]],
         "change": [format.change_pct(v) for v in rows["change_pct"]],
         "noise": [v if isinstance(v, str) else "" for v in rows["noise"]],
-        "verdict": [MARKS.get(v, v) if v != "status changed" else f"status {b} → {n}"
-                    for v, b, n in zip(rows["verdict"], rows["base_status"], rows["new_status"])],
+        "verdict": [verdict_text(v, b, n) for v, b, n in zip(rows["verdict"], rows["base_status"], rows["new_status"])],
     })

@@ -109,13 +109,24 @@ def label(key_: tuple, spec: KeySpec = ACROSS_DEVICES, shown: Sequence[str] | No
     given = dict(key_[len(spec.fields)]) if len(key_) > len(spec.fields) else {}
     names = list(given) if shown is None else [n for n in shown if n in given]
     if names:
-        text += f"[{','.join(f'{k}={given[k]}' for k in names)}]"
+        text += f"[{_params_text([(k, given[k]) for k in names])}]"
     model = " ".join(str(parts[f]) for f in DEVICE_MODEL if parts.get(f, "") != "")
     if "device" in parts:
         text += f" on {parts['device']}"
     elif model:
         text += f" on {model}"
     return text
+
+
+def _params_text(pairs: list[tuple[str, Any]]) -> str:
+    """``m=n=k=2048`` where neighbouring parameters share a value, else ``k=v,k=v``."""
+    groups: list[tuple[list[str], Any]] = []
+    for name, value in pairs:
+        if groups and groups[-1][1] == value:
+            groups[-1][0].append(name)
+        else:
+            groups.append(([name], value))
+    return ",".join("=".join(names) + f"={value}" for names, value in groups)
 
 
 def label_of(item: Mapping[str, Any], spec: KeySpec = ACROSS_DEVICES) -> str:

@@ -7,7 +7,8 @@ them per device type (matmul's m, n and k: 1024 on a CPU, 8192 on a GPU); import
 built-in workloads imports no torch (``tests/test_imports.py`` holds that). A parameter is
 left out of a row's label when it has the default of every device type the row ran on. Where
 two rows would then read the same (a CPU matmul at 1024³ and a GPU one at 8192³ in one
-hardware table), the parameters that tell them apart are written back. A workload the
+hardware table), the parameters that tell them apart are written back, on every row of that
+workload so that its rows read alike. A workload the
 registry does not know keeps every parameter. Torch-free.
 """
 
@@ -72,11 +73,15 @@ def labels(rows: Sequence[Mapping[str, Any]], spec: keys.KeySpec = keys.ACROSS_D
     clashes: dict[str, list[tuple]] = {}
     for k, t in text.items():
         clashes.setdefault(t, []).append(k)
+    back: dict[str, set[str]] = {}  # workload -> parameters written back on all its rows
     for group in (g for g in clashes.values() if len(g) > 1):
         names = {name for k in group for name in params_of(k)}
         differing = {name for name in names if len({params_of(k).get(name) for k in group}) > 1}
-        for k in group:
-            text[k] = keys.label(k, spec, _order(workload_of(k), set(shown[k]) | (differing & set(params_of(k)))))
+        back.setdefault(workload_of(group[0]), set()).update(differing)
+    for k in types:
+        extra = back.get(workload_of(k), set()) & set(params_of(k))
+        if extra:
+            text[k] = keys.label(k, spec, _order(workload_of(k), set(shown[k]) | extra))
     return [text[k] for k in row_keys]
 
 

@@ -27,7 +27,8 @@ def test_an_unknown_kind_is_refused():
 
 
 def test_ratios_and_changes():
-    assert format.ratio(1.08449) == "1.084" and format.times(1.8449) == "1.84×" and format.change_pct(4.21) == "+4.2%"
+    assert format.ratio(1.08449) == "1.084" and format.times(1.8449) == "1.8×" and format.change_pct(4.21) == "+4.2%"
+    assert format.times(0.0432) == "0.043×" and format.times(150.3) == "150×"  # two significant figures, never 0.00×
     assert format.ratio(None) == format.times(math.nan) == format.change_pct(None) == "—"
 
 
