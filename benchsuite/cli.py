@@ -396,7 +396,9 @@ def explain(names) -> None:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
               help="Parent folder; the calibration is also copied to OUT/<run-id>/calibration.json.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def calibrate(device, precision, budget, out_dir, fmt) -> None:
+@WIDE_OPTION
+@PRECISE_OPTION
+def calibrate(device, precision, budget, out_dir, fmt, wide, precise) -> None:
     """Measure each device's achievable matmul TFLOP/s and memory bandwidth, and store them."""
     from benchsuite import calibrate as calibrate_mod
     from benchsuite import calibration_store
@@ -428,13 +430,7 @@ def calibrate(device, precision, budget, out_dir, fmt) -> None:
     if fmt == "json":
         click.echo(json.dumps(made.records, indent=2))
     else:
-        frame = calibration.calibration_table(made.records)
-        table = Table(title="achievable vs datasheet")
-        for column in frame.columns:
-            table.add_column(column, justify="left" if column in ("device", "ceiling", "unit", "found at", "notes") else "right")
-        for row in frame.itertuples(index=False):
-            table.add_row(*(Text(str(v)) for v in row))  # Text: no rich markup in machine text
-        _out().print(table)
+        _print_text(calibration.text_table(made.records, _width(wide), _digits(precise)))
     for device_id, skipped in made.skipped.items():
         for name, why in skipped.items():
             _stderr.print(f"skipped {device_id} {name}: {why}", highlight=False)
@@ -446,8 +442,10 @@ def calibrate(device, precision, budget, out_dir, fmt) -> None:
 
 @main.command(name="export")
 @click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["pytest-benchmark", "csv", "parquet"]), required=True,
-              help="pytest-benchmark JSON (for pytest-benchmark compare), or the case table as csv/parquet.")
+@click.option("--format", "fmt", type=click.Choice(["pytest-benchmark", "csv", "parquet", "times-csv", "times-parquet"]),
+              required=True, help="pytest-benchmark JSON (for pytest-benchmark compare); the case table (statistics, "
+                                  "one row per case) as csv/parquet; or the raw step times, one row per step, as "
+                                  "times-csv/times-parquet.")
 @click.option("--output", "-o", "output", type=click.Path(path_type=Path), required=True, help="File to write.")
 def export_(run_dir: Path, fmt: str, output: Path) -> None:
     """Write a run (a run directory or its results.jsonl) in another tool's format."""
@@ -459,8 +457,9 @@ def export_(run_dir: Path, fmt: str, output: Path) -> None:
         raise click.UsageError(str(exc)) from None
     for case_id, why in done["left_out"]:
         _stderr.print(f"[dim]left out[/] {case_id}: {why}")
-    _stderr.print(f"Wrote {done['written']} {'benchmarks' if fmt == 'pytest-benchmark' else 'cases'} "
-                  f"({fmt}) to {done['path']}")
+    what = {"pytest-benchmark": "benchmarks", "times-csv": "step times", "times-parquet": "step times"}.get(fmt, "cases")
+    _stderr.print(f"Wrote {done['written']} {what} ({fmt}) to {done['path']} "
+                  f"({Path(done['path']).stat().st_size / 1e3:,.0f} kB)")
 
 
 @main.command()
@@ -496,8 +495,9 @@ def export_(run_dir: Path, fmt: str, output: Path) -> None:
               help="Sample power, energy and utilisation during each case and training epoch.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
               show_default=True, help="How to print the claims table.")
+@WIDE_OPTION
 def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_size, workers, min_time, min_iters,
-           warmup, threads, out_dir, quick, sample_hz, cooldown, telemetry, fmt) -> None:
+           warmup, threads, out_dir, quick, sample_hz, cooldown, telemetry, fmt, wide) -> None:
     """Measure the article's claims on this machine (reusing --run results) and judge each one."""
     from benchsuite import cifar
     from benchsuite import devices as devices_mod
@@ -541,12 +541,7 @@ def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_siz
         _stderr.print("Interrupted: the cases finished before Ctrl-C are kept in the run directory.")
         sys.exit(EXIT_INTERRUPTED)
     if fmt == "table":
-        table = Table(title=f"the article's claims (run {done.dir.name})", show_lines=True)
-        for column in render.COLUMNS:
-            table.add_column(column, overflow="fold", ratio=2 if column == "measured" else 1)
-        for row in render.rows(done.claims):
-            table.add_row(*(Text(row[c]) for c in render.COLUMNS))  # Text: no rich markup in figures
-        _out().print(table, highlight=False)
+        _print_text(render.text_table(done.claims, _width(wide), title=f"the article's claims (run {done.dir.name})"))
     else:
         click.echo(render.render(done.claims, fmt), nl=False)
     click.echo(f"Measured {done.measured} case(s), reused {done.reused} from --run.", err=True)

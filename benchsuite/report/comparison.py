@@ -43,8 +43,8 @@ def text_table(result: compare.Comparison, limit: int | None, digits: int | None
     rows = result.rows.to_dict("records")
     paired = [r for r in rows if r["verdict"] not in ONE_SIDED]
     moved = any(r["base_device"] != r["new_device"] for r in paired)
-    columns = [text.Column(key, header, align, rank, wraps=key == "case") for key, header, align, rank in COLUMNS
-               if key != "device" or moved]
+    columns = [text.case_column() if key == "case" else text.Column(key, header, align, rank)
+               for key, header, align, rank in COLUMNS if key != "device" or moved]
     body: list = []
     for model in dict.fromkeys(r["device_model"] for r in paired):
         body.append(text.Section(str(model)))

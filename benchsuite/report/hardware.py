@@ -319,7 +319,7 @@ def text_table(df: pd.DataFrame, limit: int | None, digits: int | None = DIGITS,
     if frame.empty:
         return "Hardware comparison: no successful cases to compare.\n"
     rows = frame.to_dict("records")
-    columns = [text.Column("case", "case", "left", 0, wraps=True)]
+    columns = [text.case_column()]
     body = [{"case": text.breakable(r["case"])} for r in rows]
     for rank, (column, header, kind) in enumerate(display_columns(frame, devices, base), start=1):
         columns.append(text.Column(column, header, "right", rank))

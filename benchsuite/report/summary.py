@@ -190,7 +190,7 @@ def _layout(df: pd.DataFrame, digits: int | None) -> tuple[list[text.Column], li
             names[i] = text.breakable(name)
     notes = text.Footnotes(t for r in rows for t in notes_of(r))
     shown = [f for f in FIGURES if any(r.get(f.metric) is not None for r in rows)]
-    columns_ = [text.Column("case", "case", "left", 0, wraps=True),
+    columns_ = [text.case_column(),
                 text.Column("device", "device", "left", DEVICE_RANK),
                 text.Column("status", "status", "left", 0),
                 *(text.Column(f.metric, f.title, "right", f.rank) for f in shown)]
@@ -210,12 +210,9 @@ def _layout(df: pd.DataFrame, digits: int | None) -> tuple[list[text.Column], li
         else:
             cells[text.SPAN] = ("status", f"{status} {marks}".strip())
         body.append(cells)
-    missing = [m for m in ("power_mean_w", "j_per_sample") if not any(r.get(m) is not None for r in rows)]
     after = []
     if any(f in flags_mod.FLAGS for r in rows for f in flags_mod.of(r)):
         after.append("`benchsuite explain FLAG` says what a flag means.")
-    if missing and rows:
-        after.append(f"not measured in this run: {', '.join(metrics.heading(m) for m in missing)}")
     return columns_, body, notes, after
 
 
@@ -231,6 +228,8 @@ def text_table(df: pd.DataFrame, limit: int | None, digits: int | None = DIGITS,
 def markdown_table(df: pd.DataFrame, digits: int | None = DIGITS) -> str:
     """The closing table as markdown: every column, a device column, the footnotes as a list."""
     columns_, body, notes, after = _layout(df, digits)
+    first = {"case": 0, "status": 1, "device": 2}  # markdown: case and status first, as scripts expect
+    columns_ = sorted(columns_, key=lambda c: first.get(c.key, 3))
     rows = [r for r in body if not isinstance(r, text.Section)]
     frame = pd.DataFrame([[r.get(c.key, r[text.SPAN][1] if c.key == "status" and text.SPAN in r else "")
                            for c in columns_] for r in rows], columns=[c.header for c in columns_])

@@ -14,6 +14,7 @@ a file gets one unwrapped line per row, for grep).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class Column:
     align: str = "right"  # "left" or "right"
     rank: int = 1
     wraps: bool = False
+    indent: str = ""  # a wrapped cell's continuation lines start with this (a case label's parameters)
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,28 @@ def width(wide: bool = False, environ: Mapping[str, str] | None = None, stream: 
     return None
 
 
+_NUMBER = re.compile(r"^[-+~≈]?[\d][\d,.]*[%×]?$")
+_PREFIXES = ("k", "M", "G", "T")
+
+
 def _words(text: str) -> list[str]:
-    return text.split()
+    """The words a line may break between; a number keeps its SI prefix and unit with it
+    (``86.8 k img/s``, ``2.00 product/J``), so a wrap never parts a figure from its unit."""
+    tokens = text.split()
+    words: list[str] = []
+    i = 0
+    while i < len(tokens):
+        word = tokens[i]
+        if _NUMBER.match(word) and i + 1 < len(tokens):
+            if tokens[i + 1] in _PREFIXES and i + 2 < len(tokens):
+                word = f"{word} {tokens[i + 1]} {tokens[i + 2]}"
+                i += 2
+            elif not _NUMBER.match(tokens[i + 1]) and tokens[i + 1][:1] not in "([":
+                word = f"{word} {tokens[i + 1]}"
+                i += 1
+        words.append(word)
+        i += 1
+    return words
 
 
 def _natural(column: Column, cells: list[str]) -> int:
@@ -79,7 +101,7 @@ def _narrowest(column: Column, cells: list[str]) -> int:
     widths = [1]
     for cell in [column.header, *cells]:
         words = _words(cell)
-        widths += [len(w) + (len(INDENT) if i else 0) for i, w in enumerate(words)]
+        widths += [len(w) + (len(column.indent) if i else 0) for i, w in enumerate(words)]
     return max(widths)
 
 
@@ -108,12 +130,16 @@ def fit(columns: Sequence[Column], rows: Sequence[Mapping[str, str]], limit: int
     prose = [c for c in kept if c.wraps]
     if limit is not None and total > limit and prose:
         fixed = indent + sum(widths[c.key] for c in kept if not c.wraps) + len(GAP) * (len(kept) - 1)
-        room = max(limit - fixed, 0)
         natural = {c.key: widths[c.key] for c in prose}
-        floor = {c.key: _narrowest(c, cells[c.key]) for c in prose}
-        share = {k: max(floor[k], room * natural[k] // max(sum(natural.values()), 1)) for k in natural}
-        spare = room - sum(share.values())
-        for k in sorted(natural, key=lambda k: natural[k] - share[k], reverse=True):  # hand out what is left
+        share = {c.key: _narrowest(c, cells[c.key]) for c in prose}
+        spare = max(limit - fixed - sum(share.values()), 0)
+        need = {k: natural[k] - share[k] for k in natural}
+        total_need = max(sum(need.values()), 1)
+        given = {k: min(need[k], spare * need[k] // total_need) for k in natural}
+        for k in given:
+            share[k] += given[k]
+        spare -= sum(given.values())
+        for k in sorted(natural, key=lambda k: natural[k] - share[k], reverse=True):  # what rounding left
             give = max(0, min(spare, natural[k] - share[k]))
             share[k] += give
             spare -= give
@@ -136,7 +162,7 @@ def wrap(text: str, size: int, indent: str = "") -> list[str]:
 
 
 def _cell_lines(column: Column, text: str, size: int) -> list[str]:
-    lines = wrap(text, size, INDENT) if column.wraps and len(text) > size else [text]
+    lines = wrap(text, size, column.indent) if column.wraps and len(text) > size else [text]
     return [line.ljust(size) if column.align == "left" else line.rjust(size) for line in lines]
 
 
@@ -199,6 +225,12 @@ def render(rows: Iterable[Mapping[str, str] | Section], columns: Sequence[Column
         line = f"(not shown at {limit} columns: {names}; --wide shows every column)"
         out.extend(wrap(line, limit) if limit and len(line) > limit else [line])
     return "\n".join(out) + "\n"
+
+
+def case_column(rank: int = 0) -> Column:
+    """The case label column: left, never dropped, its parameters on a second line when the
+    width is short (`breakable`)."""
+    return Column("case", "case", "left", rank, wraps=True, indent=INDENT)
 
 
 def breakable(label: str) -> str:
