@@ -235,15 +235,24 @@ def integer_columns() -> tuple[str, ...]:
                                 "device_memory_bytes"]))
 
 
+def _whole(column: pd.Series) -> bool:
+    """Numbers only, every one a whole number (a parameter given as an integer)."""
+    values = [v for v in column if v is not None and v == v]
+    return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer()
+                                for v in values)
+
+
 def case_table(run_path: str | Path) -> pd.DataFrame:
     """The run's case table (`benchsuite.results.load`: statistics, not raw step times), every
-    cell a scalar, counts as integers (a batch size reads ``1024``, not ``1024.0``, also where
-    another case has none)."""
+    cell a scalar, counts and integer parameters as integers (a batch size reads ``1024``, not
+    ``1024.0``, also where another case has none)."""
     df = results.load(results.results_path(run_path))
     if df.empty:
         return df
     df = df.apply(lambda column: column.map(_cell))
-    for name in integer_columns():
+    whole_params = [c for c in df.columns  # m=1024 and 972161024 bytes, not 1024.0
+                    if (c.startswith("param_") or c.endswith("_bytes")) and _whole(df[c])]
+    for name in [*integer_columns(), *whole_params]:
         if name in df.columns:
             try:
                 df[name] = pd.array([None if v is None or v != v else int(v) for v in df[name]], dtype="Int64")

@@ -108,8 +108,11 @@ def times(value: Any, digits: int | None = RATIO_DIGITS) -> str:
 
 
 def change_pct(value: Any) -> str:
-    """A signed change in percent, ``+4.2%``."""
-    return MISSING if missing(value) else f"{float(value):+.1f}%"
+    """A signed change in percent, ``+4.2%`` (``0.0%`` where it rounds to nothing)."""
+    if missing(value):
+        return MISSING
+    text = f"{float(value):+.1f}%"
+    return "0.0%" if text in ("+0.0%", "-0.0%") else text
 
 
 def with_unit(value: Any, unit: str) -> str:
