@@ -37,7 +37,7 @@ def sampling_options(f):
                           f"[default: {COOLDOWN_GPU_S:g} when energy is measured]")(f)
     return click.option("--sample-hz", type=click.FloatRange(1, 1000), default=SAMPLE_HZ, show_default=True,
                         help="Telemetry samples per second (1 to 1000).")(f)
-_stderr = Console(stderr=True)
+_stderr = Console(stderr=True, soft_wrap=True)  # a log line is never cut in two (grep)
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]),
                       default="table", show_default=True, help="How to print the table.")
 WIDE_OPTION = click.option("--wide", is_flag=True,
@@ -229,14 +229,20 @@ def _case_line(record: dict) -> str:
     """One line per finished case: its figures next to its timing, '—' where not measured."""
     if record["status"] != "ok":
         return f"{_status_markup(record['status'])} {escape(record['id'])}: {escape(str(record['reason']))}"
-    from benchsuite.report.format import fmt_value
+    from benchsuite import flags
+    from benchsuite.report.format import figure, quantity
 
     m = record["metrics"]
-    return (f"{_status_markup('ok')} {escape(record['id'])}: {fmt_value(m['samples_per_s'], 'num')} {m['sample_unit']}/s, "
-            f"median {fmt_value(m['step_s_median'], 'ms')} ms (IQR {fmt_value(m['step_s_iqr'], 'ms')}), "
-            f"{fmt_value((record.get('telemetry') or {}).get('power_mean_w'), 'num')} W, "
-            f"{fmt_value(m.get('j_per_sample'), 'num')} J/{m['sample_unit']}, "
-            f"{fmt_value(m.get('samples_per_j'), 'num')} {m['sample_unit']}/J")
+    telemetry = record.get("telemetry") or {}
+    unit = m.get("sample_unit")
+    found = flags.of({**m, "quality_flags": telemetry.get("quality_flags"), "status": "ok",
+                      "warmup_settled": (record.get("timing") or {}).get("warmup_settled")})
+    energy = "".join(f", {text}" for text in (quantity(telemetry.get("power_mean_w"), "W"),
+                                               figure(m.get("j_per_sample"), "j_per_sample", unit),
+                                               figure(m.get("samples_per_j"), "samples_per_j", unit)) if text != "—")
+    return (f"{_status_markup('ok')} {escape(record['id'])}: {figure(m['samples_per_s'], 'samples_per_s', unit)}, "
+            f"median {quantity(m['step_s_median'], 's')} (IQR {quantity(m['step_s_iqr'], 's')}){energy}"
+            + (f" [{escape(', '.join(found))}]" if found else ""))
 
 
 def _print_not_measured(df) -> None:
