@@ -8,7 +8,8 @@ the same fingerprint (`benchsuite.fingerprint`: driver, CUDA, torch, CPU, power 
 clocks, ECC, ...; the start temperature aside, which the warm-up settles; on a CPU also the
 thread count). Where several comparable runs hold a case, the column shows the newest
 result (`RULE`). Runs of one model that are not comparable get a column each, named by what
-tells them apart (``(--quick)``, ``@host``, ``@run``).
+tells them apart (``(--quick)``, then ``@host`` or ``@run`` for all but the group with the
+most results, which keeps the model's name).
 
 Every cell carries its units (``86.8 k img/s · 391 img/J · 2.53%``); an energy figure a
 quality flag doubts is marked ``*`` and a timed one ``~`` (`benchsuite.flags`), with a
@@ -111,10 +112,12 @@ def model_columns(df: pd.DataFrame) -> pd.Series:
         if len(groups) == 1:
             continue
         named = {id(g): name + (" (--quick)" if _quick(g, headers) else "") for g in groups}
+        size = {id(g): int((mask & run.isin(g)).sum()) for g in groups}
         for group in groups:
             label = named[id(group)]
-            if sum(1 for g in groups if named[id(g)] == label) > 1:
-                label += f" {_where(group, [g for g in groups if named[id(g)] == label], headers)}"
+            rivals = [g for g in groups if named[id(g)] == label]
+            if len(rivals) > 1 and group is not max(rivals, key=lambda g: size[id(g)]):
+                label += f" {_where(group, rivals, headers)}"  # the group with the most results keeps the name
             out[mask & run.isin(group)] = label
     return out
 
