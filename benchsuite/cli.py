@@ -37,10 +37,48 @@ def sampling_options(f):
                           f"[default: {COOLDOWN_GPU_S:g} when energy is measured]")(f)
     return click.option("--sample-hz", type=click.FloatRange(1, 1000), default=SAMPLE_HZ, show_default=True,
                         help="Telemetry samples per second (1 to 1000).")(f)
-_stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
-_stderr = Console(stderr=True)
+_stderr = Console(stderr=True, soft_wrap=True)  # a log line is never cut in two (grep)
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]),
                       default="table", show_default=True, help="How to print the table.")
+WIDE_OPTION = click.option("--wide", is_flag=True,
+                           help="Every column, however wide the lines get.  [default: the columns that fit the "
+                                "terminal, or COLUMNS; every column when the output is not a terminal]")
+PRECISE_OPTION = click.option("--precise", is_flag=True,
+                              help="Seven significant figures instead of three (json and csv carry every digit).")
+# Where a laid-out table's lines are styled on a terminal (the text itself is plain).
+_STYLES = ((r"▼ REGRESSION", "bold red"), (r"▲ improvement", "green"), (r"(?<=  )error\b", "red"),
+           (r"(?<=  )oom\b", "yellow"), (r"(?<=  )skipped\b", "dim"))
+
+
+def _out() -> Console:
+    """stdout as rich sees it now: the terminal's width, or ``COLUMNS``; a pipe or file is not
+    cut at any width (`benchsuite.report.text.width`)."""
+    from benchsuite.report import text
+
+    return Console(soft_wrap=False, width=text.width() or 100_000)
+
+
+def _width(wide: bool) -> int | None:
+    from benchsuite.report import text
+
+    return text.width(wide)
+
+
+def _digits(precise: bool) -> int | None:
+    from benchsuite.report import format
+
+    return None if precise else format.DIGITS
+
+
+def _print_text(laid_out: str) -> None:
+    """A table laid out by `benchsuite.report.text`, on stdout; styled on a terminal."""
+    if not sys.stdout.isatty():
+        click.echo(laid_out, nl=False)
+        return
+    styled = Text(laid_out)
+    for pattern, style in _STYLES:
+        styled.highlight_regex(pattern, style)
+    _out().print(styled, soft_wrap=True, end="", highlight=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,9 +121,11 @@ def main() -> None:
               help="Under torchrun: seconds one collective may wait before its case is an error naming the rank.  "
                    f"[default: {DEFAULT_CASE_TIMEOUT_S:g}]")
 @FORMAT
+@WIDE_OPTION
+@PRECISE_OPTION
 def run(workload, device, precision, batch_size, mode, params, min_time, min_iters, warmup, settle_max, flush_l2,
         threads, out_dir, tag, quick, fail_fast, sample_hz, cooldown, telemetry, nproc, collective_timeout,
-        fmt) -> None:
+        fmt, wide, precise) -> None:
     """Sweep workloads x devices x precisions x batch sizes and record every case."""
     from benchsuite import calibration_store, results, session
 
@@ -133,7 +173,7 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
             sys.exit(1)
         return
     df = done.frame()
-    _print_table(df, fmt, title=f"run {done.run_id} ({done.status})")
+    _print_table(df, fmt, title=f"run {done.run_id} ({done.status})", wide=wide, precise=precise)
     for device_id, rec in done.calibrations.items():
         _stderr.print(f"% achievable on {device_id}: calibration {rec['id']}", highlight=False)
     stale = calibration_store.stale_advice(df.to_dict("records")) if "calibration_stale" in df.columns else None
@@ -192,14 +232,20 @@ def _case_line(record: dict) -> str:
     """One line per finished case: its figures next to its timing, '—' where not measured."""
     if record["status"] != "ok":
         return f"{_status_markup(record['status'])} {escape(record['id'])}: {escape(str(record['reason']))}"
-    from benchsuite.report.format import fmt_value
+    from benchsuite import flags
+    from benchsuite.report.format import figure, quantity
 
     m = record["metrics"]
-    return (f"{_status_markup('ok')} {escape(record['id'])}: {fmt_value(m['samples_per_s'], 'num')} {m['sample_unit']}/s, "
-            f"median {fmt_value(m['step_s_median'], 'ms')} ms (IQR {fmt_value(m['step_s_iqr'], 'ms')}), "
-            f"{fmt_value((record.get('telemetry') or {}).get('power_mean_w'), 'num')} W, "
-            f"{fmt_value(m.get('j_per_sample'), 'num')} J/{m['sample_unit']}, "
-            f"{fmt_value(m.get('samples_per_j'), 'num')} {m['sample_unit']}/J")
+    telemetry = record.get("telemetry") or {}
+    unit = m.get("sample_unit")
+    found = flags.of({**m, "quality_flags": telemetry.get("quality_flags"), "status": "ok",
+                      "warmup_settled": (record.get("timing") or {}).get("warmup_settled")})
+    energy = "".join(f", {text}" for text in (quantity(telemetry.get("power_mean_w"), "W"),
+                                               figure(m.get("j_per_sample"), "j_per_sample", unit),
+                                               figure(m.get("samples_per_j"), "samples_per_j", unit)) if text != "—")
+    return (f"{_status_markup('ok')} {escape(record['id'])}: {figure(m['samples_per_s'], 'samples_per_s', unit)}, "
+            f"median {quantity(m['step_s_median'], 's')} (IQR {quantity(m['step_s_iqr'], 's')}){energy}"
+            + (f" [{escape(', '.join(found))}]" if found else ""))
 
 
 def _print_not_measured(df) -> None:
@@ -211,21 +257,13 @@ def _print_not_measured(df) -> None:
         _stderr.print(f"not measured on {device}: {escape(str(note))}", highlight=False)
 
 
-def _print_table(df, fmt: str, title: str) -> None:
+def _print_table(df, fmt: str, title: str, wide: bool = False, precise: bool = False) -> None:
     from benchsuite.report import summary
 
     if fmt != "table":
         click.echo(summary.render(df, fmt), nl=False)
         return
-    frame = summary.summary(df)
-    table = Table(title=title, show_lines=False)
-    for column in frame.columns:
-        numeric = column not in ("case", "status", "notes")
-        table.add_column(column, justify="right" if numeric else "left", overflow="fold",
-                         no_wrap=column == "case")
-    for row in frame.itertuples(index=False):
-        table.add_row(*[_status_markup(v) if c == "status" else escape(str(v)) for c, v in zip(frame.columns, row)])
-    _stdout.print(table)
+    _print_text(summary.text_table(df, _width(wide), _digits(precise), title=title))
 
 
 def _status_markup(status: str) -> str:
@@ -247,10 +285,10 @@ def list_(fmt: str) -> None:
                                "broken": reg.errors}, indent=2))
         return
     for info in described:
-        _stdout.print(f"[bold]{info['name']}[/]: {info['summary']}")
+        _out().print(f"[bold]{info['name']}[/]: {info['summary']}")
         batches = ("no batch axis: --batch-size does not apply" if not info["batched"] else
                    "batch sizes " + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in info["batch_sizes"].items()))
-        _stdout.print(f"  modes: {', '.join(info['modes'])}   precisions: {', '.join(info['precisions'])}   "
+        _out().print(f"  modes: {', '.join(info['modes'])}   precisions: {', '.join(info['precisions'])}   "
                       f"{batches}   throughput unit: {info['sample_unit']}/s")
         table = Table(show_header=True, box=None, padding=(0, 2))
         for col in ("parameter", "default", "unit", "type", "meaning"):
@@ -258,14 +296,14 @@ def list_(fmt: str) -> None:
         for p in info["params"]:
             default = p["default"] if isinstance(p["default"], str) else ", ".join(f"{k}: {v}" for k, v in p["default"].items())
             table.add_row(p["name"], default, p["unit"], p["type"], p["help"])
-        _stdout.print(table)
-        _stdout.print()
+        _out().print(table)
+        _out().print()
     table = Table(title="precisions", box=None, padding=(0, 2))
     table.add_column("name")
     table.add_column("meaning")
     for name, meaning in precision.MEANING.items():
         table.add_row(name, meaning)
-    _stdout.print(table)
+    _out().print(table)
     for name, error in reg.errors.items():
         _stderr.print(f"[red]workload {name} failed to load[/]: {error}")
 
@@ -303,25 +341,25 @@ def info(fmt: str) -> None:
     ]
     for row in rows:
         table.add_row(*(Text(str(v)) for v in row))
-    _stdout.print(table)
+    _out().print(table)
     gpus = [d for d in found if d["type"] == "cuda"]
     if not gpus:
-        _stdout.print("GPUs: none visible to torch")
+        _out().print("GPUs: none visible to torch")
     for d in gpus:
         mem = f"{d['memory_bytes'] / 2**30:.1f} GiB" if d["memory_bytes"] else "—"
-        _stdout.print(f"[bold]{d['id']}[/]: {d['name']}, {mem}, compute capability {d['compute_capability']}, "
+        _out().print(f"[bold]{d['id']}[/]: {d['name']}, {mem}, compute capability {d['compute_capability']}, "
                       f"{d['multiprocessors']} SMs")
         sheet = d["datasheet"]
         if not sheet:
-            _stdout.print("  datasheet: no figures known for this GPU")
+            _out().print("  datasheet: no figures known for this GPU")
             continue
         peaks = ", ".join(f"{p} {v:g}" for p, v in sheet["tflops"].items())
-        _stdout.print(f"  datasheet ({sheet['model']}): dense TFLOP/s {peaks}; memory {sheet['mem_bandwidth_gbs']:g} GB/s; "
+        _out().print(f"  datasheet ({sheet['model']}): dense TFLOP/s {peaks}; memory {sheet['mem_bandwidth_gbs']:g} GB/s; "
                       f"board power {sheet['tdp_w']:g} W")
-        _stdout.print(f"  source: {sheet['source']}")
-    _stdout.print("CPU datasheet peaks: none (no comparable vendor figure; benchsuite invents none)")
+        _out().print(f"  source: {sheet['source']}")
+    _out().print("CPU datasheet peaks: none (no comparable vendor figure; benchsuite invents none)")
     for d in found:
-        _stdout.print(f"[bold]{d['id']}[/] achievable: {_achievable_line(d['calibration'])}")
+        _out().print(f"[bold]{d['id']}[/] achievable: {_achievable_line(d['calibration'])}")
     for problem in problems:
         _stderr.print(f"calibration not used: {problem}", highlight=False)
 
@@ -334,6 +372,26 @@ def _achievable_line(record: dict | None) -> str:
                       if e.get("tflop_per_s"))
     gbs = ", ".join(f"{k} {e['gb_per_s']:.4g}" for k, e in (record.get("bandwidth") or {}).items())
     return f"TFLOP/s {flops or '—'}; GB/s {gbs or '—'} (calibration {record['id']})"
+
+
+@main.command()
+@click.argument("names", nargs=-1, metavar="[FLAG]...")
+def explain(names) -> None:
+    """What a quality flag in a table means (every flag when none is named)."""
+    from benchsuite import flags
+    from benchsuite.report import text
+
+    unknown = [n for n in names if n not in flags.FLAGS]
+    if unknown:
+        raise click.UsageError(f"no flag {', '.join(map(repr, unknown))}; flags: {', '.join(flags.FLAGS)}")
+    limit = _width(False)
+    for name in names or flags.FLAGS:
+        known = flags.FLAGS[name]
+        what = {"energy": "the energy figures", "time": "the timed figures", "both": "every figure"}[known.doubts]
+        click.echo(f"{name}: puts {what} in doubt")
+        for line in (known.meaning[:1].upper() + known.meaning[1:] + ".", f"Set by: {known.source}."):
+            click.echo("\n".join("  " + part for part in (text.wrap(line, limit - 2) if limit else [line])))
+        click.echo()
 
 
 @main.command()
@@ -350,7 +408,9 @@ def _achievable_line(record: dict | None) -> str:
 @click.option("--force", is_flag=True, default=False,
               help="Replace the stored calibration even where it is better (default: keep the better figure of "
                    "each ceiling).")
-def calibrate(device, precision, budget, out_dir, fmt, force) -> None:
+@WIDE_OPTION
+@PRECISE_OPTION
+def calibrate(device, precision, budget, out_dir, fmt, force, wide, precise) -> None:
     """Measure each device's achievable matmul TFLOP/s and memory bandwidth, and store them.
 
     Stored only when complete; a stored ceiling is only lowered with --force. Exit 1 when a
@@ -386,13 +446,7 @@ def calibrate(device, precision, budget, out_dir, fmt, force) -> None:
     if fmt == "json":
         click.echo(json.dumps(made.records, indent=2))
     else:
-        frame = calibration.calibration_table(made.records)
-        table = Table(title="achievable vs datasheet")
-        for column in frame.columns:
-            table.add_column(column, justify="left" if column in ("device", "ceiling", "unit", "found at", "notes") else "right")
-        for row in frame.itertuples(index=False):
-            table.add_row(*(Text(str(v)) for v in row))  # Text: no rich markup in machine text
-        _stdout.print(table)
+        _print_text(calibration.text_table(made.records, _width(wide), _digits(precise)))
     for device_id, skipped in made.skipped.items():
         for name, why in skipped.items():
             _stderr.print(f"skipped {device_id} {name}: {why}", highlight=False)
@@ -412,8 +466,10 @@ def calibrate(device, precision, budget, out_dir, fmt, force) -> None:
 
 @main.command(name="export")
 @click.argument("run_dir", metavar="RUN", type=click.Path(exists=True, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["pytest-benchmark", "csv", "parquet"]), required=True,
-              help="pytest-benchmark JSON (for pytest-benchmark compare), or the case table as csv/parquet.")
+@click.option("--format", "fmt", type=click.Choice(["pytest-benchmark", "csv", "parquet", "times-csv", "times-parquet"]),
+              required=True, help="pytest-benchmark JSON (for pytest-benchmark compare); the case table (statistics, "
+                                  "one row per case) as csv/parquet; or the raw step times, one row per step, as "
+                                  "times-csv/times-parquet.")
 @click.option("--output", "-o", "output", type=click.Path(path_type=Path), required=True, help="File to write.")
 def export_(run_dir: Path, fmt: str, output: Path) -> None:
     """Write a run (a run directory or its results.jsonl) in another tool's format."""
@@ -425,8 +481,9 @@ def export_(run_dir: Path, fmt: str, output: Path) -> None:
         raise click.UsageError(str(exc)) from None
     for case_id, why in done["left_out"]:
         _stderr.print(f"[dim]left out[/] {case_id}: {why}")
-    _stderr.print(f"Wrote {done['written']} {'benchmarks' if fmt == 'pytest-benchmark' else 'cases'} "
-                  f"({fmt}) to {done['path']}")
+    what = {"pytest-benchmark": "benchmarks", "times-csv": "step times", "times-parquet": "step times"}.get(fmt, "cases")
+    _stderr.print(f"Wrote {done['written']} {what} ({fmt}) to {done['path']} "
+                  f"({Path(done['path']).stat().st_size / 1e3:,.0f} kB)")
 
 
 @main.command()
@@ -462,8 +519,9 @@ def export_(run_dir: Path, fmt: str, output: Path) -> None:
               help="Sample power, energy and utilisation during each case and training epoch.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
               show_default=True, help="How to print the claims table.")
+@WIDE_OPTION
 def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_size, workers, min_time, min_iters,
-           warmup, threads, out_dir, quick, sample_hz, cooldown, telemetry, fmt) -> None:
+           warmup, threads, out_dir, quick, sample_hz, cooldown, telemetry, fmt, wide) -> None:
     """Measure the article's claims on this machine (reusing --run results) and judge each one."""
     from benchsuite import cifar
     from benchsuite import devices as devices_mod
@@ -507,12 +565,7 @@ def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_siz
         _stderr.print("Interrupted: the cases finished before Ctrl-C are kept in the run directory.")
         sys.exit(EXIT_INTERRUPTED)
     if fmt == "table":
-        table = Table(title=f"the article's claims (run {done.dir.name})", show_lines=True)
-        for column in render.COLUMNS:
-            table.add_column(column, overflow="fold", ratio=2 if column == "measured" else 1)
-        for row in render.rows(done.claims):
-            table.add_row(*(Text(row[c]) for c in render.COLUMNS))  # Text: no rich markup in figures
-        _stdout.print(table, highlight=False)
+        _print_text(render.text_table(done.claims, _width(wide), title=f"the article's claims (run {done.dir.name})"))
     else:
         click.echo(render.render(done.claims, fmt), nl=False)
     click.echo(f"Measured {done.measured} case(s), reused {done.reused} from --run.", err=True)
@@ -592,10 +645,14 @@ def report(runs, output, baseline) -> None:
 @click.option("--threshold", default="5%", show_default=True, help="Smallest change called a regression (5% or 0.05).")
 @click.option("--fail-on-regression", is_flag=True, help="Exit 1 when any case got worse past the threshold and noise.")
 @FORMAT
-def compare(base, new, metric, threshold, fail_on_regression, fmt) -> None:
-    """Compare NEW against BASE case by case: ratios NEW/BASE, regressions marked."""
+@WIDE_OPTION
+@PRECISE_OPTION
+def compare(base, new, metric, threshold, fail_on_regression, fmt, wide, precise) -> None:
+    """Compare NEW against BASE case by case, on the same device model: ratios NEW/BASE,
+    regressions marked."""
     from benchsuite import compare as compare_mod
-    from benchsuite.report import markup
+    from benchsuite.report import comparison, markup
+    from benchsuite.report import runs as runs_view
 
     try:
         limit = compare_mod.parse_threshold(threshold)
@@ -604,24 +661,21 @@ def compare(base, new, metric, threshold, fail_on_regression, fmt) -> None:
     base_df, new_df = _load_or_exit([base]), _load_or_exit([new])
     _warn_fingerprints(base_df.attrs["runs"] + new_df.attrs["runs"], gpus_paired=True)
     result = compare_mod.compare(base_df, new_df, metric, limit)
-    shown = compare_mod.display(result)
     counts = result.rows["verdict"].value_counts().to_dict()
+    stopped = runs_view.frame_lines(base_df) + runs_view.frame_lines(new_df)
     if fmt == "json":
         click.echo(json.dumps({"metric": metric, "threshold": limit, "counts": counts,
                                "rows": json.loads(result.rows.to_json(orient="records"))}, indent=2))
     elif fmt == "csv":
         click.echo(result.rows.to_csv(index=False), nl=False)
     elif fmt == "markdown":
-        click.echo(markup.markdown(shown), nl=False)
+        click.echo(markup.markdown(compare_mod.display(result, _digits(precise))), nl=False)
     else:
-        table = Table(title=f"{metric}: NEW/BASE (threshold {limit:.1%})")
-        for column in shown.columns:
-            table.add_column(column, justify="left" if column in ("case", "device", "noise", "verdict") else "right",
-                             no_wrap=column == "case")
-        for row in shown.itertuples(index=False):
-            style = "red" if "REGRESSION" in row.verdict else "green" if "improvement" in row.verdict else None
-            table.add_row(*(Text(str(v)) for v in row), style=style)  # Text: case ids hold [k=v]
-        _stdout.print(table)
+        ids = [(df.attrs["runs"] or [{}])[0].get("header", {}).get("run_id") for df in (base_df, new_df)]
+        _print_text(comparison.text_table(result, _width(wide), _digits(precise), *ids, after=stopped))
+        stopped = []
+    for line in stopped:
+        click.echo(line, err=True)
     summary = ", ".join(f"{n} {v}" for v, n in counts.items()) or "no cases"
     click.echo(f"{summary} (metric {metric}, threshold {limit:.1%}); nothing written", err=True)
     if fail_on_regression and counts.get("regression", 0):
@@ -632,46 +686,47 @@ def compare(base, new, metric, threshold, fail_on_regression, fmt) -> None:
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "html"]), default="table",
               show_default=True, help="How to print the table.")
-@click.option("--baseline", default=None, help="Device the speedup and efficiency ratios are against "
-                                                "(a device label or a unique part of one).  [default: the first]")
-@click.option("--reference/--no-reference", default=True, show_default=True,
-              help="Include the shipped reference results (reports/reference/).")
+@click.option("--baseline", default=None, help="Device model the speedup and efficiency ratios are against "
+                                                "(a column's name or a unique part of one).  [default: the first]")
+@click.option("--reference/--no-reference", default=None,
+              help="Include every shipped reference result (reports/reference/), or none.  [default: only those "
+                   "of GPU models the given runs do not have]")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write to this file instead of standard output (--format table writes markdown).")
-def table_(runs, fmt, baseline, reference, output) -> None:
-    """Hardware comparison: rows are cases less the device, columns are devices."""
+@WIDE_OPTION
+@PRECISE_OPTION
+def table_(runs, fmt, baseline, reference, output, wide, precise) -> None:
+    """Hardware comparison: rows are cases less the device, columns are device models."""
     from benchsuite import results
     from benchsuite.report import hardware, scaling
+    from benchsuite.report import runs as runs_view
 
-    paths = list(runs)
-    if reference:
-        ref = results.reference_dir()
-        if any(ref.glob(f"*/{results.RESULTS_FILE}")):
-            paths.append(ref)
-    df = _load_or_exit(paths)
+    df = _load_or_exit(list(runs))
+    ref = results.reference_dir()
+    if reference is not False and any(ref.glob(f"*/{results.RESULTS_FILE}")):
+        df, note = hardware.with_references(df, _load_or_exit([ref]), reference)
+        if note:
+            click.echo(note, err=True)
     _warn_fingerprints(df.attrs["runs"], gpus_paired=False)
     try:
-        frame, devices, base = hardware.hardware(df, baseline)
+        hardware.hardware(df, baseline)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--baseline") from None
+    stopped = runs_view.frame_lines(df)
     if fmt == "table" and output is None:
-        shown = hardware.hardware_display(frame, devices, base)
-        table = Table(title=f"samples/s · samples/J · % of peak; ratios against {base}")
-        for column in shown.columns:
-            table.add_column(column, justify="left" if column == "case" else "right", no_wrap=column == "case")
-        for row in shown.itertuples(index=False):
-            table.add_row(*(Text(str(v)) for v in row))  # Text: no rich markup in machine text
-        _stdout.print(table)
+        _print_text(hardware.text_table(df, _width(wide), _digits(precise), baseline, after=stopped))
         click.echo(scaling.render_scale_out(df, "markdown"), nl=False)
         return
-    text = hardware.render_hardware(df, "markdown" if fmt == "table" else fmt, baseline)
+    for line in stopped:
+        click.echo(line, err=True)
+    text_ = hardware.render_hardware(df, "markdown" if fmt == "table" else fmt, baseline, _digits(precise))
     if fmt in ("table", "markdown", "html"):
-        text += scaling.render_scale_out(df, "html" if fmt == "html" else "markdown")
+        text_ += scaling.render_scale_out(df, "html" if fmt == "html" else "markdown")
     if output is None:
-        click.echo(text, nl=False)
+        click.echo(text_, nl=False)
         return
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    output.write_text(text_, encoding="utf-8")
     click.echo(f"Table: {output}", err=True)
 
 

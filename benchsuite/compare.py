@@ -1,9 +1,14 @@
-"""Two runs side by side: match cases by key, ratios NEW/BASE, regressions past noise.
+"""Two runs side by side: match cases by key and device model, ratios NEW/BASE, regressions
+past noise.
 
-Matching: cases are matched on their key less the device (workload, mode, precision,
-batch size, parameters). Where a key has one case on each side they are paired even if
-the device differs; where a side has the key on several devices, cases pair by device
-id. Anything left over is listed as "only in base" / "only in new", never dropped.
+Matching: a base case and a new case are the same measurement when their key less the
+device (workload, mode, precision, batch size, world size, execution, parameters) and their
+device model (`benchsuite.keys.SAME_DEVICE_MODEL`: the device's name; where a name is
+missing, the device id) are equal. Where a side holds the key on several devices of that
+model they pair by device id, then one left on each side pair. Two devices that share a
+name but differ in memory by more than `MEMORY_TOLERANCE` are different models. A ratio is
+never computed across device models: that is the hardware table's job (``benchsuite
+table``). Anything left over is listed as "only in base" / "only in new", never dropped.
 
 The regression rule (documented in the README, "Reports"):
 
@@ -32,13 +37,18 @@ import numpy as np
 import pandas as pd
 
 from benchsuite import keys, metrics
+from benchsuite.report import format
 
 # metric -> +1 when higher is better, -1 when lower is better (`benchsuite.metrics` declares both).
 METRICS: dict[str, int] = metrics.directions()
 # Metrics that are a function of the median step time, so raw step times measure their noise.
 TIME_METRICS = {name for name in METRICS if metrics.METRICS[name].basis == "time"}
-#: What pairs a base case with a new one: the case less its device (see the module docstring).
-MATCH = keys.ACROSS_DEVICES
+#: What pairs a base case with a new one: the case less its device, plus the device model
+#: (see the module docstring).
+MATCH = keys.SAME_DEVICE_MODEL
+#: Two devices of one name whose memory differs by more than this share are different models
+#: (one GPU sold with two memory sizes); 10 % leaves room for what drivers reserve.
+MEMORY_TOLERANCE = 0.10
 
 
 class CompareError(ValueError):
@@ -60,12 +70,16 @@ def parse_threshold(text: str | float) -> float:
 
 
 def spread(row: pd.Series | dict) -> tuple[float, float, float] | None:
-    """(q1, median, q3) of the raw step times in seconds, or None if unknown."""
+    """(q1, median, q3) of the recorded step times in seconds (a row's ``step_s_q1``,
+    ``step_s_median`` and ``step_s_q3``, or raw ``step_times_s``), or None if unknown."""
     times = row.get("step_times_s")
     if isinstance(times, (list, tuple, np.ndarray)) and len(times) > 0:
         q1, median, q3 = np.percentile(np.asarray(times, dtype=float), [25, 50, 75])
         return float(q1), float(median), float(q3)
     median, iqr = row.get("step_s_median"), row.get("step_s_iqr")
+    q1, q3 = row.get("step_s_q1"), row.get("step_s_q3")
+    if _known(median) and _known(q1) and _known(q3):
+        return float(q1), float(median), float(q3)
     if _known(median):
         half = float(iqr) / 2 if _known(iqr) else 0.0
         return float(median) - half, float(median), float(median) + half
@@ -93,14 +107,60 @@ class Comparison:
     threshold: float
 
 
+def _with_model(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with ``device_name`` filled by the device id where a record has none (an
+    unnamed CPU is not matched with an unnamed GPU)."""
+    df = df.reset_index(drop=True).copy()
+    if "device" not in df.columns:
+        df["device"] = None
+    if "device_name" not in df.columns:
+        df["device_name"] = None
+    df["device_name"] = df["device_name"].where(df["device_name"].notna(), df["device"])
+    return df
+
+
+def same_model(a: pd.Series, b: pd.Series) -> bool:
+    """Two rows whose devices share a name: the same model unless their memory differs by more
+    than `MEMORY_TOLERANCE` (unknown memory: the same)."""
+    ma, mb = a.get("device_memory_bytes"), b.get("device_memory_bytes")
+    if not (_known(ma) and _known(mb)) or not ma or not mb:
+        return True
+    return abs(float(ma) - float(mb)) <= MEMORY_TOLERANCE * max(float(ma), float(mb))
+
+
+def pair(base: pd.DataFrame, new: pd.DataFrame, bs: list[int], ns: list[int]) -> list[tuple[int | None, int | None]]:
+    """Pairs (base index, new index) among the rows of one `MATCH` key: by device id first,
+    then one left on each side; the rest one-sided (None on the other side)."""
+    pairs: list[tuple[int | None, int | None]] = []
+    free_b, free_n = list(bs), list(ns)
+    for j in list(free_n):
+        i = next((i for i in free_b if base.at[i, "device"] == new.at[j, "device"]
+                  and same_model(base.loc[i], new.loc[j])), None)
+        if i is not None:
+            pairs.append((i, j))
+            free_b.remove(i)
+            free_n.remove(j)
+    if len(free_b) == 1 and len(free_n) == 1 and same_model(base.loc[free_b[0]], new.loc[free_n[0]]):
+        pairs.append((free_b.pop(), free_n.pop()))
+    pairs.extend((i, None) for i in free_b)
+    pairs.extend((None, j) for j in free_n)
+    return pairs
+
+
 def compare(base: pd.DataFrame, new: pd.DataFrame, metric: str = "samples_per_s",
             threshold: float = 0.05) -> Comparison:
     """Match the cases of two runs and judge each change (see the module docstring)."""
     if metric not in METRICS:
         raise CompareError(f"unknown metric {metric!r}; allowed: {', '.join(METRICS)}")
-    base = base.reset_index(drop=True)
-    new = new.reset_index(drop=True)
+    from benchsuite.report import labels
+
+    base, new = _with_model(base), _with_model(new)
     base_keys, new_keys = keys.frame_keys(base, MATCH), keys.frame_keys(new, MATCH)
+    records = base.to_dict("records") + new.to_dict("records")
+    label_of: dict[tuple, str] = {}
+    for model in dict.fromkeys(r.get("device_name") for r in records):  # labels read within a model's rows
+        mine = [(k, r) for k, r in zip(base_keys + new_keys, records) if r.get("device_name") == model]
+        label_of.update(zip((k for k, _ in mine), labels.labels([r for _, r in mine], keys.ACROSS_DEVICES)))
     groups: dict[tuple, tuple[list[int], list[int]]] = {}
     for i, k in enumerate(base_keys):
         groups.setdefault(k, ([], []))[0].append(i)
@@ -108,35 +168,27 @@ def compare(base: pd.DataFrame, new: pd.DataFrame, metric: str = "samples_per_s"
         groups.setdefault(k, ([], []))[1].append(i)
     out = []
     for key, (bs, ns) in groups.items():
-        pairs: list[tuple[int | None, int | None]] = []
-        if len(bs) == 1 and len(ns) == 1:
-            pairs.append((bs[0], ns[0]))
-        else:
-            by_device = {base.at[i, "device"]: i for i in bs}
-            used = set()
-            for j in ns:
-                i = by_device.get(new.at[j, "device"])
-                if i is not None and i not in used:
-                    used.add(i)
-                    pairs.append((i, j))
-                else:
-                    pairs.append((None, j))
-            pairs.extend((i, None) for i in bs if i not in used)
-        for i, j in pairs:
-            out.append(_judge(keys.label(key, MATCH), None if i is None else base.loc[i],
+        for i, j in pair(base, new, bs, ns):
+            out.append(_judge(label_of[key], None if i is None else base.loc[i],
                               None if j is None else new.loc[j], metric, threshold))
-    rows = pd.DataFrame(out, columns=["case", "base_device", "new_device", "base_status", "new_status",
-                                      "base", "new", "ratio", "change_pct", "noise", "verdict"])
+    rows = pd.DataFrame(out, columns=["case", "device_model", "base_device", "new_device", "base_device_name",
+                                      "new_device_name", "base_status", "new_status", "sample_unit", "base", "new",
+                                      "ratio", "change_pct", "noise", "verdict"])
     order = {"regression": 0, "status changed": 1, "improvement": 2}
     rows = rows.sort_values(by="verdict", key=lambda s: s.map(lambda v: order.get(v, 3)), kind="stable")
     return Comparison(rows.reset_index(drop=True), metric, threshold)
 
 
 def _judge(label: str, b: pd.Series | None, n: pd.Series | None, metric: str, threshold: float) -> dict:
-    row = {"case": label, "base_device": None if b is None else b.get("device"),
-           "new_device": None if n is None else n.get("device"),
+    either = b if b is not None else n
+    unit = next((u for u in (None if r is None else r.get("sample_unit") for r in (n, b)) if isinstance(u, str)), None)
+    row = {"case": label, "device_model": either.get("device_name"),
+           "base_device": None if b is None else b.get("device"), "new_device": None if n is None else n.get("device"),
+           "base_device_name": None if b is None else b.get("device_name"),
+           "new_device_name": None if n is None else n.get("device_name"),
            "base_status": None if b is None else b.get("status"), "new_status": None if n is None else n.get("status"),
-           "base": None, "new": None, "ratio": None, "change_pct": None, "noise": None, "verdict": None}
+           "sample_unit": unit, "base": None, "new": None, "ratio": None, "change_pct": None, "noise": None,
+           "verdict": None}
     if b is None or n is None:
         row["verdict"] = "only in base" if n is None else "only in new"
         return row
@@ -174,26 +226,35 @@ def _judge(label: str, b: pd.Series | None, n: pd.Series | None, metric: str, th
 MARKS = {"regression": "▼ REGRESSION", "improvement": "▲ improvement"}
 
 
-def _device_cell(base: Any, new: Any) -> str:
+def device_cell(base: Any, new: Any) -> str:
+    """``cuda:0``, or ``cuda:0 → cuda:1`` where the two sides ran on different devices of one model."""
     base, new = (v if isinstance(v, str) else None for v in (base, new))
     if base is None or new is None or base == new:
         return base or new or ""
     return f"{base} → {new}"
 
 
-def display(comparison: Comparison) -> pd.DataFrame:
-    """Printable rows: values with 4 significant digits, the verdict marked."""
-    from benchsuite.report import format
+def verdict_text(verdict: Any, base_status: Any, new_status: Any) -> str:
+    """A verdict for people: ``▼ REGRESSION``, ``status ok → oom``, ``only in new``."""
+    if verdict == "status changed":
+        return f"status {base_status} → {new_status}"
+    return MARKS.get(verdict, verdict) if isinstance(verdict, str) else ""
 
+
+def display(comparison: Comparison, digits: int | None = format.DIGITS) -> pd.DataFrame:
+    """Printable rows: the case, its device model, the two values with their units (three
+    significant figures; ``digits`` None: every digit), the ratio, the change, the noise test
+    and the verdict, marked."""
     rows = comparison.rows
+    heading = metrics.heading(comparison.metric)
     return pd.DataFrame({
         "case": rows["case"],
-        "device": [_device_cell(b, n) for b, n in zip(rows["base_device"], rows["new_device"])],
-        f"base {comparison.metric}": [format.num(v) for v in rows["base"]],
-        f"new {comparison.metric}": [format.num(v) for v in rows["new"]],
-        "new/base": [format.ratio(v) for v in rows["ratio"]],
+        "device": [f"{m} ({device_cell(b, n)})" if isinstance(m, str) and m not in (b, n) else device_cell(b, n)
+                   for m, b, n in zip(rows["device_model"], rows["base_device"], rows["new_device"])],
+        f"base {heading}": [format.figure(v, comparison.metric, u, digits) for v, u in zip(rows["base"], rows["sample_unit"])],
+        f"new {heading}": [format.figure(v, comparison.metric, u, digits) for v, u in zip(rows["new"], rows["sample_unit"])],
+        "new/base": [format.sig(v, digits) for v in rows["ratio"]],
         "change": [format.change_pct(v) for v in rows["change_pct"]],
         "noise": [v if isinstance(v, str) else "" for v in rows["noise"]],
-        "verdict": [MARKS.get(v, v) if v != "status changed" else f"status {b} → {n}"
-                    for v, b, n in zip(rows["verdict"], rows["base_status"], rows["new_status"])],
+        "verdict": [verdict_text(v, b, n) for v, b, n in zip(rows["verdict"], rows["base_status"], rows["new_status"])],
     })

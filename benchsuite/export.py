@@ -26,7 +26,9 @@ from benchsuite import metrics as metrics_mod
 from benchsuite import record as record_mod
 from benchsuite import results
 
-FORMATS = ("pytest-benchmark", "csv", "parquet")
+FORMATS = ("pytest-benchmark", "csv", "parquet", "times-csv", "times-parquet")
+#: Formats that write the raw step times in long form (`benchsuite.results.times`), one row per step.
+TIMES_FORMATS = ("times-csv", "times-parquet")
 #: pytest node of the live suite; exported names use it so the two compare with each other.
 SUITE_MODULE = "benchmarks/test_workloads.py"
 SUITE_TEST = "test_workload"
@@ -232,10 +234,40 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def integer_columns() -> tuple[str, ...]:
+    """The case table's columns that hold counts: the record's integer fields (batch size,
+    world size, rank, warm-up steps) and the metrics declared ``integer`` (steps, bytes)."""
+    declared = [f.name for section in (record_mod.IDENTITY, record_mod.TIMING) for f in section.values()
+                if f.type is int]
+    renamed = [record_mod.TIMING_COLUMNS.get(name, name) for name in declared]
+    return tuple(dict.fromkeys([*renamed, *(m.name for m in metrics_mod.METRICS.values() if m.integer),
+                                "device_memory_bytes"]))
+
+
+def _whole(column: pd.Series) -> bool:
+    """Numbers only, every one a whole number (a parameter given as an integer)."""
+    values = [v for v in column if v is not None and v == v]
+    return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer()
+                                for v in values)
+
+
 def case_table(run_path: str | Path) -> pd.DataFrame:
-    """The run's case table (`benchsuite.results.load`), every cell a scalar."""
+    """The run's case table (`benchsuite.results.load`: statistics, not raw step times), every
+    cell a scalar, counts and integer parameters as integers (a batch size reads ``1024``, not
+    ``1024.0``, also where another case has none)."""
     df = results.load(results.results_path(run_path))
-    return df.apply(lambda column: column.map(_cell)) if not df.empty else df
+    if df.empty:
+        return df
+    df = df.apply(lambda column: column.map(_cell))
+    whole_params = [c for c in df.columns  # m=1024 and 972161024 bytes, not 1024.0
+                    if (c.startswith("param_") or c.endswith("_bytes")) and _whole(df[c])]
+    for name in [*integer_columns(), *whole_params]:
+        if name in df.columns:
+            try:
+                df[name] = pd.array([None if v is None or v != v else int(v) for v in df[name]], dtype="Int64")
+            except (TypeError, ValueError):  # not a whole number after all: leave the column as it is
+                pass
+    return df
 
 
 def export(run_path: str | Path, fmt: str, out: str | Path) -> dict[str, Any]:
@@ -245,16 +277,16 @@ def export(run_path: str | Path, fmt: str, out: str | Path) -> dict[str, Any]:
     out = Path(out)
     if out.is_dir():
         raise ExportError(f"-o {str(out)!r} is a directory; give a file name")
-    if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
+    if fmt.endswith("parquet") and importlib.util.find_spec("pyarrow") is None:
         raise ExportError(f"--format parquet needs pyarrow, which is not installed: {PARQUET_HINT}")
     if fmt == "pytest-benchmark":
         made = to_pytest_benchmark(run_path)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(made.document, indent=4, allow_nan=False, default=str) + "\n", encoding="utf-8")
         return {"path": out, "written": len(made.document["benchmarks"]), "left_out": made.left_out}
-    table = case_table(run_path)
+    table = results.times(results.results_path(run_path)) if fmt in TIMES_FORMATS else case_table(run_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
+    if fmt in ("csv", "times-csv"):
         table.to_csv(out, index=False)
     else:
         table.to_parquet(out, index=False, engine="pyarrow")

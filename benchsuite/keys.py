@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 PARAM_PREFIX = "param_"  # a parameter's column in a results DataFrame
 #: What a field missing from a record means (files written before the field existed).
@@ -93,9 +93,11 @@ def frame_keys(df, spec: KeySpec = ACROSS_DEVICES) -> list[tuple]:
     return [key(row, spec) for row in df.to_dict("records")]
 
 
-def label(key_: tuple, spec: KeySpec = ACROSS_DEVICES) -> str:
+def label(key_: tuple, spec: KeySpec = ACROSS_DEVICES, shown: Sequence[str] | None = None) -> str:
     """A key for people: ``mlp/train/fp32/bs32/ws2[widths=32x64x10]``; a world size of 1 and
-    eager execution are not shown; a device model is appended, `` on NVIDIA H100``."""
+    eager execution are not shown; a device model is appended, `` on NVIDIA H100``.
+    ``shown``: the parameters to write, in that order (None: every one, by name;
+    `benchsuite.report.labels` leaves out a workload's defaults)."""
     parts = dict(zip(spec.fields, key_))
     text = "/".join(str(parts.get(f, "")) for f in ("workload", "mode", "precision"))
     if parts.get("batch_size", "") != "":
@@ -104,15 +106,27 @@ def label(key_: tuple, spec: KeySpec = ACROSS_DEVICES) -> str:
         text += f"/ws{parts['world_size']}"
     if parts.get("exec", DEFAULTS["exec"]) not in ("", DEFAULTS["exec"]):
         text += f"/{parts['exec']}"
-    shown = key_[len(spec.fields)] if len(key_) > len(spec.fields) else ()
-    if shown:
-        text += f"[{','.join(f'{k}={v}' for k, v in shown)}]"
+    given = dict(key_[len(spec.fields)]) if len(key_) > len(spec.fields) else {}
+    names = list(given) if shown is None else [n for n in shown if n in given]
+    if names:
+        text += f"[{_params_text([(k, given[k]) for k in names])}]"
     model = " ".join(str(parts[f]) for f in DEVICE_MODEL if parts.get(f, "") != "")
     if "device" in parts:
         text += f" on {parts['device']}"
     elif model:
         text += f" on {model}"
     return text
+
+
+def _params_text(pairs: list[tuple[str, Any]]) -> str:
+    """``m=n=k=2048`` where neighbouring parameters share a value, else ``k=v,k=v``."""
+    groups: list[tuple[list[str], Any]] = []
+    for name, value in pairs:
+        if groups and groups[-1][1] == value:
+            groups[-1][0].append(name)
+        else:
+            groups.append(([name], value))
+    return ",".join("=".join(names) + f"={value}" for names, value in groups)
 
 
 def label_of(item: Mapping[str, Any], spec: KeySpec = ACROSS_DEVICES) -> str:

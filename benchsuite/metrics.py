@@ -135,6 +135,16 @@ FLAGS: dict[str, str] = {
                           "(recalibrate with `benchsuite calibrate --force`); judged on the sustained figure "
                           "(median step time) only"),
 }
+#: Headers of tables whose cells carry their unit (``86.8 k img/s``, ``1.23 ms``): the label
+#: without its unit. A metric not listed uses its label.
+HEADINGS: dict[str, str] = {
+    "samples_per_s": "throughput", "samples_per_s_per_device": "per device", "pct_of_peak": "% peak",
+    "pct_of_achievable": "% achievable", "step_s_median": "step median", "step_s_iqr": "IQR", "step_s_p99": "p99",
+    "step_s_p90": "p90", "step_s_mean": "step mean", "step_s_std": "step std", "step_s_min": "fastest step",
+    "step_s_max": "slowest step", "step_s_total": "timed", "power_mean_w": "power", "energy_j": "energy",
+    "mem_peak_bytes": "peak memory", "algbw_gbps": "algbw", "busbw_gbps": "busbw",
+    "samples_per_s_per_w": "samples/s/W", "tflop_per_s_per_w": "TFLOP/s/W",
+}
 #: The energy figures `energy` derives, in the order a case record holds them.
 ENERGY: tuple[str, ...] = ("samples_per_j", "j_per_sample", "samples_per_s_per_w", "tflop_per_s_per_w")
 #: What `benchsuite compare --metric` offers, in declaration order.
@@ -152,6 +162,11 @@ def metric(name: str) -> Metric:
 def label(name: str) -> str:
     """A table's header for metric ``name``."""
     return metric(name).label
+
+
+def heading(name: str) -> str:
+    """The header of metric ``name`` in a table whose cells carry their unit (`HEADINGS`)."""
+    return HEADINGS.get(name) or metric(name).label
 
 
 # ----------------------------------------------------------------------------------------

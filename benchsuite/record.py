@@ -17,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from benchsuite import metrics, stats
+import numpy as np
+
+from benchsuite import metrics
 from benchsuite.telemetry.window import GPU_SUMMARY_FIELDS, HOST_SUMMARY_FIELDS
 
 NUMBER = float  # a JSON number: int or float, never bool
@@ -337,14 +339,13 @@ def validate_end(end: Mapping[str, Any]) -> None:
 # ----------------------------------------------------------------------------------------
 # Reading
 
-#: The timing fields a table row carries, under their row names (the step times apart: see
-#: `flatten`).
+#: The timing fields a table row carries, under their row names. The raw step times stay in
+#: results.jsonl (a case holds up to 100,000 of them): a row carries their statistics, and
+#: ``benchsuite export --format times-csv`` writes them out in long form.
 TIMING_COLUMNS = {"method": "timing_method", "warmup_iters": "warmup_iters", "warmup_s": "warmup_s",
                   "warmup_rule": "warmup_rule", "warmup_drift_pct": "warmup_drift_pct",
                   "warmup_rough_pct": "warmup_rough_pct", "warmup_temp_start_c": "warmup_temp_start_c",
                   "warmup_note": "warmup_note", "steps_per_block": "steps_per_block"}
-#: A table row's ``step_times_s`` holds at most this many values (the records' own cap).
-ROW_TIMES_MAX = 1024
 
 
 def flatten(case: Mapping[str, Any], header: Mapping[str, Any]) -> dict[str, Any]:
@@ -368,16 +369,18 @@ def flatten(case: Mapping[str, Any], header: Mapping[str, Any]) -> dict[str, Any
     timing = case.get("timing") or {}
     for key, column in TIMING_COLUMNS.items():
         row[column] = timing.get(key)
-    row.update(_row_times(timing))
+    row.update(quartiles(timing))
+    memory = {d.get("id"): d.get("memory_bytes") for d in header.get("devices") or [] if isinstance(d, Mapping)}
+    row["device_memory_bytes"] = memory.get(case.get("device"))
     return row
 
 
-def _row_times(timing: Mapping[str, Any]) -> dict[str, Any]:
-    """``step_times_s``: per-block mean step times (each block's seconds ÷ its steps; every step
-    where a block is one step), at most `ROW_TIMES_MAX` of them (an older record's step times are
-    summed in neighbouring pairs until they fit), and ``steps_per_block`` for them."""
-    if "block_times_s" not in timing and "times_s" not in timing:
-        return {"step_times_s": None}
-    blocks, per_block = blocks_of(timing)
-    blocks, per_block = stats.merge_neighbours(blocks, per_block, ROW_TIMES_MAX)
-    return {"step_times_s": [t / per_block for t in blocks], "steps_per_block": per_block}
+def quartiles(timing: Mapping[str, Any]) -> dict[str, float | None]:
+    """``step_s_q1`` and ``step_s_q3``: the 25th and 75th percentiles of the recorded
+    per-step times (a block's seconds ÷ its steps), in seconds; None without times. With the
+    median they are what `benchsuite.compare` judges noise by."""
+    times, per_block = blocks_of(timing)
+    if not times:
+        return {"step_s_q1": None, "step_s_q3": None}
+    q1, q3 = np.percentile(np.asarray(times, dtype=float) / per_block, [25, 75])
+    return {"step_s_q1": float(q1), "step_s_q3": float(q3)}

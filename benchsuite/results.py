@@ -249,6 +249,24 @@ def load(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     return df
 
 
+TIMES_COLUMNS = ["run_id", "id", "device", "index", "steps", "time_s"]
+
+
+def times(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
+    """The recorded step times in long form, one row per timed step (or block of steps):
+    ``run_id``, case ``id``, ``device``, ``index`` (0, 1, ... in time order), ``steps`` (the
+    steps it holds: 1 where every step was timed on its own) and ``time_s`` (its seconds ÷
+    its steps). The case table (`load`) carries their statistics instead; this is what
+    ``benchsuite export --format times-csv`` writes."""
+    rows = []
+    for run in read_runs(paths):
+        for case in run.cases:
+            values, per = record_mod.blocks_of(case.get("timing") or {})
+            for i, t in enumerate(values):
+                rows.append((run.header.get("run_id"), case.get("id"), case.get("device"), i, per, t / per))
+    return pd.DataFrame(rows, columns=TIMES_COLUMNS)
+
+
 def load_runs(paths: str | Path | Iterable[str | Path]) -> tuple[pd.DataFrame, list[str]]:
     """`load`, with the problems met (truncated last lines) returned instead of warned: what
     ``benchsuite report``, ``compare`` and ``table`` print. Raises ResultsError (naming the file

@@ -148,3 +148,21 @@ def test_cross_device_tables_do_not_warn_about_power_limits_of_different_gpu_mod
     assert not any(f.startswith("gpu.") for f in fingerprint.differences(fa, fb, gpus_paired=False))
     assert fingerprint.differences(fa, fc, gpus_paired=False) == ["gpu.power_limit_w"]  # same model: it matters
     assert "cuda:0.model" not in fingerprint.differences(fa, fb)  # the model is never reported as a state
+
+
+def test_a_name_shared_by_two_memory_sizes_is_two_models(tmp_path):
+    base = _run(tmp_path, "base", [_case("a", _spread(1.0, 0.01))])
+    small = _run(tmp_path, "small", [_case("a", _spread(1.0, 0.01))])
+    b, s = results.load(base), results.load(small)
+    b["device_memory_bytes"], s["device_memory_bytes"] = 80 * 2**30, 40 * 2**30
+    rows = compare.compare(b, s).rows
+    assert rows["verdict"].tolist() == ["only in base", "only in new"]
+    s["device_memory_bytes"] = 79 * 2**30  # what a driver reserves is not another model
+    assert compare.compare(b, s).rows["verdict"].tolist() == ["within threshold"]
+
+
+def test_cases_without_a_device_name_pair_by_device_not_across_devices(tmp_path):
+    base = _run(tmp_path, "base", [_case("a", _spread(1.0, 0.01), device="cuda:0")])
+    new = _run(tmp_path, "new", [_case("a", _spread(1.0, 0.01), device="cpu")])
+    rows = compare.compare(results.load(base), results.load(new)).rows
+    assert rows["verdict"].tolist() == ["only in base", "only in new"]

@@ -83,11 +83,13 @@ def test_export_is_read_by_pytest_benchmarks_loader(run_dir, tmp_path):
     storage = FileStorage(tmp_path, logger=Logger(Logger.QUIET), default_machine_id="x")
     (bench,) = list(storage.load_benchmarks(str(path)))
     case = results.load(run_dir).set_index("id").loc[CASE_ID]
+    times = results.times(run_dir)
+    step_times = times[times["id"] == CASE_ID]["time_s"].tolist()
     assert bench["fullname"] == f"benchmarks/test_workloads.py::test_workload[{CASE_ID}]"
     assert set(Stats.fields) | {"data", "iterations"} <= set(bench)
-    assert bench["data"] == case["step_times_s"]
+    assert bench["data"] == step_times
     # a block is a round of steps_per_block iterations (block timing: 1 when a step is >= 1 ms)
-    assert bench["rounds"] == len(case["step_times_s"]) and bench["iterations"] == case["steps_per_block"]
+    assert bench["rounds"] == len(step_times) and bench["iterations"] == case["steps_per_block"]
     assert bench["rounds"] * bench["iterations"] == case["iters"]
     # pytest-benchmark's statistics agree with benchsuite's own (numpy) ones; its total is of
     # per-iteration times, so the blocks' seconds ÷ steps per block
@@ -225,7 +227,8 @@ def test_csv_export_is_the_case_table(run_dir, tmp_path):
     assert list(table["id"]) == list(loaded["id"])
     assert list(table["status"]) == ["ok", "skipped"]
     row = table.set_index("id").loc[CASE_ID]
-    assert json.loads(row["step_times_s"]) == loaded.set_index("id").loc[CASE_ID, "step_times_s"]
+    assert "step_times_s" not in table.columns  # the statistics, not the raw times (times-csv has those)
+    assert row["step_s_q1"] <= row["step_s_median"] <= row["step_s_q3"]
     assert row["samples_per_s"] == pytest.approx(loaded.set_index("id").loc[CASE_ID, "samples_per_s"])
 
 
@@ -272,3 +275,37 @@ def test_round_trip_with_benchsuite_compare(run_dir, tmp_path):
     worse = cli("compare", str(run_dir), str(slower), "--fail-on-regression", "--format", "json")
     assert worse.exit_code == 1, worse.output
     assert "regression" in worse.output
+
+
+H100_DEFAULT = Path(__file__).resolve().parent / "fixtures" / "h100" / "20261125-220824-da35"
+
+
+def test_csv_export_of_the_default_h100_run_is_small_and_keeps_batch_sizes_whole(tmp_path):
+    """The 46 cases of the cut-short default H100 run: statistics, not raw step times (the
+    original's CSV was 4.7 MB with one cell of 952,611 characters), batch sizes as integers."""
+    out = tmp_path / "cases.csv"
+    r = cli("export", str(H100_DEFAULT), "--format", "csv", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert out.stat().st_size < 100_000
+    import csv
+
+    rows = list(csv.DictReader(out.open()))
+    assert {r["batch_size"] for r in rows} == {"32", "128", "256", "1024", "4096", ""}  # "" for matmul: no batch
+    assert {r["param_m"] for r in rows} == {"1024", "8192", ""}
+    table = pd.read_csv(out, dtype_backend="numpy_nullable")
+    assert len(table) == 46 and str(table["batch_size"].dtype) == "Int64"
+    assert sorted(set(table["batch_size"].dropna())) == [32, 128, 256, 1024, 4096]
+    assert max(len(str(v)) for v in table.astype(str).to_numpy().ravel()) < 1000
+    assert {"step_s_median", "step_s_iqr", "step_s_q1", "step_s_q3"} <= set(table.columns)
+
+
+def test_times_csv_holds_every_recorded_step_time_one_row_each(tmp_path):
+    out = tmp_path / "times.csv"
+    r = cli("export", str(H100_DEFAULT), "--format", "times-csv", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    times = pd.read_csv(out)
+    run = results.read_run(H100_DEFAULT)
+    assert list(times.columns) == results.TIMES_COLUMNS
+    assert len(times) == sum(len(c["timing"]["times_s"]) for c in run.cases)
+    first = run.cases[0]
+    assert times[times["id"] == first["id"]]["time_s"].tolist() == first["timing"]["times_s"]

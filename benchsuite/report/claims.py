@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from benchsuite.claims import verdicts
-from benchsuite.report import format
+from benchsuite.report import format, text
 
 COLUMNS = ("claim", "measurement", "measured", "verdict")
 #: the CSS class of each verdict's cell
@@ -44,6 +44,18 @@ def rows(claims: list[dict]) -> list[dict[str, str]]:
     return [{"claim": f"{c['id']}. {c['claim']}", "measurement": c["measurement"],
              "measured": "; ".join(fmt_figure(f) for f in c["figures"]) or "—",
              "verdict": verdict_text(c)} for c in claims]
+
+
+#: The terminal layout: every column is prose that wraps between words (a figure keeps its unit);
+#: the measurement's description goes first when the width is short.
+LAYOUT = {"claim": 0, "measurement": 1, "measured": 0, "verdict": 0}
+
+
+def text_table(claims: list[dict], limit: int | None, title: str | None = None) -> str:
+    """The claims for a terminal ``limit`` columns wide: each claim a block of wrapped lines,
+    a blank line between claims (`benchsuite.report.text`)."""
+    columns = [text.Column(c, c, "left", LAYOUT[c], wraps=True) for c in COLUMNS]
+    return text.render(rows(claims), columns, limit, title=title, blank_between_rows=True)
 
 
 def markdown(claims: list[dict]) -> str:

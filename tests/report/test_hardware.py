@@ -34,11 +34,16 @@ def test_ratio_only_for_the_same_case_on_two_devices(runs):
     assert "AMD EPYC 9654 | efficiency vs NVIDIA A100-SXM4-80GB" not in frame.columns
 
 
-def test_same_device_name_on_two_hosts_gets_two_columns(tmp_path):
+def test_one_model_on_two_hosts_is_one_column_unless_their_state_differs(tmp_path):
     a = make_run(tmp_path, "a", workloads=("mlp",), batch_sizes=(32,), failures=False)
     b = make_run(tmp_path, "b", hostname="other", workloads=("mlp",), batch_sizes=(32,), failures=False)
+    c = make_run(tmp_path, "c", hostname="third", driver="535.1", workloads=("mlp",), batch_sizes=(32,),
+                 failures=False)
     _, devices, _ = hardware.hardware(results.load([a, b]))
-    assert devices == ["NVIDIA H100 80GB HBM3 @gpu-box cuda:0", "NVIDIA H100 80GB HBM3 @other cuda:0"]
+    assert devices == ["NVIDIA H100 80GB HBM3"]  # comparable fingerprints and timing: one column
+    _, devices, _ = hardware.hardware(results.load([a, c]))
+    # another driver: a column each; the first (as many results, older) keeps the name, the other says its host
+    assert devices == ["NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3 @third"]
 
 
 def test_unknown_baseline_names_the_devices(runs):
@@ -71,8 +76,31 @@ def test_table_includes_the_shipped_reference_runs(tmp_path, monkeypatch):
     report_runs.make_run(ref, "20261101-000000-ref0", hostname="h100-box", speed=3.0, telemetry=False)
     mine = report_runs.make_run(tmp_path / "mine", "20261125-000000-mine", hostname="laptop", telemetry=False)
     monkeypatch.setattr(results, "reference_dir", lambda: ref)
-    with_ref = CliRunner().invoke(main, ["table", str(mine), "--format", "csv"])
+    with_ref = CliRunner().invoke(main, ["table", str(mine), "--format", "csv", "--reference"])
     without = CliRunner().invoke(main, ["table", str(mine), "--format", "csv", "--no-reference"])
-    assert with_ref.exit_code == 0 and without.exit_code == 0, with_ref.output
-    assert "h100-box" in with_ref.stdout and "h100-box" not in without.stdout
-    assert "speedup" in with_ref.stdout.splitlines()[0]
+    default = CliRunner().invoke(main, ["table", str(mine), "--format", "csv"])
+    assert with_ref.exit_code == 0 and without.exit_code == 0 and default.exit_code == 0, with_ref.output
+    # --reference includes every reference run (named on stderr); --no-reference none
+    assert "20261101-000000-ref0" in with_ref.stderr and "ref0" not in without.stderr
+    # by default a reference that adds no GPU model the user's runs lack is left out, and that is said
+    assert "left out" in default.stderr and default.stdout == without.stdout
+
+
+def test_table_adds_references_of_a_gpu_model_the_runs_lack(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from benchsuite.cli import main
+    from tests.fakes import report_runs
+
+    ref = tmp_path / "reference"
+    report_runs.make_run(ref, "20261101-000000-ref0", hostname="h100-box", speed=3.0, telemetry=False)
+    report_runs.make_run(ref, "20261101-000000-ref1", device="cpu", device_name="AMD EPYC", telemetry=False,
+                         hostname="vm")
+    mine = report_runs.make_run(tmp_path / "mine", "20261125-000000-mine", device="cpu", device_name="Laptop CPU",
+                                telemetry=False, hostname="laptop")
+    monkeypatch.setattr(results, "reference_dir", lambda: ref)
+    done = CliRunner().invoke(main, ["table", str(mine), "--format", "csv"])
+    assert done.exit_code == 0, done.output
+    header = done.stdout.splitlines()[0]
+    assert "NVIDIA H100 80GB HBM3 | samples/s" in header and "AMD EPYC" not in header  # the CPU reference adds no GPU
+    assert "added for NVIDIA H100 80GB HBM3, a GPU model these runs lack" in done.stderr
