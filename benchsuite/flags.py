@@ -45,13 +45,15 @@ _DECLARED = (
          "the GPU slowed its clocks (power cap, heat, power brake) for over 5 % of the "
          "window: the figures are what this GPU does at its limit, not at full clock",
          "telemetry.window.THROTTLED_SHARE_THRESHOLD"),
-    Flag("warmup-not-settled", TIME, "warm-up hit its cap before clock and temperature settled",
-         "the warm-up hit its time cap before the SM clock and temperature "
-         "settled: the timed steps may have run on a chip still heating up",
-         "settings: settle_window_s, settle_max_s"),
-    Flag("short-window", ENERGY, "energy window under 5 s: the energy is uncertain",
-         "the energy window was under 5 s: NVML's power readings average over about "
-         "1 s and update every 20-100 ms, so a short window can be far off (arXiv 2312.02741)",
+    Flag("warmup-not-settled", TIME, "warm-up hit its cap before the step time was steady",
+         "the warm-up hit its time cap (--settle-max) before the step time was steady (benchsuite.steady: "
+         "four 1 s spans without a trend): the timed steps may have run on a chip still heating up",
+         "benchsuite.steady, settings: settle_max_s"),
+    Flag("short-window", ENERGY, "energy window too short for its method: the energy is uncertain",
+         "the energy window was shorter than its method needs to be within 1 %: 1 s with edges on "
+         "energy-counter updates, 8 s with edges read as they come (the counter updates every 100 ms "
+         "on an H100), 5 s for integrated power or RAPL (NVML's power readings average over about 1 s; "
+         "arXiv 2312.02741)",
          "telemetry.window.MIN_WINDOW_S"),
     Flag("few-samples", ENERGY, "under 10 power readings in the window",
          "fewer than 10 telemetry readings fell inside the window: too few to trust "
@@ -75,6 +77,11 @@ _DECLARED = (
     Flag("l2-flush-in-window", ENERGY, "the energy includes the --flush-l2 writes",
          "--flush-l2 wrote a buffer before every timed step inside the energy "
          "window: the energy includes those writes", "runner"),
+    Flag("calibration-stale", TIME, "calibration stale (over 105 % of achievable)",
+         "the case reached over 105 % of the device's calibrated achievable TFLOP/s (judged on the "
+         "sustained figure): the calibration is below what this machine does; recalibrate with "
+         "`benchsuite calibrate --force`",
+         "benchsuite.metrics.STALE_PCT_OF_ACHIEVABLE"),
 )
 FLAGS: dict[str, Flag] = {f.name: f for f in _DECLARED}
 
@@ -121,6 +128,8 @@ def of(row: Mapping[str, Any]) -> list[str]:
         found.update(str(f) for f in recorded)
     if row.get("warmup_settled") is False:
         found.add("warmup-not-settled")
+    if row.get("calibration_stale") in (True,):  # a numpy bool too
+        found.add("calibration-stale")
     if row.get("status", "ok") == "ok" and noisy(row):
         found.add("noisy")
     order = list(FLAGS)
