@@ -69,6 +69,8 @@ HEADER = _fields(
     Field("telemetry", dict, "the telemetry's static facts"),
     Field("calibrations", dict, "device id -> calibration record used for % of achievable"),
     Field("distributed", dict, "world size, backend and ranks of a torchrun launch"),
+    Field("planned", list, "the planned case ids, in order (a run cut short: `results.not_run`); "
+                           "missing in runs written before it", items=str),
 )
 
 #: A case's identity and outcome (the top level of a case record), in file order after the
@@ -77,6 +79,8 @@ IDENTITY = _fields(
     Field("record", str, "'case'", required=True, nullable=False),
     Field("started_at", str, "ISO 8601, UTC"),
     Field("auto_batch_probes", list, "the batch sizes `--batch-size auto` tried", items=dict),
+    Field("best_batch_probes", list, "the batch sizes `--batch-size best` tried, with step time and "
+                                     "samples/s", items=dict),
     Field("node_telemetry", dict, "telemetry id -> window summary of this node's other ranks' devices"),
     Field("traceback", str, "the last frames of an error"),
     Field("id", str, "printable case id, e.g. cnn/train/cuda:0/fp16/bs128", required=True, nullable=False),
@@ -86,6 +90,7 @@ IDENTITY = _fields(
     Field("precision", str),
     Field("batch_size", int, "per rank; null: no batch axis"),
     Field("auto_batch", bool, "the batch size was found by --batch-size auto"),
+    Field("best_batch", bool, "the batch size was found by --batch-size best (missing: false)"),
     Field("world_size", int, "ranks that ran the case together (missing: 1)"),
     Field("exec", str, "execution mode (missing: eager)"),
     Field("params", dict, "workload parameters: scalars or lists of scalars"),

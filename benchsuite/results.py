@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import time
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -112,6 +114,67 @@ class Run:
     def status(self) -> str:
         """``completed``/``interrupted``/``failed`` from the end record, or ``unfinished``."""
         return self.end["status"] if self.end else "unfinished"
+
+    @property
+    def not_run(self) -> list[str] | None:
+        """The planned case ids that have no record (`not_run`); None when the header has no
+        ``planned`` list (runs written before it)."""
+        return not_run(self.header, self.cases)
+
+    @property
+    def cut_short(self) -> str | None:
+        """Why this run holds fewer cases than it meant to, in words (`cut_short`); None when it
+        ran its whole plan."""
+        return cut_short(self.header, self.cases, self.end)
+
+
+_SEARCHED_BATCH = re.compile(r"/bs\d+(?=/|\[|$)")
+
+
+def planned_id(case: dict) -> str:
+    """The id a case had in the plan: a batch found by ``-b auto`` or ``-b best`` was
+    ``bs-auto`` / ``bs-best`` there (``cnn/train/cpu/fp32/bs256`` -> ``.../bs-best``)."""
+    search = "auto" if case.get("auto_batch") else "best" if case.get("best_batch") else None
+    if search is None:
+        return case["id"]
+    return _SEARCHED_BATCH.sub(f"/bs-{search}", case["id"], count=1)
+
+
+def not_run(header: dict, cases: list[dict]) -> list[str] | None:
+    """Planned case ids (header ``planned``, in order) with no case record; None when the
+    header has no planned list."""
+    planned = header.get("planned")
+    if planned is None:
+        return None
+    written = Counter(planned_id(c) for c in cases)
+    missing = []
+    for case_id in planned:
+        if written[case_id] > 0:
+            written[case_id] -= 1
+        else:
+            missing.append(case_id)
+    return missing
+
+
+def cut_short(header: dict, cases: list[dict], end: dict | None) -> str | None:
+    """A run that stopped before its plan was done, in words, else None.
+
+    With no end record the run was killed (a time limit, SIGKILL, a crash): it is cut short
+    even when it has no planned list ("cut short after 46 cases; the planned list was not
+    recorded"). An ``interrupted`` or ``failed`` end says so; a ``completed`` one ran everything.
+    """
+    status = (end or {}).get("status")
+    if status == "completed":
+        return None
+    missing = not_run(header, cases)
+    if end is not None and missing == []:
+        return None  # ended early, but after its last planned case
+    what = "cut short" if end is None else str(status)
+    n = len(cases)
+    if missing is None:
+        return f"{what} after {n} case{'s' if n != 1 else ''}; the planned list was not recorded"
+    planned = len(header["planned"])
+    return f"{what} after {n} of {planned} planned cases: {len(missing)} never ran"
 
 
 def in_run(path: str | Path, name: str) -> Path:
@@ -235,7 +298,9 @@ def read_runs(paths: str | Path | Iterable[str | Path]) -> list[Run]:
 def load(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     """Results as a DataFrame, one row per case, from run directories or results files.
 
-    ``df.attrs["runs"]`` holds each run's path, header, end status and problems.
+    ``df.attrs["runs"]`` holds each run's path, header, end status and problems, and for a run
+    that stopped before its plan was done the planned ids that never ran (``not_run``; None
+    without a planned list) and why, in words (``cut_short``; None for a run that ran its plan).
     """
     runs = read_runs(paths)
     rows = [row for run in runs for row in flatten(run)]
@@ -244,8 +309,8 @@ def load(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
         df = pd.DataFrame(columns=FLAT_FIRST)
     ordered = [c for c in FLAT_FIRST if c in df.columns]
     df = df[ordered + [c for c in df.columns if c not in ordered]]
-    df.attrs["runs"] = [{"path": str(r.path), "header": r.header, "status": r.status, "problems": r.problems}
-                        for r in runs]
+    df.attrs["runs"] = [{"path": str(r.path), "header": r.header, "status": r.status, "problems": r.problems,
+                         "not_run": r.not_run, "cut_short": r.cut_short} for r in runs]
     return df
 
 

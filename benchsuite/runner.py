@@ -27,6 +27,15 @@ from benchsuite.workload import Registry, Unsupported
 AUTO_BATCH_MAX = 65536  # `--batch-size auto` never goes past this
 AUTO_BATCH_CPU_MEMORY_SHARE = 0.5  # a CPU probe may use at most this share of available memory
 AUTO_BATCH_CPU_STEP_S = 2.0  # and stops growing past this step time, to stay interruptible
+# `--batch-size best`: double from 1 (the same caps as auto); each probe runs BEST_PROBE_WARMUP
+# untimed steps (allocation, cuDNN's algorithm search), then times steps for at least
+# BEST_PROBE_MIN_S and BEST_PROBE_MIN_STEPS; the search stops after BEST_FALLS probes in a row
+# below the best throughput so far (one fall can be noise; two mean the peak is behind), and the
+# batch of the highest probe throughput is measured.
+BEST_PROBE_WARMUP = 2
+BEST_PROBE_MIN_S = 0.2
+BEST_PROBE_MIN_STEPS = 3
+BEST_FALLS = 2
 
 
 def run_header(devices: list[Device], settings: RunSettings, telemetry, *, tag: str | None,
@@ -107,6 +116,7 @@ class Runner:
         self.dist = dist
         self.node_devices = tuple(node_devices)
         self._comm = None  # the process group of the case just run, released after the gather
+        self.clock: Callable[[], float] = time.perf_counter  # times the batch-search probes
 
     def run(self, cases: list[Case]) -> str:
         """Run every case; return the end status written (completed/interrupted/failed)."""
@@ -192,11 +202,13 @@ class Runner:
         try:
             if self.dist is not None:
                 comm = self.dist.case_comm()  # every rank reaches this for every measured case
-            if case.auto_batch:
-                size, probes = self.find_auto_batch(case, device)
-                record["auto_batch_probes"] = probes
+            if case.batch_search is not None:
+                find = self.find_auto_batch if case.auto_batch else self.find_best_batch
+                size, probes = find(case, device)
+                record[f"{case.batch_search}_batch_probes"] = probes
                 if size is None:
-                    return self._record(case, device, record, "oom", "batch size auto: even batch 1 does not fit")
+                    return self._record(case, device, record, "oom",
+                                        f"batch size {case.batch_search}: even batch 1 does not fit")
                 case = case.with_batch(size)
             workload = self.registry[case.workload](**case.param_dict)
             workload.comm = comm
@@ -308,47 +320,100 @@ class Runner:
 
     def find_auto_batch(self, case: Case, device: Device) -> tuple[int | None, list[dict]]:
         """Largest power of two that fits: doubles until OOM (GPU) or a memory/time cap (CPU)."""
-        import psutil
-
-        cls = self.registry[case.workload]
         best, probes, size = None, [], 1
         while size <= AUTO_BATCH_MAX:
-            available = psutil.virtual_memory().available
-            rss_before = psutil.Process().memory_info().rss
-            workload = cls(**case.param_dict)
-            try:
-                with precision.numerics(case.precision):
-                    workload.setup(case.with_batch(size))
-                    t0 = time.perf_counter()
-                    workload.step()
-                    workload.step()
-                    if device.type == "cuda":
-                        import torch
-
-                        torch.cuda.synchronize(case.device)
-                    step_s = (time.perf_counter() - t0) / 2
-                    used = psutil.Process().memory_info().rss - rss_before  # weights, data, state
-            except Exception as exc:
-                if not is_oom(exc):
-                    raise
-                probes.append({"batch_size": size, "fits": False})
+            probe = self._probe(case, device, size, timed=False)
+            probes.append(probe)
+            if not probe["fits"]:
                 break
-            finally:
-                workload.teardown()
-                free_memory(device)
-            probes.append({"batch_size": size, "fits": True, "step_s": step_s})
             best = size
-            if device.type == "cpu":
-                if 2 * max(used, 0) >= AUTO_BATCH_CPU_MEMORY_SHARE * available:
-                    probes[-1]["stop"] = "memory: the next doubling would pass half of the available memory"
-                    break
-                if step_s > AUTO_BATCH_CPU_STEP_S:
-                    probes[-1]["stop"] = f"time: a step took over {AUTO_BATCH_CPU_STEP_S} s"
-                    break
+            if probe.get("stop"):
+                break
             size *= 2
         else:
             probes[-1]["stop"] = f"cap: --batch-size auto goes no higher than {AUTO_BATCH_MAX}"
         return best, probes
+
+    def find_best_batch(self, case: Case, device: Device) -> tuple[int | None, list[dict]]:
+        """The power of two of highest throughput: doubles from 1 until `BEST_FALLS` probes in a
+        row fall below the best so far, or OOM, or auto's caps; returns it and every probe."""
+        probes: list[dict] = []
+        best, best_rate, falls, size = None, 0.0, 0, 1
+        while size <= AUTO_BATCH_MAX:
+            probe = self._probe(case, device, size, timed=True)
+            probes.append(probe)
+            if not probe["fits"]:
+                break
+            rate = probe.get("samples_per_s") or 0.0
+            if rate > best_rate or best is None:
+                best, best_rate, falls = size, rate, 0
+            else:
+                falls += 1
+                if falls >= BEST_FALLS:
+                    probe["stop"] = (f"fell: {BEST_FALLS} probes in a row below the best "
+                                     f"({best_rate:.4g} samples/s at batch {best})")
+                    break
+            if probe.get("stop"):
+                break
+            size *= 2
+        else:
+            probes[-1]["stop"] = f"cap: --batch-size best goes no higher than {AUTO_BATCH_MAX}"
+        return best, probes
+
+    def _probe(self, case: Case, device: Device, size: int, *, timed: bool) -> dict[str, Any]:
+        """Set ``case`` up at batch ``size`` and run it: ``fits`` False on OOM; ``step_s`` (two
+        steps, or with ``timed`` a timed loop after a warm-up, with ``samples_per_s``); ``stop``
+        names a CPU cap reached (the next doubling would pass `AUTO_BATCH_CPU_MEMORY_SHARE` of the
+        available memory, or a step took over `AUTO_BATCH_CPU_STEP_S`)."""
+        import psutil
+
+        available = psutil.virtual_memory().available
+        rss_before = psutil.Process().memory_info().rss
+        workload = self.registry[case.workload](**case.param_dict)
+
+        def sync() -> None:
+            if device.type == "cuda":
+                import torch
+
+                torch.cuda.synchronize(case.device)
+
+        try:
+            with precision.numerics(case.precision), _cudnn_benchmark(device.type == "cuda" and timed):
+                workload.setup(case.with_batch(size))
+                if timed:
+                    for _ in range(BEST_PROBE_WARMUP):
+                        workload.step()
+                    sync()
+                steps, t0 = 0, self.clock()
+                while True:
+                    workload.step()
+                    steps += 1
+                    if not timed and steps == 2:
+                        break
+                    if timed and steps >= BEST_PROBE_MIN_STEPS:
+                        sync()
+                        if self.clock() - t0 >= BEST_PROBE_MIN_S:
+                            break
+                sync()
+                step_s = (self.clock() - t0) / steps
+                used = psutil.Process().memory_info().rss - rss_before  # weights, data, state
+                samples = workload.samples_per_step
+        except Exception as exc:
+            if not is_oom(exc):
+                raise
+            return {"batch_size": size, "fits": False}
+        finally:
+            workload.teardown()
+            free_memory(device)
+        probe: dict[str, Any] = {"batch_size": size, "fits": True, "step_s": step_s}
+        if timed:
+            probe.update(steps=steps, samples_per_s=samples / step_s if step_s > 0 else None)
+        if device.type == "cpu":
+            if 2 * max(used, 0) >= AUTO_BATCH_CPU_MEMORY_SHARE * available:
+                probe["stop"] = "memory: the next doubling would pass half of the available memory"
+            elif step_s > AUTO_BATCH_CPU_STEP_S:
+                probe["stop"] = f"time: a step took over {AUTO_BATCH_CPU_STEP_S} s"
+        return probe
 
 
 #: Latency cases time every step (`TimingSettings.per_step`): their p50/p99 are of single

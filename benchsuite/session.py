@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -43,6 +43,8 @@ class Plan:
     devices: list[Device]
     registry: Registry
     launch: LaunchEnv | None = None
+    sweep: str | None = None  # the named sweep that filled the axes not given (`benchsuite.plan.SWEEPS`);
+    #                          None for a plan made case by case (the claims)
 
 
 @dataclass
@@ -108,36 +110,43 @@ def launcher() -> LaunchEnv | None:
 
 
 def make_plan(workloads: Any = None, devices: Any = "all", precisions: Any = None, batch_sizes: Any = None,
-              modes: Any = "both", params: Any = None, *, quick: bool = False, launch: LaunchEnv | None = None,
-              registry: Registry | None = None) -> Plan:
+              modes: Any = None, params: Any = None, *, quick: bool = False, sweep: str | None = None,
+              launch: LaunchEnv | None = None, registry: Registry | None = None) -> Plan:
     """The cases of a sweep from user-level options, as ``benchsuite run`` takes them.
 
     Each option is a comma list or a list of them (``"mlp,cnn"``, ``["mlp", "cnn"]``,
     ``[8, 32]``, ``"auto"``); None takes the default. ``params`` is ``{"m": 4096,
-    "mlp.widths": "32x64x10"}`` or ``["m=4096", ...]``; a list value sweeps. Raises
-    `PlanError` or `DeviceError` naming a bad value and what is allowed.
+    "mlp.widths": "32x64x10"}`` or ``["m=4096", ...]``; a list value sweeps. ``sweep`` names
+    the sweep whose defaults fill the axes not given (`benchsuite.plan.SWEEPS`; None: as
+    `benchsuite.plan.pick_sweep` decides: the headline when no workload, precision, batch
+    size or mode is given). Raises `PlanError` or `DeviceError` naming a bad value and what
+    is allowed.
     """
     from benchsuite import devices as devices_mod
     from benchsuite.workload import registry as load_registry
 
     reg = registry if registry is not None else load_registry()
+    axes_given = any(_items(v) for v in (workloads, precisions, batch_sizes, modes))
+    kind = plan_mod.pick_sweep(sweep, quick=quick, axes_given=axes_given, distributed=launch is not None)
     spec = ",".join(_items(devices)) or "all"
     if launch is None:
         chosen = devices_mod.resolve(spec)
     else:
         chosen = [distributed.pick_device(spec, launch.local_rank, devices_mod.available())]
-    names = plan_mod.parse_workloads(_items(workloads), reg, distributed=launch is not None)
-    sweep = plan_mod.Sweep(
+    names = (plan_mod.parse_workloads(_items(workloads), reg, distributed=launch is not None)
+             if _items(workloads) else None)
+    the_sweep = plan_mod.Sweep(
         workloads=names,
         devices=chosen,
         precisions=plan_mod.parse_precisions(_items(precisions)),
         batch_sizes=plan_mod.parse_batch_sizes(_items(batch_sizes)),
-        modes=plan_mod.parse_modes(_items(modes)),
-        params=plan_mod.parse_params(_param_items(params), names, reg),
-        quick=quick,
+        modes=plan_mod.parse_modes(_items(modes)) if _items(modes) else None,
         world_size=launch.world_size if launch is not None else None,
+        name=kind,
     )
-    return Plan(plan_mod.expand(sweep, reg), chosen, reg, launch)
+    the_sweep = replace(the_sweep, params=plan_mod.parse_params(_param_items(params),
+                                                                plan_mod.sweep_workloads(the_sweep, reg), reg))
+    return Plan(plan_mod.expand(the_sweep, reg), chosen, reg, launch, sweep=kind)
 
 
 def _items(value: Any) -> tuple[str, ...]:
@@ -163,7 +172,7 @@ def _param_items(params: Mapping[str, Any] | Iterable[str] | str | None) -> tupl
 
 # -- one run -------------------------------------------------------------------------------------
 def run(workloads: Any = None, devices: Any = "all", precisions: Any = None, batch_sizes: Any = None,
-        modes: Any = "both", params: Any = None, *, min_time: float | None = None, min_iters: int | None = None,
+        modes: Any = None, params: Any = None, *, sweep: str | None = None, min_time: float | None = None, min_iters: int | None = None,
         warmup: int | None = None, settle_max: float | None = None, flush_l2: bool = False,
         threads: int | None = None, out: str | Path = "reports", tag: str | None = None, quick: bool = False,
         fail_fast: bool = False, telemetry: bool = True, sample_hz: float = SAMPLE_HZ,
@@ -173,13 +182,14 @@ def run(workloads: Any = None, devices: Any = "all", precisions: Any = None, bat
     """Measure a sweep, as ``benchsuite run`` does, and return the `Run`.
 
     The options are those of ``benchsuite run`` (seconds for ``min_time``, ``settle_max``,
-    ``cooldown`` and ``collective_timeout``); each run goes to ``out/<run-id>/``. Bad input
+    ``cooldown`` and ``collective_timeout``; ``sweep`` is ``--sweep``: with no workloads,
+    precisions, batch sizes or modes given it is the headline); each run goes to ``out/<run-id>/``. Bad input
     raises one of `INPUT_ERRORS` before anything is measured. Ctrl-C raises `RunInterrupted`
     (a KeyboardInterrupt) carrying the run, whose finished cases are kept. Under torchrun
     every rank calls it and rank 0 writes the run.
     """
     given = {"workloads": workloads, "devices": devices, "precisions": precisions, "batch_sizes": batch_sizes,
-             "modes": modes, "params": params, "min_time": min_time, "min_iters": min_iters, "warmup": warmup,
+             "modes": modes, "params": params, "sweep": sweep, "min_time": min_time, "min_iters": min_iters, "warmup": warmup,
              "settle_max": settle_max, "flush_l2": flush_l2, "threads": threads, "out": out, "tag": tag,
              "quick": quick, "fail_fast": fail_fast, "telemetry": telemetry, "sample_hz": sample_hz,
              "cooldown": cooldown, "collective_timeout": collective_timeout}
@@ -187,10 +197,13 @@ def run(workloads: Any = None, devices: Any = "all", precisions: Any = None, bat
                          fail_fast=fail_fast, min_time_s=min_time, min_iters=min_iters, warmup_iters=warmup,
                          settle_max_s=settle_max, flush_l2=flush_l2, collective_timeout_s=collective_timeout,
                          threads=threads).check()
-    the_plan = make_plan(workloads, devices, precisions, batch_sizes, modes, params, quick=quick, launch=launcher())
+    the_plan = make_plan(workloads, devices, precisions, batch_sizes, modes, params, quick=quick, sweep=sweep,
+                         launch=launcher())
+    if the_plan.sweep == "quick" and not quick:  # --sweep quick is --quick: quick timing too
+        options = replace(options, quick=True)
     results.check_out_dir(Path(out))
     return run_plan(the_plan, options, out, tag=tag, header_options={k: _plain(v) for k, v in given.items()},
-                    header_settings={"quick": quick, "fail_fast": fail_fast},
+                    header_settings={"quick": options.quick, "fail_fast": fail_fast},
                     on_ready=on_ready, on_start=on_start, on_end=on_end)
 
 
@@ -245,9 +258,11 @@ def run_plan(plan: Plan, options: RunOptions, out: str | Path = "reports", *, ta
         tel = Telemetry(gpus, hz=options.sample_hz, enabled=sampling,
                         samples_path=out / run_id / results.SAMPLES_FILE if main else None)
         settings = options.run_settings(gpu_energy=tel.available, calibrations=calibrations)
+        extra = {**(header_settings or {}), **({"sweep": plan.sweep} if plan.sweep else {})}
         header = runner.run_header(chosen, settings, tel, tag=tag, options=header_options or {}, host=host,
-                                   extra_settings=header_settings)
+                                   extra_settings=extra)
         header["calibrations"] = {d: rec["id"] for d, rec in calibrations.items()}
+        header["planned"] = [case.id for case in plan.cases]  # what never ran, if the run is cut short
         if ctx is not None:
             header.update(_distributed_header(ctx, env))
         the_run = Run(run_id, None, list(plan.cases), header=header, calibrations=calibrations,

@@ -137,6 +137,9 @@ class Workload:
     batched: ClassVar[bool] = True
     #: batch sizes swept by default, per device type; ``--quick`` takes the first.
     batch_sizes: ClassVar[Mapping[str, tuple[int, ...]]] = {"cpu": (32, 128), "cuda": (256, 2048)}
+    #: the one batch size the headline sweep measures, per device type: near the throughput
+    #: knee (`benchsuite.plan.headline_batch`; missing: the largest of ``batch_sizes``)
+    headline_batch: ClassVar[Mapping[str, int]] = {}
     params: ClassVar[tuple[Param, ...]] = ()
     #: parameters always written into case ids (others only when set with --param)
     shown_params: ClassVar[tuple[str, ...]] = ()

@@ -90,3 +90,51 @@ def test_telemetry_never_overwrites_the_case_device(tmp_path):
     store.close("completed")
     row = results.load(store.path).iloc[0]
     assert row["device"] == "cuda:0" and row["telemetry_device"] == "cuda:3" and row["energy_j"] == 5.0
+
+
+# -- a run cut short: planned minus written ---------------------------------------------------
+from pathlib import Path  # noqa: E402
+
+CUT_SHORT = Path(__file__).parent / "fixtures" / "cut_short" / "20261125-220824-da35"
+
+
+def planned_run(tmp_path, planned, written, end):
+    store = results.RunStore(tmp_path, {"tag": None, "planned": planned})
+    for case_id, extra in written:
+        store.append({"id": case_id, "status": "ok", "reason": None, **extra})
+    if end:
+        store.close(end)
+    return results.read_run(store.path)
+
+
+def test_a_run_without_end_record_or_planned_list_is_cut_short_after_its_cases():
+    run = results.read_run(CUT_SHORT)  # the H100 default run stopped at 46 of its 70 cases
+    assert run.end is None and run.not_run is None
+    assert run.cut_short == "cut short after 46 cases; the planned list was not recorded"
+    df = results.load(CUT_SHORT)
+    assert df.attrs["runs"][0]["cut_short"] == run.cut_short and df.attrs["runs"][0]["not_run"] is None
+
+
+def test_planned_minus_written_names_the_cases_that_never_ran(tmp_path):
+    planned = ["matmul/infer/cpu/fp32", "mlp/train/cpu/fp32/bs256", "cnn/train/cpu/fp32/bs32"]
+    run = planned_run(tmp_path, planned, [(planned[0], {})], end="interrupted")
+    assert run.not_run == planned[1:]
+    assert run.cut_short == "interrupted after 1 of 3 planned cases: 2 never ran"
+    killed = planned_run(tmp_path, planned, [(planned[0], {})], end=None)
+    assert killed.cut_short == "cut short after 1 of 3 planned cases: 2 never ran"
+    done = planned_run(tmp_path, planned, [(p, {}) for p in planned], end="completed")
+    assert done.not_run == [] and done.cut_short is None
+
+
+def test_a_searched_batch_matches_its_planned_id(tmp_path):
+    planned = ["cnn/train/cpu/fp32/bs-best", "cnn/train/cpu/fp32/bs-auto[variant=fixed]", "mlp/infer/cpu/fp32/bs8"]
+    written = [("cnn/train/cpu/fp32/bs256", {"best_batch": True}),
+               ("cnn/train/cpu/fp32/bs1024[variant=fixed]", {"auto_batch": True})]
+    run = planned_run(tmp_path, planned, written, end="failed")
+    assert run.not_run == ["mlp/infer/cpu/fp32/bs8"]
+    assert run.cut_short == "failed after 2 of 3 planned cases: 1 never ran"
+
+
+def test_an_old_completed_run_is_not_cut_short():
+    run = results.read_run(Path(__file__).parent / "fixtures" / "old_runs" / "20261125-192644-5532")
+    assert run.status == "completed" and run.cut_short is None and run.not_run is None

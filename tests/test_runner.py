@@ -70,6 +70,99 @@ def test_auto_batch_on_cpu_stops_at_the_memory_cap(tmp_path, monkeypatch):
     assert size == 1 and "memory" in probes[-1]["stop"]
 
 
+class FakeClock:
+    """A clock that only the fake workloads move: step times are exact."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+CLOCK = FakeClock()
+
+
+def peaked_rate(bs, peak=64, dip=None):
+    """Samples/s rising with the batch up to ``peak``, falling after it; ``dip``: one batch at 40 %."""
+    rate = 1000.0 * min(bs, peak) * (peak / max(bs, peak)) ** 0.5
+    return rate * 0.4 if bs == dip else rate
+
+
+class Peaked(Add):
+    """Throughput peaks at batch 64 (fake clock); runs out of memory above ``limit``."""
+
+    name = "peaked"
+    limit = 1 << 20
+    dip = None
+
+    def setup(self, case):
+        if case.batch_size > self.limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        super().setup(case)
+        self.bs = case.batch_size
+
+    def step(self):
+        CLOCK.t += self.bs / peaked_rate(self.bs, dip=self.dip)
+
+
+class PeakedDip(Peaked):
+    name = "peaked_dip"
+    dip = 16  # one fall on the way up: not two in a row
+
+
+class PeakedOom(Peaked):
+    name = "peaked_oom"
+    limit = 32
+
+
+def best_runner(tmp_path):
+    store = results.RunStore(tmp_path, {"tag": None})
+    reg = Registry({c.name: c for c in (Peaked, PeakedDip, PeakedOom)}, {})
+    r = runner.Runner(reg, [devices.cpu()], store, RunSettings(timing=FAST.timing))
+    r.clock = CLOCK
+    return r, store
+
+
+def test_best_batch_finds_the_throughput_peak_and_records_the_probes(tmp_path):
+    r, store = best_runner(tmp_path)
+    r.run([Case("peaked", "infer", "cpu", "fp32", None, best_batch=True)])
+    rec = results.read_run(store.path).cases[0]
+    assert rec["status"] == "ok" and rec["batch_size"] == 64 and rec["best_batch"] is True
+    assert rec["id"] == "peaked/infer/cpu/fp32/bs64" and not rec["auto_batch"]
+    probes = rec["best_batch_probes"]
+    assert [p["batch_size"] for p in probes] == [1, 2, 4, 8, 16, 32, 64, 128, 256]  # two falls after 64
+    for p in probes:
+        assert p["samples_per_s"] == pytest.approx(peaked_rate(p["batch_size"]))
+        assert p["step_s"] == pytest.approx(p["batch_size"] / p["samples_per_s"])
+        assert p["steps"] >= runner.BEST_PROBE_MIN_STEPS and p["steps"] * p["step_s"] >= runner.BEST_PROBE_MIN_S
+    assert "fell: 2 probes in a row below the best" in probes[-1]["stop"] and "batch 64" in probes[-1]["stop"]
+
+
+def test_best_batch_goes_on_after_a_single_fall(tmp_path):
+    r, _ = best_runner(tmp_path)
+    size, probes = r.find_best_batch(Case("peaked_dip", "infer", "cpu", "fp32", None, best_batch=True), devices.cpu())
+    assert size == 64 and len(probes) == 9
+    assert probes[4]["batch_size"] == 16 and probes[4]["samples_per_s"] < probes[3]["samples_per_s"]  # one fall
+    assert "stop" not in probes[4] and probes[5]["samples_per_s"] > probes[3]["samples_per_s"]
+
+
+def test_best_batch_stops_at_out_of_memory_and_takes_the_best_that_fitted(tmp_path):
+    r, _ = best_runner(tmp_path)
+    size, probes = r.find_best_batch(Case("peaked_oom", "infer", "cpu", "fp32", None, best_batch=True), devices.cpu())
+    assert size == 32 and probes[-1] == {"batch_size": 64, "fits": False}
+
+
+def test_best_batch_on_cpu_stops_at_the_memory_cap(tmp_path, monkeypatch):
+    class NoMemory:
+        available = 0
+
+    monkeypatch.setattr("psutil.virtual_memory", lambda: NoMemory)
+    r, _ = best_runner(tmp_path)
+    size, probes = r.find_best_batch(Case("peaked", "infer", "cpu", "fp32", None, best_batch=True), devices.cpu())
+    assert size == 1 and "memory" in probes[-1]["stop"]
+
+
 def test_oom_classification():
     assert runner.is_oom(torch.cuda.OutOfMemoryError("CUDA out of memory"))
     assert runner.is_oom(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes"))
