@@ -14,6 +14,7 @@ from rich.text import Text
 
 from benchsuite._version import __version__
 from benchsuite.compare import METRICS as COMPARE_METRICS  # torch-free: the choices of `compare --metric`
+from benchsuite.plan import SWEEPS  # torch-free: the choices of `run --sweep`
 from benchsuite.settings import (COOLDOWN_GPU_S, DEFAULT_CASE_TIMEOUT_S, SAMPLE_HZ, TIMING_DEFAULTS,
                                  RunOptions)
 
@@ -93,8 +94,10 @@ def main() -> None:
 @click.option("--precision", "-p", multiple=True,
               help="fp32, tf32, fp16, bf16, fp8 or all (comma list).  [default: fp32,bf16 on a CPU with native "
                    "bf16; fp32,tf32,bf16,fp16 on a GPU]")
-@click.option("--batch-size", "-b", multiple=True, help="Batch sizes (comma list) and/or 'auto'.  [default: per workload]")
-@click.option("--mode", "-m", default="both", show_default=True, help="train, infer or both.")
+@click.option("--batch-size", "-b", multiple=True,
+              help="Batch sizes (comma list), 'auto' (the largest that fits) and/or 'best' (the highest "
+                   "throughput).  [default: the sweep's]")
+@click.option("--mode", "-m", default=None, help="train, infer or both.  [default: both]")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Workload parameter, repeatable: m=4096, mlp.widths=1024x4096x1024; a comma list sweeps.")
 @MIN_TIME_OPTION
@@ -110,7 +113,14 @@ def main() -> None:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
               help="Parent folder; each run goes to OUT/<run-id>/.")
 @click.option("--tag", default=None, help="A label stored with the run.")
-@click.option("--quick", is_flag=True, help="Smallest sweep: one batch size, short timing (smoke tests, CI).")
+@click.option("--sweep", type=click.Choice(SWEEPS), default=None,
+              help="Which defaults fill the options not given: headline (what the chip does: matmul at every "
+                   "precision it has, mlp and cnn at fp32 and bf16/fp16 at one batch near the throughput "
+                   "knee), full (every default precision and batch size) or quick (a smoke test).  "
+                   "[default: headline; full once -w/-p/-b/-m is given]")
+@click.option("--full", is_flag=True, help="The whole grid: --sweep full.")
+@click.option("--quick", is_flag=True, help="Smallest sweep, short timing (smoke tests, CI): --sweep quick.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and its estimated wall time, measure nothing.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first case that fails (exit 1).")
 @sampling_options
 @click.option("--telemetry/--no-telemetry", default=True, show_default=True,
@@ -124,15 +134,22 @@ def main() -> None:
 @WIDE_OPTION
 @PRECISE_OPTION
 def run(workload, device, precision, batch_size, mode, params, min_time, min_iters, warmup, settle_max, flush_l2,
-        threads, out_dir, tag, quick, fail_fast, sample_hz, cooldown, telemetry, nproc, collective_timeout,
-        fmt, wide, precise) -> None:
-    """Sweep workloads x devices x precisions x batch sizes and record every case."""
+        threads, out_dir, tag, sweep, full, quick, dry_run, fail_fast, sample_hz, cooldown, telemetry, nproc,
+        collective_timeout, fmt, wide, precise) -> None:
+    """Measure what each device does (the headline sweep), or the workloads x precisions x batch
+    sizes you choose, and record every case."""
     from benchsuite import calibration_store, results, session
 
+    if full and sweep not in (None, "full"):
+        raise click.UsageError(f"--full is --sweep full; it cannot be combined with --sweep {sweep}")
+    sweep = "full" if full else sweep
+    quick = quick or sweep == "quick"  # --sweep quick is --quick: its short timing too
     try:
         env = session.launcher()
     except session.INPUT_ERRORS as exc:
         raise click.UsageError(str(exc)) from None
+    if nproc is not None and dry_run and env is None:
+        raise click.UsageError("--dry-run shows the plan of this process; run it without --nproc (or under torchrun)")
     if nproc is not None and env is None:
         _launch(nproc)
         return
@@ -143,11 +160,18 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
                              fail_fast=fail_fast, min_time_s=min_time, min_iters=min_iters, warmup_iters=warmup,
                              settle_max_s=settle_max, flush_l2=flush_l2, collective_timeout_s=collective_timeout,
                              threads=threads).check()
-        planned = session.make_plan(workload, device, precision, batch_size, mode, params, quick=quick, launch=env)
+        planned = session.make_plan(workload, device, precision, batch_size, mode, params, quick=quick, sweep=sweep,
+                                    launch=env)
         results.check_out_dir(out_dir)
     except session.INPUT_ERRORS as exc:
         raise click.UsageError(str(exc)) from None
-    progress = _Progress(len(planned.cases))
+    main_rank = env is None or env.rank == 0
+    expected = session.estimate_plan(planned, options, out_dir)
+    if main_rank:
+        _print_plan(planned, expected, options, listing=dry_run, fmt=fmt)
+    if dry_run:
+        return
+    progress = _Progress(len(planned.cases), expected)
 
     def on_ready(started) -> None:
         _stderr.print(f"benchsuite: {len(started.cases)} cases -> {started.results_path}"
@@ -183,6 +207,7 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
     _stderr.print(f"Results: {done.results_path}")
     if done.samples_path is not None:
         _stderr.print(f"Telemetry samples: {done.samples_path}")
+    _print_not_run(done)
     if done.status == "interrupted":
         _stderr.print("Interrupted: the cases finished before Ctrl-C are kept.")
         sys.exit(EXIT_INTERRUPTED)
@@ -205,14 +230,38 @@ def _launch(nproc: int) -> None:
 
 
 class _Progress:
-    """A rich progress bar on stderr over a run's cases, with one line per finished case."""
+    """A rich progress bar on stderr over a run's cases, with one line per finished case and the
+    time left (`benchsuite.estimate.Estimate.remaining_s`, ticking down within a case)."""
 
-    def __init__(self, total: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    def __init__(self, total: int, expected=None) -> None:
+        import time
 
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                                   TimeElapsedColumn)
+
+        outer = self
+
+        class Left(ProgressColumn):
+            def render(self, task) -> Text:
+                return Text(outer.left_text(), style="progress.remaining")
+
+        self.clock = time.monotonic
+        self.expected = expected
+        self.done, self.first_start, self.case_start = 0, None, None
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=_stderr, transient=True)
+                            Left(), console=_stderr, transient=True)
         self.task = self.bar.add_task("starting", total=total)
+
+    def left_text(self) -> str:
+        """``about 1:35 left`` from the estimate and the cases finished so far ('' without one)."""
+        if self.expected is None:
+            return ""
+        from benchsuite.estimate import clock_text
+
+        now = self.clock()
+        done_s = (self.case_start - self.first_start) if self.first_start is not None else 0.0
+        current_s = (now - self.case_start) if self.case_start is not None else 0.0
+        return f"about {clock_text(self.expected.remaining_s(self.done, done_s, current_s))} left"
 
     def start(self) -> None:
         self.bar.start()
@@ -221,11 +270,65 @@ class _Progress:
         self.bar.stop()
 
     def on_start(self, i: int, n: int, case) -> None:
+        self.case_start = self.clock()
+        if self.first_start is None:
+            self.first_start = self.case_start
+        self.done = i
         self.bar.update(self.task, description=f"{case.id} ({n - i} left)")
 
     def on_end(self, i: int, n: int, record: dict) -> None:
+        self.done = i + 1
         self.bar.advance(self.task)
         self.bar.console.print(_case_line(record), highlight=False)
+
+
+def _print_plan(planned, expected, options, *, listing: bool, fmt: str) -> None:
+    """The plan before measuring: cases per device and the estimated wall time (stderr); with
+    ``listing`` (--dry-run) every case and its estimate too (stdout; --format json as JSON)."""
+    from benchsuite import estimate
+
+    if listing and fmt == "json":
+        click.echo(json.dumps(estimate.plan_json(planned.cases, expected, planned.sweep), indent=2))
+        return
+    skipped = sum(1 for c in planned.cases if c.skip_reason)
+    kind = f"{planned.sweep} sweep" if planned.sweep else "plan"
+    total = f"about {estimate.duration_text(expected.total_s)}"
+    if expected.longest_s > expected.total_s + 1:
+        total += (f" (at most {estimate.duration_text(expected.longest_s)} if every GPU warm-up runs to its cap, "
+                  f"--settle-max)")
+    _stderr.print(f"benchsuite: {kind}: {len(planned.cases) - skipped} cases"
+                  + (f" and {skipped} skipped" if skipped else "") + f", {total}; estimate from {expected.source}",
+                  highlight=False, soft_wrap=True)
+    seconds = expected.by_device()
+    names = {d.id: d.name for d in planned.devices}
+    for entry in estimate.summarize(planned.cases):
+        parts = []
+        for workload, axes in entry.workloads.items():
+            text = " ".join(", ".join(map(str, axes[k])) for k in ("modes", "precisions") if axes[k])
+            if axes["batches"]:
+                text += " bs " + ", ".join(map(str, axes["batches"]))
+            parts.append(f"{workload} {text}")
+        _stderr.print(f"  {entry.device} ({escape(names.get(entry.device, '?'))}): {entry.measured} cases, "
+                      f"about {estimate.duration_text(seconds.get(entry.device, 0.0))}: " + "; ".join(parts),
+                      highlight=False, soft_wrap=True)
+    if planned.sweep == "headline":
+        _stderr.print("  the whole grid of every default precision and batch size: --full", highlight=False)
+    if listing:
+        for row in expected.cases:
+            mark = "skipped" if row.source == "skipped" else f"~{row.total_s:.0f} s"
+            click.echo(f"{row.case_id}\t{mark}")
+
+
+def _print_not_run(done) -> None:
+    """After a run that stopped early: which planned cases never ran."""
+    from benchsuite import results
+
+    missing = results.not_run(done.header, done.records)
+    if not missing:
+        return
+    shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+    _stderr.print(f"Never ran: {len(missing)} of {len(done.header['planned'])} planned cases: {escape(shown)}",
+                  highlight=False, soft_wrap=True)
 
 
 def _case_line(record: dict) -> str:

@@ -170,6 +170,32 @@ def _param_items(params: Mapping[str, Any] | Iterable[str] | str | None) -> tupl
     return tuple(params)
 
 
+def estimate_plan(plan: Plan, options: RunOptions, out: str | Path = "reports", *, nvml: bool | None = None,
+                  rapl: bool | None = None, hostname: str | None = None):
+    """The wall time ``plan`` will take under ``options`` (`benchsuite.estimate.Estimate`), from
+    the settings and from the newest run under ``out`` made on this host with the same timing
+    settings. ``nvml`` / ``rapl``: whether GPU / CPU energy is measured (None: ask NVML and
+    RAPL), which decides the settle rule, the cool-down and the idle-power measurement."""
+    import platform
+
+    from benchsuite import estimate
+    from benchsuite.telemetry import host as host_mod
+    from benchsuite.telemetry import nvml as nvml_mod
+
+    gpus = any(d.type == "cuda" for d in plan.devices)
+    if nvml is None:
+        nvml = gpus and options.telemetry and nvml_mod.status()[0]
+    if rapl is None:
+        rapl = options.telemetry and host_mod.rapl_available()[0]
+    gpu_energy = bool(options.telemetry and gpus and nvml)
+    settings = options.run_settings(gpu_energy=gpu_energy)
+    energy = [d.id for d in plan.devices if (d.type == "cuda" and gpu_energy) or (d.type == "cpu" and rapl
+                                                                                 and options.telemetry)]
+    previous = estimate.previous_run(out, hostname or platform.node(), estimate.timing_key(settings))
+    return estimate.estimate(plan.cases, {d.id: d.type for d in plan.devices}, settings, settle=gpu_energy,
+                             energy_devices=energy, previous=previous)
+
+
 # -- one run -------------------------------------------------------------------------------------
 def run(workloads: Any = None, devices: Any = "all", precisions: Any = None, batch_sizes: Any = None,
         modes: Any = None, params: Any = None, *, sweep: str | None = None, min_time: float | None = None, min_iters: int | None = None,
