@@ -28,13 +28,15 @@ AUTO_BATCH_MAX = 65536  # `--batch-size auto` never goes past this
 AUTO_BATCH_CPU_MEMORY_SHARE = 0.5  # a CPU probe may use at most this share of available memory
 AUTO_BATCH_CPU_STEP_S = 2.0  # and stops growing past this step time, to stay interruptible
 # `--batch-size best`: double from 1 (the same caps as auto); each probe runs BEST_PROBE_WARMUP
-# untimed steps (allocation, cuDNN's algorithm search), then times steps for at least
-# BEST_PROBE_MIN_S and BEST_PROBE_MIN_STEPS; the search stops after BEST_FALLS probes in a row
+# untimed steps (allocation, cuDNN's algorithm search), then BEST_PROBE_BLOCKS blocks of steps, each
+# at least BEST_PROBE_BLOCK_S long, and takes the fastest block's step time (another process taking
+# the CPU for a moment slows one block, not the probe: on the shared 2-core box a mean over the whole
+# probe made batch 2 look half as fast as batch 1). The search stops after BEST_FALLS probes in a row
 # below the best throughput so far (one fall can be noise; two mean the peak is behind), and the
 # batch of the highest probe throughput is measured.
 BEST_PROBE_WARMUP = 2
-BEST_PROBE_MIN_S = 0.2
-BEST_PROBE_MIN_STEPS = 3
+BEST_PROBE_BLOCKS = 3
+BEST_PROBE_BLOCK_S = 0.1
 BEST_FALLS = 2
 
 
@@ -360,6 +362,31 @@ class Runner:
             probes[-1]["stop"] = f"cap: --batch-size best goes no higher than {AUTO_BATCH_MAX}"
         return best, probes
 
+    def _fastest_block(self, step: Callable[[], None], sync: Callable[[], None]) -> tuple[float, int]:
+        """(seconds per step of the fastest of `BEST_PROBE_BLOCKS` blocks, steps run in all). The
+        first block doubles its step count until it lasts `BEST_PROBE_BLOCK_S`; the others run that
+        count. The device is waited for at the end of each block only."""
+        n, total = 1, 0
+        while True:
+            t0 = self.clock()
+            for _ in range(n):
+                step()
+            sync()
+            elapsed = self.clock() - t0
+            total += n
+            if elapsed >= BEST_PROBE_BLOCK_S or n >= AUTO_BATCH_MAX:
+                break
+            n *= 2
+        per_step = [elapsed / n]
+        for _ in range(BEST_PROBE_BLOCKS - 1):
+            t0 = self.clock()
+            for _ in range(n):
+                step()
+            sync()
+            per_step.append((self.clock() - t0) / n)
+            total += n
+        return min(per_step), total
+
     def _probe(self, case: Case, device: Device, size: int, *, timed: bool) -> dict[str, Any]:
         """Set ``case`` up at batch ``size`` and run it: ``fits`` False on OOM; ``step_s`` (two
         steps, or with ``timed`` a timed loop after a warm-up, with ``samples_per_s``); ``stop``
@@ -384,18 +411,13 @@ class Runner:
                     for _ in range(BEST_PROBE_WARMUP):
                         workload.step()
                     sync()
-                steps, t0 = 0, self.clock()
-                while True:
+                    step_s, steps = self._fastest_block(workload.step, sync)
+                else:
+                    t0 = self.clock()
                     workload.step()
-                    steps += 1
-                    if not timed and steps == 2:
-                        break
-                    if timed and steps >= BEST_PROBE_MIN_STEPS:
-                        sync()
-                        if self.clock() - t0 >= BEST_PROBE_MIN_S:
-                            break
-                sync()
-                step_s = (self.clock() - t0) / steps
+                    workload.step()
+                    sync()
+                    step_s, steps = (self.clock() - t0) / 2, 2
                 used = psutil.Process().memory_info().rss - rss_before  # weights, data, state
                 samples = workload.samples_per_step
         except Exception as exc:
@@ -405,7 +427,7 @@ class Runner:
         finally:
             workload.teardown()
             free_memory(device)
-        probe: dict[str, Any] = {"batch_size": size, "fits": True, "step_s": step_s}
+        probe: dict[str, Any] = {"batch_size": size, "fits": True, "step_s": step_s}  # timed: the fastest block's
         if timed:
             probe.update(steps=steps, samples_per_s=samples / step_s if step_s > 0 else None)
         if device.type == "cpu":

@@ -135,8 +135,21 @@ def test_best_batch_finds_the_throughput_peak_and_records_the_probes(tmp_path):
     for p in probes:
         assert p["samples_per_s"] == pytest.approx(peaked_rate(p["batch_size"]))
         assert p["step_s"] == pytest.approx(p["batch_size"] / p["samples_per_s"])
-        assert p["steps"] >= runner.BEST_PROBE_MIN_STEPS and p["steps"] * p["step_s"] >= runner.BEST_PROBE_MIN_S
+        assert p["steps"] * p["step_s"] >= runner.BEST_PROBE_BLOCKS * runner.BEST_PROBE_BLOCK_S
     assert "fell: 2 probes in a row below the best" in probes[-1]["stop"] and "batch 64" in probes[-1]["stop"]
+
+
+def test_a_probe_takes_its_fastest_block(tmp_path):
+    r, _ = best_runner(tmp_path)
+    # 10 ms steps; the first block doubles 1, 2, 4, 8, 16 steps (31) until it lasts 0.1 s; another
+    # process takes the CPU during the second block of 16 (50 ms steps); the third is clean
+    times = iter([0.01] * 31 + [0.05] * 16 + [0.01] * 16)
+
+    def step():
+        CLOCK.t += next(times)
+
+    per_step, steps = r._fastest_block(step, lambda: None)
+    assert per_step == pytest.approx(0.01) and steps == 31 + 16 + 16
 
 
 def test_best_batch_goes_on_after_a_single_fall(tmp_path):
