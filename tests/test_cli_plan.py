@@ -103,3 +103,22 @@ def test_a_completed_run_lists_nothing_and_the_next_estimate_uses_it(tmp_path):
     assert r.exit_code == 0 and "Never ran" not in r.stderr
     again = invoke(*args, "--dry-run")
     assert "estimate from the durations of run " in again.stderr
+
+
+def test_the_progress_bar_counts_the_time_left_down_from_the_estimate():
+    from benchsuite import cli, estimate
+    from benchsuite.plan import Case
+
+    rows = tuple(estimate.CaseEstimate(f"c{i}", "cpu", 10.0) for i in range(3))
+    progress = cli._Progress(3, estimate.Estimate(rows, startup_s=5.0, idle_s=0.0, closing_s=2.0))
+    now = [100.0]
+    progress.clock = lambda: now[0]
+    assert progress.left_text() == "about 0:32 left"
+    progress.on_start(0, 3, Case("mlp", "infer", "cpu", "fp32", 2))
+    now[0] += 4.0
+    assert progress.left_text() == "about 0:28 left"  # ticks down within a case
+    now[0] += 16.0  # the first case took 20 s of its 10: the rest is expected to take twice as long
+    progress.on_end(0, 3, {"status": "skipped", "id": "c0", "reason": "test"})
+    progress.on_start(1, 3, Case("mlp", "infer", "cpu", "fp32", 4))
+    assert progress.left_text() == "about 0:42 left"
+    assert cli._Progress(3).left_text() == ""
