@@ -8,6 +8,10 @@
 # (about 6 minutes), then "install calibrate claims scaleout" on the same warm machine.
 # Stages: install info tests quick matmul energy windows cooldown calibrate claims scaleout
 # (windows: J/step against window length, ~90 s; cooldown: rest 0 vs 3 s, ~4 min; issue 14)
+# Issue 14's plan checks, by name only (not in the default list): walltime (the headline and --quick
+# sweeps end to end, fresh processes; their runs kept in $OUT/walltime/ and the headline run copied
+# to reports/reference/; about 3 minutes) and knee (-b best for mlp and cnn on the GPU, which checks
+# the headline's fixed knee batches; about 2 minutes).
 # plotly is not on the device image: carry its wheel in .whl/ (see the device tool's README).
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-session}
@@ -46,7 +50,11 @@ for s in "${stages[@]}"; do
     calibrate) stage calibrate python3 benchmarks/selfcheck/calibration_check.py --device cuda:0 ;;
     claims) stage claims benchsuite claims --device all --out "$REF" --format markdown ;;
     scaleout) stage scaleout env OUT="$REF" bash benchmarks/selfcheck/scaleout_gpu.sh ;;
-    *) echo "unknown stage $s (stages: install info tests quick matmul energy windows cooldown calibrate claims scaleout)"; exit 2 ;;
+    walltime) stage walltime python3 benchmarks/selfcheck/run_walltime.py --out "$OUT/walltime"
+              cp -r "$OUT"/walltime/default/*/ "$REF"/ 2>/dev/null ;;
+    knee) stage knee benchsuite run -w mlp,cnn -d cuda -p fp32,bf16 -b best --no-telemetry --min-time 1 \
+              --out "$REF" --tag "reference: -b best, mlp and cnn" ;;
+    *) echo "unknown stage $s (stages: install info tests quick matmul energy windows cooldown calibrate claims scaleout walltime knee)"; exit 2 ;;
   esac
 done
 tar -czf "$OUT/reference.tgz" "$REF" 2>/dev/null
