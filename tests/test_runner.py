@@ -6,7 +6,7 @@ import torch
 from benchsuite import devices, results, runner
 from benchsuite.settings import RunSettings
 from benchsuite.plan import Case
-from tests.fakes.runner_workloads import FAST, REG, case
+from tests.fakes.runner_workloads import BEST_REG, CLOCK, FAST, REG, case, peaked_rate
 
 
 def make_runner(tmp_path, **kw):
@@ -70,56 +70,9 @@ def test_auto_batch_on_cpu_stops_at_the_memory_cap(tmp_path, monkeypatch):
     assert size == 1 and "memory" in probes[-1]["stop"]
 
 
-class FakeClock:
-    """A clock that only the fake workloads move: step times are exact."""
-
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        return self.t
-
-
-CLOCK = FakeClock()
-
-
-def peaked_rate(bs, peak=64, dip=None):
-    """Samples/s rising with the batch up to ``peak``, falling after it; ``dip``: one batch at 40 %."""
-    rate = 1000.0 * min(bs, peak) * (peak / max(bs, peak)) ** 0.5
-    return rate * 0.4 if bs == dip else rate
-
-
-class Peaked(Add):
-    """Throughput peaks at batch 64 (fake clock); runs out of memory above ``limit``."""
-
-    name = "peaked"
-    limit = 1 << 20
-    dip = None
-
-    def setup(self, case):
-        if case.batch_size > self.limit:
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
-        super().setup(case)
-        self.bs = case.batch_size
-
-    def step(self):
-        CLOCK.t += self.bs / peaked_rate(self.bs, dip=self.dip)
-
-
-class PeakedDip(Peaked):
-    name = "peaked_dip"
-    dip = 16  # one fall on the way up: not two in a row
-
-
-class PeakedOom(Peaked):
-    name = "peaked_oom"
-    limit = 32
-
-
 def best_runner(tmp_path):
     store = results.RunStore(tmp_path, {"tag": None})
-    reg = Registry({c.name: c for c in (Peaked, PeakedDip, PeakedOom)}, {})
-    r = runner.Runner(reg, [devices.cpu()], store, RunSettings(timing=FAST.timing))
+    r = runner.Runner(BEST_REG, [devices.cpu()], store, RunSettings(timing=FAST.timing))
     r.clock = CLOCK
     return r, store
 
