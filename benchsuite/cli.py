@@ -89,11 +89,12 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--workload", "-w", multiple=True, help="Workload names (comma list) or 'all'.  [default: all]")
+@click.option("--workload", "-w", multiple=True,
+              help="Workload names (comma list) or 'all'.  [default: the sweep's; headline: matmul, mlp, cnn]")
 @click.option("--device", "-d", default="all", show_default=True, help="cpu, cuda, cuda:N or all (comma list).")
 @click.option("--precision", "-p", multiple=True,
-              help="fp32, tf32, fp16, bf16, fp8 or all (comma list).  [default: fp32,bf16 on a CPU with native "
-                   "bf16; fp32,tf32,bf16,fp16 on a GPU]")
+              help="fp32, tf32, fp16, bf16, fp8 or all (comma list).  [default: the sweep's; full: fp32,bf16 on "
+                   "a CPU with native bf16, fp32,tf32,bf16,fp16 on a GPU]")
 @click.option("--batch-size", "-b", multiple=True,
               help="Batch sizes (comma list), 'auto' (the largest that fits) and/or 'best' (the highest "
                    "throughput).  [default: the sweep's]")
