@@ -35,15 +35,16 @@ SEARCH_S = {"cpu": 5.0, "cuda": 10.0}
 FROM_SETTINGS = "the settings"
 
 
-def warmup_s(timing: TimingSettings, device_type: str, settle: bool) -> tuple[float, float]:
-    """(expected, longest) warm-up seconds of one case: the minimum warm-up time, and on a GPU
-    whose clocks are read (``settle``) at least one whole settle window after it, at most
-    ``settle_max_s`` (the rule gives up there)."""
+def warmup_s(timing: TimingSettings) -> tuple[float, float]:
+    """(expected, longest) warm-up seconds of one case. A fixed warm-up (``judge_steady`` off:
+    the CPU, ``--quick``) lasts ``warmup_time_s``. A judged one (`benchsuite.steady`) cannot end
+    before the rule has its ``steady_spans x steady_span_s`` of block times (4 s; the recorded
+    H100 traces were steady at 4.0-5.0 s) and gives up at ``settle_max_s``."""
     base = timing.warmup_time_s
-    if device_type != "cuda" or not settle or timing.settle_max_s <= 0:
+    if not timing.judge_steady or timing.settle_max_s <= 0:
         return base, base
     longest = max(base, timing.settle_max_s)
-    return min(base + timing.settle_window_s, longest), longest
+    return min(max(base, timing.steady_rule.judged_s), longest), longest
 
 
 @dataclass(frozen=True)
@@ -114,26 +115,26 @@ class Estimate:
         return max(0.0, left) + self.closing_s
 
 
-def case_seconds(workload: str, device_type: str, timing: TimingSettings, *, settle: bool,
+def case_seconds(workload: str, device_type: str, timing: TimingSettings, *,
                  search: bool = False) -> tuple[float, float]:
     """(expected, longest) seconds of one measured case from the settings: set-up, a batch
     search when there is one, warm-up (`warmup_s`) and the timed window (``min_time_s``)."""
     setup = SETUP_BY_WORKLOAD_S.get((workload, device_type), SETUP_S[device_type])
     if search:
         setup += SEARCH_S[device_type]
-    warm, warm_most = warmup_s(timing, device_type, settle)
+    warm, warm_most = warmup_s(timing)
     return setup + warm + timing.min_time_s, setup + warm_most + timing.min_time_s
 
 
 def estimate(cases: Sequence[Any], device_types: Mapping[str, str], settings: RunSettings, *,
-             settle: bool, energy_devices: Iterable[str] = (),
+             energy_devices: Iterable[str] = (),
              previous: tuple[str, Mapping[str, float]] | None = None) -> Estimate:
     """The wall time of ``cases`` (`benchsuite.plan.Case`) under ``settings``.
 
-    ``device_types``: device id -> "cpu"/"cuda"; ``settle``: GPU clocks are read, so the settle
-    rule runs (telemetry on); ``energy_devices``: the device ids whose idle power is measured
-    before the sweep (``settings.idle_s`` each); ``previous``: (run id, {planned case id:
-    seconds}) from `previous_run`, taken for the cases it has. A skipped case costs nothing.
+    ``device_types``: device id -> "cpu"/"cuda"; ``energy_devices``: the device ids whose idle
+    power is measured before the sweep (``settings.idle_s`` each); ``previous``: (run id,
+    {planned case id: seconds}) from `previous_run`, taken for the cases it has. A skipped case
+    costs nothing.
     """
     run_id, measured = previous if previous is not None else (None, {})
     rows: list[CaseEstimate] = []
@@ -145,7 +146,7 @@ def estimate(cases: Sequence[Any], device_types: Mapping[str, str], settings: Ru
             continue
         kind = device_types[case.device]
         rest = settings.cooldown_s.get(kind, 0.0) if case.device in started else 0.0
-        expected, longest = case_seconds(case.workload, kind, settings.timing[kind], settle=settle,
+        expected, longest = case_seconds(case.workload, kind, settings.timing[kind],
                                          search=case.batch_search is not None)
         if kind == "cuda" and case.device not in started:
             expected, longest = expected + CUDA_INIT_S, longest + CUDA_INIT_S

@@ -175,7 +175,7 @@ def estimate_plan(plan: Plan, options: RunOptions, out: str | Path = "reports", 
     """The wall time ``plan`` will take under ``options`` (`benchsuite.estimate.Estimate`), from
     the settings and from the newest run under ``out`` made on this host with the same timing
     settings. ``nvml`` / ``rapl``: whether GPU / CPU energy is measured (None: ask NVML and
-    RAPL), which decides the settle rule, the cool-down and the idle-power measurement."""
+    RAPL), which decides the cool-down and the idle-power measurement."""
     import platform
 
     from benchsuite import estimate
@@ -192,7 +192,7 @@ def estimate_plan(plan: Plan, options: RunOptions, out: str | Path = "reports", 
     energy = [d.id for d in plan.devices if (d.type == "cuda" and gpu_energy) or (d.type == "cpu" and rapl
                                                                                  and options.telemetry)]
     previous = estimate.previous_run(out, hostname or platform.node(), estimate.timing_key(settings))
-    return estimate.estimate(plan.cases, {d.id: d.type for d in plan.devices}, settings, settle=gpu_energy,
+    return estimate.estimate(plan.cases, {d.id: d.type for d in plan.devices}, settings,
                              energy_devices=energy, previous=previous)
 
 

@@ -19,8 +19,9 @@ TYPES = {"cpu": "cpu", "cuda:0": "cuda"}
 CUT_SHORT = Path(__file__).parent / "fixtures" / "cut_short" / "20261125-220824-da35"
 # Settings of the test's own, so that the arithmetic below does not move with the defaults.
 SETTINGS = RunSettings(
-    timing={"cpu": TimingSettings(min_time_s=1.0, warmup_time_s=0.25),
-            "cuda": TimingSettings(min_time_s=5.0, warmup_time_s=1.0, settle_window_s=3.0, settle_max_s=30.0)},
+    timing={"cpu": TimingSettings(min_time_s=1.0, warmup_time_s=0.25, judge_steady=False),
+            "cuda": TimingSettings(min_time_s=2.0, warmup_time_s=1.0, judge_steady=True, steady_span_s=1.0,
+                                   steady_spans=4, settle_max_s=30.0)},
     cooldown_s={"cpu": 0.0, "cuda": 3.0}, idle_s=3.0)
 
 
@@ -30,10 +31,10 @@ def headline(devices):
 
 def test_headline_on_an_h100_from_the_settings_phase_by_phase():
     cases = headline([CPU, H100])
-    got = estimate.estimate(cases, TYPES, SETTINGS, settle=True, energy_devices=["cuda:0"])
-    cpu_case = estimate.SETUP_S["cpu"] + 0.25 + 1.0  # set-up, warm-up, window
-    matmul = estimate.SETUP_BY_WORKLOAD_S[("matmul", "cuda")] + (1.0 + 3.0) + 5.0  # warm-up + one settle window
-    net = estimate.SETUP_S["cuda"] + (1.0 + 3.0) + 5.0
+    got = estimate.estimate(cases, TYPES, SETTINGS, energy_devices=["cuda:0"])
+    cpu_case = estimate.SETUP_S["cpu"] + 0.25 + 1.0  # set-up, fixed warm-up, window
+    matmul = estimate.SETUP_BY_WORKLOAD_S[("matmul", "cuda")] + 4.0 + 2.0  # the steady rule judges 4 x 1 s spans
+    net = estimate.SETUP_S["cuda"] + 4.0 + 2.0
     gpu = 5 * matmul + 8 * net + estimate.CUDA_INIT_S + 12 * 3.0  # 12 cool-downs between 13 GPU cases
     assert got.by_device() == pytest.approx({"cpu": 3 * cpu_case, "cuda:0": gpu})
     assert got.idle_s == 3.0 and got.source == "the settings" and got.previous_run is None
@@ -42,11 +43,11 @@ def test_headline_on_an_h100_from_the_settings_phase_by_phase():
     assert got.longest_s - got.total_s == pytest.approx(13 * (30.0 - 4.0))
 
 
-def test_no_telemetry_no_settle_no_idle_and_skipped_cases_cost_nothing():
+def test_a_fixed_warm_up_no_idle_and_skipped_cases_cost_nothing():
     cases = plan.expand(plan.Sweep(["cnn"], [CPU], precisions=["fp32", "tf32"], batch_sizes=[8], modes=["train"]),
                         REG)
     assert [bool(c.skip_reason) for c in cases] == [False, True]
-    got = estimate.estimate(cases, TYPES, SETTINGS, settle=False)
+    got = estimate.estimate(cases, TYPES, SETTINGS)
     assert got.cases[1].seconds == 0 and got.cases[1].source == "skipped"
     assert got.total_s == pytest.approx(estimate.STARTUP_S + estimate.SETUP_S["cpu"] + 1.25 + estimate.CLOSING_S)
     assert got.longest_s == pytest.approx(got.total_s)
@@ -54,7 +55,7 @@ def test_no_telemetry_no_settle_no_idle_and_skipped_cases_cost_nothing():
 
 def test_a_batch_search_adds_its_probes():
     cases = plan.expand(plan.Sweep(["cnn"], [CPU], precisions=["fp32"], batch_sizes=["best"], modes=["train"]), REG)
-    got = estimate.estimate(cases, TYPES, SETTINGS, settle=False)
+    got = estimate.estimate(cases, TYPES, SETTINGS)
     assert got.cases[0].seconds == pytest.approx(estimate.SETUP_S["cpu"] + estimate.SEARCH_S["cpu"] + 1.25)
 
 
@@ -79,12 +80,12 @@ def test_the_estimate_takes_the_measured_cases_and_says_so(tmp_path):
     shutil.copytree(CUT_SHORT, tmp_path / CUT_SHORT.name)
     previous = estimate.previous_run(tmp_path, "vm", da35_timing())
     cases = plan.expand(plan.Sweep(["matmul"], [H100], precisions=["fp32", "fp8"]), REG)
-    got = estimate.estimate(cases, TYPES, SETTINGS, settle=True, previous=previous)
+    got = estimate.estimate(cases, TYPES, SETTINGS, previous=previous)
     assert [c.source for c in got.cases] == ["run 20261125-220824-da35", "the settings"]
     assert got.cases[0].seconds == 36.0
     assert got.source == "run 20261125-220824-da35's durations for 1 of 2 cases, the settings for the rest"
     assert got.cases[0].longest_s == pytest.approx(36.0 + 26.0)  # its cap allowance stays
-    all_measured = estimate.estimate(cases[:1], TYPES, SETTINGS, settle=True, previous=previous)
+    all_measured = estimate.estimate(cases[:1], TYPES, SETTINGS, previous=previous)
     assert all_measured.source == "the durations of run 20261125-220824-da35 on this host"
 
 
@@ -127,6 +128,17 @@ def test_summary_per_device():
     assert got["cuda:0"].workloads["matmul"]["precisions"] == ["fp32", "tf32", "fp16", "bf16", "fp8"]
     assert got["cuda:0"].workloads["mlp"] == {"modes": ["train", "infer"], "precisions": ["fp32", "bf16"],
                                               "batches": [8192]}
-    data = estimate.plan_json(cases, estimate.estimate(cases, TYPES, SETTINGS, settle=True), "headline")
+    data = estimate.plan_json(cases, estimate.estimate(cases, TYPES, SETTINGS), "headline")
     assert data["sweep"] == "headline" and [c["id"] for c in data["cases"]] == [c.id for c in cases]
     assert json.loads(json.dumps(data)) == data
+
+
+def test_warm_up_fixed_judged_or_off():
+    fixed = TimingSettings(warmup_time_s=1.0, judge_steady=False)  # --quick, the CPU
+    assert estimate.warmup_s(fixed) == (1.0, 1.0)
+    judged = TimingSettings(warmup_time_s=1.0, judge_steady=True, settle_max_s=30.0)
+    assert estimate.warmup_s(judged) == (judged.steady_rule.judged_s, 30.0)
+    off = TimingSettings(warmup_time_s=1.0, judge_steady=True, settle_max_s=0.0)  # --settle-max 0
+    assert estimate.warmup_s(off) == (1.0, 1.0)
+    short_cap = TimingSettings(warmup_time_s=1.0, judge_steady=True, settle_max_s=2.0)
+    assert estimate.warmup_s(short_cap) == (2.0, 2.0)
