@@ -22,6 +22,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
+from benchsuite import files
+
 CALIBRATION_VERSION = 1
 ENV_DIR = "BENCHSUITE_CALIBRATION_DIR"
 RUN_FILE = "calibration.json"
@@ -75,14 +77,10 @@ def check(record: Any, source: str = "calibration") -> dict:
 
 
 def save(record: dict, directory: Path | None = None) -> Path:
-    """Write ``record`` to its per-machine file (atomically: a crash leaves the old one)."""
+    """Write ``record`` to its per-machine file (atomically: a crash or a full disk leaves the
+    old one; strict JSON); raises `benchsuite.files.WriteError`."""
     check(record)
-    path = path_for(record["machine_key"], directory)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
-    tmp.replace(path)
-    return path
+    return files.write_json(path_for(record["machine_key"], directory), record)
 
 
 def load(key: str, directory: Path | None = None) -> dict | None:
@@ -167,11 +165,8 @@ def write_run_copy(run_dir: Path, records: Iterable[dict]) -> Path | None:
     records = list(records)
     if not records:
         return None
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / RUN_FILE
-    path.write_text(json.dumps({"kind": KIND + "s", "version": CALIBRATION_VERSION,
-                                "calibrations": records}, indent=2) + "\n")
-    return path
+    return files.write_json(Path(run_dir) / RUN_FILE, {"kind": KIND + "s", "version": CALIBRATION_VERSION,
+                                                        "calibrations": records})
 
 
 def read_run_copy(run_dir: Path) -> list[dict]:
