@@ -13,7 +13,7 @@ import time
 import traceback
 from typing import Any, Callable
 
-from benchsuite import calibration_store, peaks, precision, ranks, results, timing
+from benchsuite import calibration_store, peaks, precision, ranks, results, signals, timing
 from benchsuite import metrics as metrics_mod
 from benchsuite import record as record_mod
 from benchsuite.devices import Device
@@ -130,8 +130,8 @@ class Runner:
                 if self.settings.fail_fast and record["status"] == "error":
                     self._close("failed", reason=f"--fail-fast: {record['id']} failed: {record['reason']}")
                     return "failed"
-        except KeyboardInterrupt:
-            self._close("interrupted", reason="interrupted by the user (SIGINT)", **self._end_extra())
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under the command line (`benchsuite.signals`)
+            self._close("interrupted", reason=signals.reason(exc), **self._end_extra())
             raise
         except BaseException as exc:
             reason = f"{type(exc).__name__}: {exc}"
