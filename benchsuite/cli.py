@@ -344,7 +344,7 @@ def info(fmt: str) -> None:
     for d in found:
         d["calibration"] = calibrations.get(d["id"])
     if fmt == "json":
-        click.echo(json.dumps({"host": host, "devices": found, "calibration_problems": problems}, indent=2))
+        click.echo(files.json_text({"host": host, "devices": found, "calibration_problems": problems}, indent=2))
         return
     table = Table(title="machine", show_header=False, box=None, padding=(0, 2))
     table.add_column("what", style="bold")
@@ -440,7 +440,7 @@ def calibrate(device, precision, budget, out_dir, fmt) -> None:
     except WriteError as exc:
         _write_failed(exc)
     if fmt == "json":
-        click.echo(json.dumps(made.records, indent=2))
+        click.echo(files.json_text(made.records, indent=2))  # strict: no NaN or Infinity
     else:
         frame = calibration.calibration_table(made.records)
         table = Table(title="achievable vs datasheet")
