@@ -258,7 +258,8 @@ def newest_run(parent: str | Path = "reports", problems: list[str] | None = None
         if problems is not None:
             problems.extend(skipped)
         return run
-    raise ResultsError(f"{parent}: none of its {len(runs)} runs can be read; the newest: {skipped[0]}")
+    raise ResultsError(f"{parent}: none of its {len(runs)} run(s) can be read; the newest: "
+                       + skipped[0].split(": ", 1)[1])
 
 
 FLAT_FIRST = ["run_id", "id", "workload", "mode", "device", "device_name", "precision", "batch_size",
@@ -298,14 +299,16 @@ def _read_all(paths: str | Path | Iterable[str | Path]) -> tuple[list[Run], list
         if not _is_folder_of_runs(given):
             runs.extend(read_run(p) for p in found)
             continue
-        here = []
+        here, why = [], []
         for p in found:
             try:
                 here.append(read_run(p))
             except ResultsError as exc:
+                why.append(str(exc))
                 skipped.append(f"skipped a damaged run in {given}: {exc}")
         if not here:
-            raise ResultsError(f"{given}: none of its {len(found)} runs can be read; the first: {skipped[-len(found)]}")
+            raise ResultsError(f"{given}: none of its {len(found)} run(s) can be read; " + "; ".join(why[:3])
+                               + ("; ..." if len(why) > 3 else ""))
         runs.extend(here)
     return runs, skipped
 
