@@ -47,12 +47,12 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "markdown",
 
 class _Main(click.Group):
     """The command group, with the signal handling of every command: SIGTERM stops like Ctrl-C
-    (`benchsuite.signals.sigterm_as_interrupt`), and an interruption no command handled itself
+    (`benchsuite.signals.stop_on_signals`), and an interruption no command handled itself
     (start-up included) exits 130 after Ctrl-C, 143 after SIGTERM, with a message instead of
     click's "Aborted!" and exit 1."""
 
     def invoke(self, ctx):
-        with signals.sigterm_as_interrupt():
+        with signals.stop_on_signals():
             try:
                 return super().invoke(ctx)
             except KeyboardInterrupt as exc:

@@ -2,10 +2,11 @@
 
 The API (`benchsuite.session`, `benchsuite.calibrate`, the claims) never installs a signal
 handler: it sees a KeyboardInterrupt, ends what it was writing as ``interrupted`` with
-`reason` as the end record's reason, and re-raises. The command line installs one handler,
-`sigterm_as_interrupt`, which turns SIGTERM (what a batch scheduler sends at its time limit)
-into `SigTerm`, a KeyboardInterrupt, so that a terminated run ends like an interrupted one;
-it exits with `exit_code`. Under torchrun, `benchsuite.distributed.Context` puts its own
+`reason` as the end record's reason, and re-raises. The command line installs the handlers,
+`stop_on_signals`: SIGTERM (what a batch scheduler sends at its time limit) becomes `SigTerm`,
+a KeyboardInterrupt, so that a terminated run ends like an interrupted one; a SIGINT that
+repeats within `REPEAT_GRACE_S` is the same Ctrl-C delivered twice and does not cut the end
+record short; it exits with `exit_code`. Under torchrun, `benchsuite.distributed.Context` puts its own
 SIGTERM handler in front for as long as a rank is in the job (the launcher stops every rank
 that way when one fails) and restores this one after. Torch-free.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 from typing import Iterator
 
 # 128 + the signal number: what a shell reports for a process a signal ended (bash, POSIX sh).
@@ -22,6 +24,10 @@ EXIT_SIGINT = 128 + signal.SIGINT  # 130
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143
 SIGINT_REASON = "interrupted by the user (SIGINT)"
 SIGTERM_REASON = "terminated (SIGTERM)"
+#: A second SIGINT this soon after the first is taken as the same Ctrl-C: torchrun's agent
+#: forwards the terminal's SIGINT to ranks that already had it from the terminal, and the
+#: second must not interrupt the end record. A Ctrl-C pressed again later still stops.
+REPEAT_GRACE_S = 2.0
 
 
 class SigTerm(KeyboardInterrupt):
@@ -56,20 +62,33 @@ def _by_sigterm(exc: BaseException | None) -> bool:
 
 
 @contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """While inside, SIGTERM raises `SigTerm` in the main thread. Only the first one: later
-    ones are ignored so that the end record gets written. The previous handler comes back on
-    exit. Outside the main thread (where Python allows no handler) it does nothing."""
+def stop_on_signals(clock=time.monotonic) -> Iterator[None]:
+    """While inside (main thread only; elsewhere Python allows no handler, and this does
+    nothing): SIGTERM raises `SigTerm` once, later ones are ignored so that the end record
+    gets written; SIGINT raises KeyboardInterrupt, but not again within `REPEAT_GRACE_S`.
+    The previous handlers come back on exit."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    last_sigint: list[float] = []
 
-    def handler(signum, frame) -> None:
+    def on_sigterm(signum, frame) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise SigTerm()
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    def on_sigint(signum, frame) -> None:
+        now = clock()
+        if last_sigint and now - last_sigint[-1] < REPEAT_GRACE_S:
+            return
+        last_sigint.append(now)
+        raise KeyboardInterrupt
+
+    previous = {}
+    for signum, handler in ((signal.SIGTERM, on_sigterm), (signal.SIGINT, on_sigint)):
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # ignored on purpose (nohup, a background job)
+            previous[signum] = signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
