@@ -19,7 +19,6 @@ from benchsuite.report import safe
 from benchsuite.settings import (COOLDOWN_GPU_S, DEFAULT_CASE_TIMEOUT_S, SAMPLE_HZ, TIMING_DEFAULTS, TIMING_QUICK,
                                  RunOptions)
 
-EXIT_INTERRUPTED = signals.EXIT_SIGINT  # 130; 143 after SIGTERM (benchsuite.signals)
 # Options that run-like commands (run, claims) share.
 MIN_TIME_OPTION = click.option("--min-time", type=Number(0, low_open=True), default=None,
                                help="Seconds of timed steps per case.  [default: "
@@ -29,7 +28,7 @@ MIN_ITERS_OPTION = click.option("--min-iters", type=click.IntRange(min=1), defau
                                 help="Fewest timed steps per case.")
 WARMUP_OPTION = click.option("--warmup", type=click.IntRange(min=0), default=None, help="Fewest warm-up steps per case.")
 THREADS_OPTION = click.option("--threads", type=Threads(), default=None,
-                              help="CPU threads for torch, 1 to this machine's logical CPUs (recorded).")
+                              help="CPU threads for torch, 1 to 4 x this machine's logical CPUs (recorded).")
 
 
 def sampling_options(f):

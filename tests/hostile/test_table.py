@@ -11,7 +11,6 @@ The rows, their outcomes and the commands are also in the closing note of issue 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from benchsuite import calibrate, results, session, signals
 from benchsuite.cli import main
 from tests.fakes import cifar_files, hostile_runs
 from tests.fakes.faulty_disk import FaultyDisk
-from tests.fakes.hostile_runs import CPU_RUN, FORBIDDEN, HOSTILE, IMG, MARKUP
+from tests.fakes.hostile_runs import FORBIDDEN, HOSTILE, IMG, MARKUP
 
 TIMING = ["--min-time", "0.01", "--min-iters", "2", "--warmup", "1"]
 MATMUL = ["-w", "matmul", "-p", "fp32", "--param", "m=64", "--param", "n=64", "--param", "k=64"]
