@@ -222,7 +222,9 @@ def run_plan(plan: Plan, options: RunOptions, out: str | Path = "reports", *, ta
 
     Ctrl-C raises `RunInterrupted`; under torchrun a failed rank ends the run with status
     "failed" (the end record says why); any other error propagates after the end record is
-    written.
+    written. A file that cannot be written raises `benchsuite.files.WriteError`: before
+    anything is measured the run directory is removed again; later the cases finished before
+    stay in a results file that still loads.
     """
     from benchsuite import calibration_store, runner
     from benchsuite import devices as devices_mod

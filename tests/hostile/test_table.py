@@ -218,6 +218,31 @@ def _one_of_three(w: World) -> None:
     hostile_runs.write_run(w.root / "bad", "20261126-000000-0bad", [header, cases[0], *other, end])
 
 
+def _failing_matmul(mp) -> None:
+    """The matmul workload fails with an error message that attacks the terminal."""
+    from workloads.matmul import Matmul
+
+    def setup(self, case):
+        raise RuntimeError(HOSTILE)
+
+    mp.setattr(Matmul, "setup", setup)
+
+
+def _hostile_machine(mp) -> None:
+    """`benchsuite info` on a machine whose host name, OS, CPU model and torch version attack."""
+    from benchsuite import devices
+
+    real = devices.host_info
+
+    def host_info():
+        host = dict(real())
+        for key in ("hostname", "os", "cpu_model", "torch"):
+            host[key] = f"{key}-box{HOSTILE}"
+        return host
+
+    mp.setattr(devices, "host_info", host_info)
+
+
 def _cifar_dir(w: World) -> Path:
     """A CIFAR-10 folder whose name holds HTML and an unbalanced markup tag (the case id shows it)."""
     return w.root / f"{IMG}[" / "x]"
@@ -446,6 +471,11 @@ ROWS = [
             r"\| cnn/infer/cpu/fp32/bs2\[data=.*&lt;img src=y onerror=alert\(1\)&gt;\[/x\]",
             setup=lambda w, mp: cifar_files.write(_cifar_dir(w), per_batch=2),
             check=_both_checks(_new_run("completed", 1), lambda w, r: _no_img(r)), new_runs=1),
+    Hostile("run-error-reason-hostile", lambda w: w.run(), 0, r"error .*matmul/infer/cpu/fp32.*RuntimeError: .*boom",
+            setup=lambda w, mp: _failing_matmul(mp), check=_both_checks(_literal(MARKUP), _new_run("completed", 1)),
+            new_runs=1),
+    Hostile("info-hostile-machine-strings", lambda w: ["info"], 0, r"box.*\[bold red\]boom",
+            setup=lambda w, mp: _hostile_machine(mp), check=_literal(MARKUP)),
     # -- compare refuses to pass on nothing (item 7) -----------------------------------------------
     Hostile("compare-nothing-in-common-gate", lambda w: ["compare", str(w.a), str(w.root / "bad"),
                                                          "--fail-on-regression"], 1,
