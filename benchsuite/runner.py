@@ -134,18 +134,30 @@ class Runner:
             self._close("interrupted", reason=signals.reason(exc), **self._end_extra())
             raise
         except BaseException as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            if self.dist is not None:
-                try:
-                    reason = self.dist.failure_reason(exc)
-                except BaseException as again:  # the diagnosis must never keep the end record from disk
-                    reason += f" (naming the failed rank failed too: {type(again).__name__}: {again})"
-            if current is not None and self.dist is not None:
-                reason = f"during {current.id}: {reason}"
+            try:
+                reason = self._failure_reason(exc, current)
+            except KeyboardInterrupt as stop:  # Ctrl-C while the failure was being named (a rank that
+                # left on Ctrl-C breaks this rank's collective first): the run was interrupted
+                self._close("interrupted", reason=signals.reason(stop), **self._end_extra())
+                raise stop from exc
             self._close("failed", reason=reason, **self._end_extra())
             raise
         self._close("completed", **self._end_extra())
         return "completed"
+
+    def _failure_reason(self, exc: BaseException, current: Case | None) -> str:
+        """The end record's reason for a run that failed; under torchrun it names the failed rank."""
+        reason = f"{type(exc).__name__}: {exc}"
+        if self.dist is not None:
+            try:
+                reason = self.dist.failure_reason(exc)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as again:  # the diagnosis must never keep the end record from disk
+                reason += f" (naming the failed rank failed too: {type(again).__name__}: {again})"
+        if current is not None and self.dist is not None:
+            reason = f"during {current.id}: {reason}"
+        return reason
 
     def _append(self, record: dict) -> None:
         if self.store is not None:

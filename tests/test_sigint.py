@@ -102,4 +102,4 @@ def test_ctrl_c_under_nproc_exits_130_and_keeps_the_cases(tmp_path):
     assert code == 130, err
     assert "SignalException" not in err and "Traceback" not in err
     run = results.read_run(path)
-    assert run.status == "interrupted" and len(run.cases) >= 1
+    assert run.status == "interrupted" and len(run.cases) >= 1, err
