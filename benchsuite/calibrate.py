@@ -831,21 +831,34 @@ def run(devices: list, requested: list[str] | None, budget_s: float | None, out_
     check_budget(budget_s)
     run_dir = Path(out_dir) / results.new_run_id()
     made = CalibrationRun(run_dir=run_dir)
-    for device in devices:
-        names, skipped = plan_precisions(device, requested)
-        if skipped:
-            made.skipped[device.id] = skipped
-        budget = budget_s if budget_s is not None else BUDGET_S[device.type]
-        record = calibrate_device(device, names, budget, hostname=hostname, driver=driver,
-                                  on_trial=(lambda p, t, d=device.id: on_trial(d, p, t)) if on_trial else None)
-        record["skipped"] = skipped
-        outcome = calibration_store.store(record, store_dir, force=force)
-        record["stored"] = {"action": outcome.action, "file": str(outcome.path) if outcome.path else None,
-                            "messages": outcome.messages}
-        if outcome.path is not None:
-            record["file"] = str(outcome.path)
-            made.files.append(outcome.path)
-        made.outcomes.append(outcome)
-        made.records.append(record)
-        made.run_file = calibration_store.write_run_copy(run_dir, made.records)
+    try:
+        for device in devices:
+            names, skipped = plan_precisions(device, requested)
+            if skipped:
+                made.skipped[device.id] = skipped
+            budget = budget_s if budget_s is not None else BUDGET_S[device.type]
+            record = calibrate_device(device, names, budget, hostname=hostname, driver=driver,
+                                      on_trial=(lambda p, t, d=device.id: on_trial(d, p, t)) if on_trial else None)
+            record["skipped"] = skipped
+            outcome = calibration_store.store(record, store_dir, force=force)
+            record["stored"] = {"action": outcome.action, "file": str(outcome.path) if outcome.path else None,
+                                "messages": outcome.messages}
+            if outcome.path is not None:
+                record["file"] = str(outcome.path)
+                made.files.append(outcome.path)
+            made.outcomes.append(outcome)
+            made.records.append(record)
+            made.run_file = calibration_store.write_run_copy(run_dir, made.records)
+    except KeyboardInterrupt as exc:
+        raise CalibrationInterrupted(made, exc) from exc
     return made
+
+
+class CalibrationInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) stopped `run`; ``made`` holds what was stored before it (its
+    ``files`` and ``run_file``: nothing when both are empty), ``cause`` the interruption."""
+
+    def __init__(self, made: CalibrationRun, cause: BaseException) -> None:
+        super().__init__(f"calibration interrupted after {len(made.files)} device(s)")
+        self.made = made
+        self.cause = cause

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from benchsuite import files
 from benchsuite.metrics import STALE_PCT_OF_ACHIEVABLE
 
 #: 2: the matmul figure is the median of a do_bench-like re-time judged by the spread rule,
@@ -123,20 +124,13 @@ def to_json(data: Any, source: str = "calibration") -> str:
     return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
 
-def _write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: a crash leaves the old file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def save(record: dict, directory: Path | None = None) -> Path:
-    """Write ``record`` to its per-machine file (atomically: a crash leaves the old one), as
-    strict JSON. This writes unconditionally: `store` decides whether a record should be."""
+    """Write ``record`` to its per-machine file (atomically: a crash or a full disk leaves the
+    old one), as strict JSON; raises `benchsuite.files.WriteError`. This writes unconditionally:
+    `store` decides whether a record should be."""
     check(record)
     path = path_for(record["machine_key"], directory)
-    _write(path, to_json(record, f"calibration {record.get('id')}"))
+    files.write_text(path, to_json(record, f"calibration {record.get('id')}"))
     return path
 
 
@@ -393,9 +387,9 @@ def write_run_copy(run_dir: Path, records: Iterable[dict]) -> Path | None:
     records = list(records)
     if not records:
         return None
-    path = run_dir / RUN_FILE
-    _write(path, to_json({"kind": KIND + "s", "version": CALIBRATION_VERSION, "calibrations": records},
-                         f"run copy {path}"))
+    path = Path(run_dir) / RUN_FILE
+    files.write_text(path, to_json({"kind": KIND + "s", "version": CALIBRATION_VERSION, "calibrations": records},
+                                   f"run copy {path}"))
     return path
 
 

@@ -8,35 +8,37 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from benchsuite import files, signals
 from benchsuite._version import __version__
 from benchsuite.compare import METRICS as COMPARE_METRICS  # torch-free: the choices of `compare --metric`
+from benchsuite.files import WriteError
+from benchsuite.options import Number, OutPath, Threads, Threshold
 from benchsuite.plan import SWEEPS  # torch-free: the choices of `run --sweep`
+from benchsuite.report import safe
 from benchsuite.settings import (COOLDOWN_GPU_S, DEFAULT_CASE_TIMEOUT_S, SAMPLE_HZ, TIMING_DEFAULTS,
                                  RunOptions)
 
-EXIT_INTERRUPTED = 130
 # Options that run-like commands (run, claims) share.
-MIN_TIME_OPTION = click.option("--min-time", type=click.FloatRange(min=0, min_open=True), default=None,
+MIN_TIME_OPTION = click.option("--min-time", type=Number(0, low_open=True), default=None,
                                help="Seconds of timed steps per case.  [default: "
                                     f"{TIMING_DEFAULTS['cpu'].min_time_s:g} on CPU, "
                                     f"{TIMING_DEFAULTS['cuda'].min_time_s:g} on GPU]")
 MIN_ITERS_OPTION = click.option("--min-iters", type=click.IntRange(min=1), default=None,
                                 help="Fewest timed steps per case.")
 WARMUP_OPTION = click.option("--warmup", type=click.IntRange(min=0), default=None, help="Fewest warm-up steps per case.")
-THREADS_OPTION = click.option("--threads", type=click.IntRange(min=1), default=None,
-                              help="CPU threads for torch (recorded).")
+THREADS_OPTION = click.option("--threads", type=Threads(), default=None,
+                              help="CPU threads for torch, 1 to 4 x this machine's logical CPUs (recorded).")
 
 
 def sampling_options(f):
     """--sample-hz and --cooldown, the telemetry options of run-like commands."""
-    f = click.option("--cooldown", type=click.FloatRange(min=0), default=None,
+    f = click.option("--cooldown", type=Number(0), default=None,
                      help="Seconds to rest between cases on a GPU.  "
                           f"[default: {COOLDOWN_GPU_S:g} when energy is measured]")(f)
-    return click.option("--sample-hz", type=click.FloatRange(1, 1000), default=SAMPLE_HZ, show_default=True,
+    return click.option("--sample-hz", type=Number(1, 1000), default=SAMPLE_HZ, show_default=True,
                         help="Telemetry samples per second (1 to 1000).")(f)
 _stderr = Console(stderr=True, soft_wrap=True)  # a log line is never cut in two (grep)
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]),
@@ -72,7 +74,10 @@ def _digits(precise: bool) -> int | None:
 
 
 def _print_text(laid_out: str) -> None:
-    """A table laid out by `benchsuite.report.text`, on stdout; styled on a terminal."""
+    """A table laid out by `benchsuite.report.text`, on stdout; styled on a terminal. Its cells
+    hold text from results files and the machine: no escape sequence or control character
+    reaches the terminal (`benchsuite.report.safe`), and it is never read as rich markup."""
+    laid_out = safe.plain(laid_out, lines=True)
     if not sys.stdout.isatty():
         click.echo(laid_out, nl=False)
         return
@@ -82,7 +87,34 @@ def _print_text(laid_out: str) -> None:
     _out().print(styled, soft_wrap=True, end="", highlight=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The command group, with the signal handling of every command: SIGTERM stops like Ctrl-C
+    (`benchsuite.signals.stop_on_signals`), and an interruption no command handled itself
+    (start-up included) exits 130 after Ctrl-C, 143 after SIGTERM, with a message instead of
+    click's "Aborted!" and exit 1."""
+
+    def invoke(self, ctx):
+        with signals.stop_on_signals():
+            try:
+                return super().invoke(ctx)
+            except KeyboardInterrupt as exc:
+                click.echo(f"\nInterrupted by {signals.describe(exc)}.", err=True)
+                ctx.exit(signals.exit_code(exc))
+
+
+def _write_failed(exc: WriteError, kept: str = "") -> None:
+    """A file that could not be written: one line naming it, then exit 2 (a bad path) or 3 (the
+    disk failed at run time)."""
+    click.echo(f"error: {safe.plain(exc)}" + (f"; {safe.plain(kept)}" if kept else ""), err=True)
+    sys.exit(exc.exit_code)
+
+
+def _usage(exc: BaseException) -> click.UsageError:
+    """Bad input as a usage error (exit 2), its message safe to print."""
+    return click.UsageError(safe.plain(exc))
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="benchsuite")
 def main() -> None:
     """Measure what your CPU and GPUs really do on deep-learning work."""
@@ -104,14 +136,14 @@ def main() -> None:
 @MIN_TIME_OPTION
 @MIN_ITERS_OPTION
 @WARMUP_OPTION
-@click.option("--settle-max", type=click.FloatRange(min=0), default=None,
+@click.option("--settle-max", type=Number(0), default=None,
               help="Longest GPU warm-up, in seconds, waiting for a steady step time (the last 4 s of "
                    "blocks drift by at most 0.5 %); 0: a fixed warm-up instead.  "
                    f"[default: {TIMING_DEFAULTS['cuda'].settle_max_s:g}; --quick: a fixed warm-up]")
 @click.option("--flush-l2", is_flag=True,
               help="GPU: write a buffer larger than L2 before every timed step (cache state 'flushed').")
 @THREADS_OPTION
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+@click.option("--out", "out_dir", type=OutPath(), default=Path("reports"), show_default=True,
               help="Parent folder; each run goes to OUT/<run-id>/.")
 @click.option("--tag", default=None, help="A label stored with the run.")
 @click.option("--sweep", type=click.Choice(SWEEPS), default=None,
@@ -128,7 +160,7 @@ def main() -> None:
               help="Sample power, energy, memory, clocks and host load during each case.")
 @click.option("--nproc", type=click.IntRange(min=1), default=None,
               help="Launch N ranks on this machine through torchrun's API (one per GPU, or N CPU processes).")
-@click.option("--collective-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--collective-timeout", type=Number(0, low_open=True), default=None,
               help="Under torchrun: seconds one collective may wait before its case is an error naming the rank.  "
                    f"[default: {DEFAULT_CASE_TIMEOUT_S:g}]")
 @FORMAT
@@ -148,7 +180,7 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
     try:
         env = session.launcher()
     except session.INPUT_ERRORS as exc:
-        raise click.UsageError(str(exc)) from None
+        raise _usage(exc) from None
     if nproc is not None and dry_run and env is None:
         raise click.UsageError("--dry-run shows the plan of this process; run it without --nproc (or under torchrun)")
     if nproc is not None and env is None:
@@ -165,7 +197,9 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
                                     launch=env)
         results.check_out_dir(out_dir)
     except session.INPUT_ERRORS as exc:
-        raise click.UsageError(str(exc)) from None
+        raise _usage(exc) from None
+    except WriteError as exc:
+        _write_failed(exc)
     main_rank = env is None or env.rank == 0
     expected = session.estimate_plan(planned, options, out_dir)
     if main_rank:
@@ -173,48 +207,67 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
     if dry_run:
         return
     progress = _Progress(len(planned.cases), expected)
+    ready = []
 
     def on_ready(started) -> None:
-        _stderr.print(f"benchsuite: {len(started.cases)} cases -> {started.results_path}"
-                      + (f" ({started.world_size} ranks, {started.backend})" if started.world_size else ""))
+        ready.append(started)
+        _stderr.print(f"benchsuite: {len(started.cases)} cases -> {safe.markup(started.results_path)}"
+                      + (f" ({started.world_size} ranks, {started.backend})" if started.world_size else ""),
+                      highlight=False)
         for problem in started.calibration_problems:
-            _stderr.print(f"calibration not used: {problem}", highlight=False)
+            _stderr.print(f"calibration not used: {safe.markup(problem)}", highlight=False)
         for device_id, rec in started.calibrations.items():
-            _stderr.print(f"calibration for {device_id}: {rec['id']} (copied to {started.calibration_copy})",
-                          highlight=False)
+            _stderr.print(f"calibration for {device_id}: {safe.markup(rec['id'])} "
+                          f"(copied to {safe.markup(started.calibration_copy)})", highlight=False)
         progress.start()
 
+    interrupted = None
     try:
         done = session.run_plan(planned, options, out_dir, tag=tag, header_options=click.get_current_context().params,
                                 header_settings={"quick": quick, "fail_fast": fail_fast}, on_ready=on_ready,
                                 on_start=progress.on_start, on_end=progress.on_end)
     except session.RunInterrupted as stop:
-        done = stop.run
+        done, interrupted = stop.run, stop
+    except WriteError as exc:
+        progress.stop()  # before the message: the bar is drawn over the last line
+        _write_failed(exc, _kept(ready[0].results_path) if ready else "nothing was measured")
     finally:
         progress.stop()
     if not done.main:  # a rank other than 0 under torchrun: silent unless it failed
         if done.status == "failed":
-            _stderr.print(f"rank {done.rank}: {escape(str(done.reason))}", highlight=False)
+            _stderr.print(f"rank {done.rank}: {safe.markup(done.reason)}", highlight=False)
             sys.exit(1)
         return
     df = done.frame()
     _print_table(df, fmt, title=f"run {done.run_id} ({done.status})", wide=wide, precise=precise)
     for device_id, rec in done.calibrations.items():
-        _stderr.print(f"% achievable on {device_id}: calibration {rec['id']}", highlight=False)
+        _stderr.print(f"% achievable on {device_id}: calibration {safe.markup(rec['id'])}", highlight=False)
     stale = calibration_store.stale_advice(df.to_dict("records")) if "calibration_stale" in df.columns else None
     if stale:
-        _stderr.print(stale, highlight=False, soft_wrap=True)  # one line, whatever the terminal's width
+        _stderr.print(safe.markup(stale), highlight=False, soft_wrap=True)  # one line, whatever the terminal's width
     _print_not_measured(df)
-    _stderr.print(f"Results: {done.results_path}")
+    _stderr.print(f"Results: {safe.markup(done.results_path)}", highlight=False)
     if done.samples_path is not None:
-        _stderr.print(f"Telemetry samples: {done.samples_path}")
+        _stderr.print(f"Telemetry samples: {safe.markup(done.samples_path)}", highlight=False)
     _print_not_run(done)
     if done.status == "interrupted":
-        _stderr.print("Interrupted: the cases finished before Ctrl-C are kept.")
-        sys.exit(EXIT_INTERRUPTED)
+        cause = interrupted or KeyboardInterrupt()
+        _stderr.print(f"Interrupted by {signals.describe(cause)}: the cases finished before it are kept.")
+        sys.exit(signals.exit_code(cause))
     if done.status == "failed":
-        _stderr.print(f"Run failed: {escape(str(done.reason))}", highlight=False)
+        _stderr.print(f"Run failed: {safe.markup(done.reason)}", highlight=False)
         sys.exit(1)
+
+
+def _kept(path) -> str:
+    """What a run that stopped on a failed write kept: its finished cases, still loadable."""
+    from benchsuite import results
+
+    try:
+        count = len(results.read_run(path).cases)
+    except results.ResultsError:
+        return f"see {path}"
+    return f"the {count} case(s) finished before are kept in {path}"
 
 
 def _launch(nproc: int) -> None:
@@ -223,10 +276,15 @@ def _launch(nproc: int) -> None:
 
     try:
         session.launch(nproc, sys.argv[1:],
-                       on_launch=lambda command: _stderr.print(f"benchsuite: launching {nproc} ranks: {command}"))
+                       on_launch=lambda command: _stderr.print(f"benchsuite: launching {nproc} ranks: "
+                                                               f"{safe.markup(command)}", highlight=False))
+    except KeyboardInterrupt as exc:  # the launcher stopped the ranks; each kept what it finished
+        _stderr.print(f"Interrupted by {signals.describe(exc)}: the ranks stopped; rank 0 kept the cases "
+                      "finished before it in its run directory.")
+        sys.exit(signals.exit_code(exc))
     except session.LaunchFailed as exc:
         for rank, why in exc.failures:
-            _stderr.print(f"rank {rank} failed: {escape(why)}", highlight=False)
+            _stderr.print(f"rank {rank} failed: {safe.markup(why)}", highlight=False)
         sys.exit(1)
 
 
@@ -252,6 +310,7 @@ class _Progress:
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             Left(), console=_stderr, transient=True)
         self.task = self.bar.add_task("starting", total=total)
+        self.started = False
 
     def left_text(self) -> str:
         """``about 1:35 left`` from the estimate and the cases finished so far ('' without one)."""
@@ -266,16 +325,20 @@ class _Progress:
 
     def start(self) -> None:
         self.bar.start()
+        self.started = True
 
     def stop(self) -> None:
-        self.bar.stop()
+        """Stop the bar once (rich prints a blank line for each stop, started or not)."""
+        if self.started:
+            self.bar.stop()
+            self.started = False
 
     def on_start(self, i: int, n: int, case) -> None:
         self.case_start = self.clock()
         if self.first_start is None:
             self.first_start = self.case_start
         self.done = i
-        self.bar.update(self.task, description=f"{case.id} ({n - i} left)")
+        self.bar.update(self.task, description=f"{safe.markup(case.id)} ({n - i} left)")  # read as markup
 
     def on_end(self, i: int, n: int, record: dict) -> None:
         self.done = i + 1
@@ -308,8 +371,8 @@ def _print_plan(planned, expected, options, *, listing: bool, fmt: str) -> None:
             text = " ".join(", ".join(map(str, axes[k])) for k in ("modes", "precisions") if axes[k])
             if axes["batches"]:
                 text += " bs " + ", ".join(map(str, axes["batches"]))
-            parts.append(f"{workload} {text}")
-        _stderr.print(f"  {entry.device} ({escape(names.get(entry.device, '?'))}): {entry.measured} cases, "
+            parts.append(safe.markup(f"{workload} {text}"))
+        _stderr.print(f"  {safe.markup(entry.device)} ({safe.markup(names.get(entry.device, '?'))}): {entry.measured} cases, "
                       f"about {estimate.duration_text(seconds.get(entry.device, 0.0))}: " + "; ".join(parts),
                       highlight=False, soft_wrap=True)
     if planned.sweep == "headline":
@@ -328,14 +391,14 @@ def _print_not_run(done) -> None:
     if not missing:
         return
     shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
-    _stderr.print(f"Never ran: {len(missing)} of {len(done.header['planned'])} planned cases: {escape(shown)}",
+    _stderr.print(f"Never ran: {len(missing)} of {len(done.header['planned'])} planned cases: {safe.markup(shown)}",
                   highlight=False, soft_wrap=True)
 
 
 def _case_line(record: dict) -> str:
     """One line per finished case: its figures next to its timing, '—' where not measured."""
     if record["status"] != "ok":
-        return f"{_status_markup(record['status'])} {escape(record['id'])}: {escape(str(record['reason']))}"
+        return f"{_status_markup(record['status'])} {safe.markup(record['id'])}: {safe.markup(record['reason'])}"
     from benchsuite import flags
     from benchsuite.report.format import figure, quantity
 
@@ -344,12 +407,14 @@ def _case_line(record: dict) -> str:
     unit = m.get("sample_unit")
     found = flags.of({**m, "quality_flags": telemetry.get("quality_flags"), "status": "ok",
                       "warmup_settled": (record.get("timing") or {}).get("warmup_settled")})
-    energy = "".join(f", {text}" for text in (quantity(telemetry.get("power_mean_w"), "W"),
-                                               figure(m.get("j_per_sample"), "j_per_sample", unit),
-                                               figure(m.get("samples_per_j"), "samples_per_j", unit)) if text != "—")
-    return (f"{_status_markup('ok')} {escape(record['id'])}: {figure(m['samples_per_s'], 'samples_per_s', unit)}, "
+    energy = "".join(f", {safe.markup(text)}" for text in (quantity(telemetry.get("power_mean_w"), "W"),
+                                                            figure(m.get("j_per_sample"), "j_per_sample", unit),
+                                                            figure(m.get("samples_per_j"), "samples_per_j", unit))
+                     if text != "—")
+    return (f"{_status_markup('ok')} {safe.markup(record['id'])}: "
+            f"{safe.markup(figure(m['samples_per_s'], 'samples_per_s', unit))}, "
             f"median {quantity(m['step_s_median'], 's')} (IQR {quantity(m['step_s_iqr'], 's')}){energy}"
-            + (f" [{escape(', '.join(found))}]" if found else ""))
+            + (f" [{safe.markup(', '.join(found))}]" if found else ""))
 
 
 def _print_not_measured(df) -> None:
@@ -358,21 +423,21 @@ def _print_not_measured(df) -> None:
         return
     notes = df[df["telemetry_note"].notna()].groupby("device")["telemetry_note"].first()
     for device, note in notes.items():
-        _stderr.print(f"not measured on {device}: {escape(str(note))}", highlight=False)
+        _stderr.print(f"not measured on {safe.markup(device)}: {safe.markup(note)}", highlight=False)
 
 
 def _print_table(df, fmt: str, title: str, wide: bool = False, precise: bool = False) -> None:
     from benchsuite.report import summary
 
     if fmt != "table":
-        click.echo(summary.render(df, fmt), nl=False)
+        click.echo(safe.plain(summary.render(df, fmt), lines=True), nl=False)
         return
     _print_text(summary.text_table(df, _width(wide), _digits(precise), title=title))
 
 
 def _status_markup(status: str) -> str:
     return {"ok": "[green]ok[/]", "skipped": "[dim]skipped[/]", "oom": "[yellow]oom[/]",
-            "error": "[red]error[/]"}.get(status, status)
+            "error": "[red]error[/]"}.get(status) or safe.markup(status)
 
 
 @main.command(name="list")
@@ -388,18 +453,19 @@ def list_(fmt: str) -> None:
         click.echo(json.dumps({"workloads": described, "precisions": precision.MEANING,
                                "broken": reg.errors}, indent=2))
         return
+    m = safe.markup  # a workload is a plug-in: its names and texts are someone else's
     for info in described:
-        _out().print(f"[bold]{info['name']}[/]: {info['summary']}")
+        _out().print(f"[bold]{m(info['name'])}[/]: {m(info['summary'])}", highlight=False)
         batches = ("no batch axis: --batch-size does not apply" if not info["batched"] else
                    "batch sizes " + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in info["batch_sizes"].items()))
-        _out().print(f"  modes: {', '.join(info['modes'])}   precisions: {', '.join(info['precisions'])}   "
-                      f"{batches}   throughput unit: {info['sample_unit']}/s")
+        _out().print(m(f"  modes: {', '.join(info['modes'])}   precisions: {', '.join(info['precisions'])}   "
+                       f"{batches}   throughput unit: {info['sample_unit']}/s"), highlight=False)
         table = Table(show_header=True, box=None, padding=(0, 2))
         for col in ("parameter", "default", "unit", "type", "meaning"):
             table.add_column(col, overflow="fold")
         for p in info["params"]:
             default = p["default"] if isinstance(p["default"], str) else ", ".join(f"{k}: {v}" for k, v in p["default"].items())
-            table.add_row(p["name"], default, p["unit"], p["type"], p["help"])
+            table.add_row(*(safe.cell(v) for v in (p["name"], default, p["unit"], p["type"], p["help"])))
         _out().print(table)
         _out().print()
     table = Table(title="precisions", box=None, padding=(0, 2))
@@ -409,7 +475,7 @@ def list_(fmt: str) -> None:
         table.add_row(name, meaning)
     _out().print(table)
     for name, error in reg.errors.items():
-        _stderr.print(f"[red]workload {name} failed to load[/]: {error}")
+        _stderr.print(f"[red]workload {m(name)} failed to load[/]: {m(error)}", highlight=False)
 
 
 @main.command()
@@ -427,7 +493,7 @@ def info(fmt: str) -> None:
     for d in found:
         d["calibration"] = calibrations.get(d["id"])
     if fmt == "json":
-        click.echo(json.dumps({"host": host, "devices": found, "calibration_problems": problems}, indent=2))
+        click.echo(files.json_text({"host": host, "devices": found, "calibration_problems": problems}, indent=2))
         return
     table = Table(title="machine", show_header=False, box=None, padding=(0, 2))
     table.add_column("what", style="bold")
@@ -444,15 +510,16 @@ def info(fmt: str) -> None:
         ("NVML", nvml),
     ]
     for row in rows:
-        table.add_row(*(Text(str(v)) for v in row))
+        table.add_row(*(safe.cell(v) for v in row))
     _out().print(table)
     gpus = [d for d in found if d["type"] == "cuda"]
     if not gpus:
         _out().print("GPUs: none visible to torch")
+    m = safe.markup  # the machine's names, driver strings and the calibration files are not ours
     for d in gpus:
         mem = f"{d['memory_bytes'] / 2**30:.1f} GiB" if d["memory_bytes"] else "—"
-        _out().print(f"[bold]{d['id']}[/]: {d['name']}, {mem}, compute capability {d['compute_capability']}, "
-                      f"{d['multiprocessors']} SMs")
+        _out().print(f"[bold]{m(d['id'])}[/]: {m(d['name'])}, {mem}, compute capability "
+                     f"{m(d['compute_capability'])}, {d['multiprocessors']} SMs", highlight=False)
         sheet = d["datasheet"]
         if not sheet:
             _out().print("  datasheet: no figures known for this GPU")
@@ -460,12 +527,12 @@ def info(fmt: str) -> None:
         peaks = ", ".join(f"{p} {v:g}" for p, v in sheet["tflops"].items())
         _out().print(f"  datasheet ({sheet['model']}): dense TFLOP/s {peaks}; memory {sheet['mem_bandwidth_gbs']:g} GB/s; "
                       f"board power {sheet['tdp_w']:g} W")
-        _out().print(f"  source: {sheet['source']}")
+        _out().print(f"  source: {m(sheet['source'])}")
     _out().print("CPU datasheet peaks: none (no comparable vendor figure; benchsuite invents none)")
     for d in found:
-        _out().print(f"[bold]{d['id']}[/] achievable: {_achievable_line(d['calibration'])}")
+        _out().print(f"[bold]{m(d['id'])}[/] achievable: {m(_achievable_line(d['calibration']))}", highlight=False)
     for problem in problems:
-        _stderr.print(f"calibration not used: {problem}", highlight=False)
+        _stderr.print(f"calibration not used: {m(problem)}", highlight=False)
 
 
 def _achievable_line(record: dict | None) -> str:
@@ -503,10 +570,10 @@ def explain(names) -> None:
 @click.option("--precision", "-p", multiple=True,
               help="fp32, tf32, fp16, bf16, fp8 or all (comma list).  [default: fp32,tf32,bf16,fp16 and fp8 "
                    "where supported on a GPU; fp32,bf16 where native on a CPU]")
-@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--budget", type=Number(0, low_open=True), default=None,
               help="Seconds per device for the search and the bandwidth measurements.  [default: 120 on a GPU, "
                    "20 on a CPU]")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+@click.option("--out", "out_dir", type=OutPath(), default=Path("reports"), show_default=True,
               help="Parent folder; the calibration is also copied to OUT/<run-id>/calibration.json.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--force", is_flag=True, default=False,
@@ -531,7 +598,9 @@ def calibrate(device, precision, budget, out_dir, fmt, force, wide, precise) -> 
         results.check_out_dir(out_dir)
         calibrate_mod.check_budget(budget)
     except (plan.PlanError, devices_mod.DeviceError, results.ResultsError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
+        raise _usage(exc) from None
+    except WriteError as exc:
+        _write_failed(exc)
     host = devices_mod.host_info()
 
     def on_trial(device_id, name, trial):
@@ -543,29 +612,39 @@ def calibrate(device, precision, budget, out_dir, fmt, force, wide, precise) -> 
     try:
         made = calibrate_mod.run(chosen, requested, budget, out_dir, hostname=host["hostname"],
                                  driver=host["driver"], force=force, on_trial=on_trial)
-    except KeyboardInterrupt:
-        _stderr.print("Interrupted: devices calibrated before Ctrl-C are stored in "
-                      f"{calibration_store.calibration_dir()}")
-        sys.exit(EXIT_INTERRUPTED)
+    except calibrate_mod.CalibrationInterrupted as stop:
+        _stderr.print(f"Interrupted by {signals.describe(stop)}: " + _calibration_kept(stop.made), highlight=False)
+        sys.exit(signals.exit_code(stop))
+    except WriteError as exc:
+        _write_failed(exc)
     if fmt == "json":
-        click.echo(json.dumps(made.records, indent=2))
+        click.echo(files.json_text(made.records, indent=2))  # strict: no NaN or Infinity
     else:
         _print_text(calibration.text_table(made.records, _width(wide), _digits(precise)))
+    m = safe.markup
     for device_id, skipped in made.skipped.items():
         for name, why in skipped.items():
-            _stderr.print(f"skipped {device_id} {name}: {why}", highlight=False)
+            _stderr.print(f"skipped {m(device_id)} {m(name)}: {m(why)}", highlight=False)
     for rec, outcome in zip(made.records, made.outcomes):
         for message in outcome.messages:  # soft_wrap: ids and paths are never broken across lines
-            _stderr.print(f"{rec['device']['id']}: {message}", highlight=False, soft_wrap=True)
+            _stderr.print(f"{m(rec['device']['id'])}: {m(message)}", highlight=False, soft_wrap=True)
         where = {"stored": "stored in", "replaced": "stored in", "improved": "merged into",
                  "kept": "not stored, the stored one kept in", "refused": "not stored"}[outcome.action]
-        _stderr.print(f"Calibration {rec['id']}: {where}" + (f" {outcome.path}" if outcome.path and
-                                                             outcome.action != "refused" else ""),
+        _stderr.print(f"Calibration {m(rec['id'])}: {where}" + (f" {m(outcome.path)}" if outcome.path and
+                                                                outcome.action != "refused" else ""),
                       highlight=False, soft_wrap=True)
-    _stderr.print(f"Run copy: {made.run_file}  (per-machine files: {calibration_store.calibration_dir()})",
+    _stderr.print(f"Run copy: {m(made.run_file)}  (per-machine files: {m(calibration_store.calibration_dir())})",
                   highlight=False)
     if made.refused:
         sys.exit(1)
+
+
+def _calibration_kept(made) -> str:
+    """What an interrupted calibration really stored (`benchsuite.calibrate.CalibrationRun`)."""
+    if not made.files:
+        return "no device had finished, nothing was stored."
+    stored = ", ".join(safe.markup(f) for f in made.files)
+    return f"the {len(made.files)} device(s) finished before it are stored: {stored} (run copy {safe.markup(made.run_file)})."
 
 
 @main.command(name="export")
@@ -574,7 +653,7 @@ def calibrate(device, precision, budget, out_dir, fmt, force, wide, precise) -> 
               required=True, help="pytest-benchmark JSON (for pytest-benchmark compare); the case table (statistics, "
                                   "one row per case) as csv/parquet; or the raw step times, one row per step, as "
                                   "times-csv/times-parquet.")
-@click.option("--output", "-o", "output", type=click.Path(path_type=Path), required=True, help="File to write.")
+@click.option("--output", "-o", "output", type=OutPath(dir_okay=False), required=True, help="File to write.")
 def export_(run_dir: Path, fmt: str, output: Path) -> None:
     """Write a run (a run directory or its results.jsonl) in another tool's format."""
     from benchsuite import export, results
@@ -582,12 +661,14 @@ def export_(run_dir: Path, fmt: str, output: Path) -> None:
     try:
         done = export.export(run_dir, fmt, output)
     except (export.ExportError, results.ResultsError) as exc:
-        raise click.UsageError(str(exc)) from None
+        raise _usage(exc) from None
+    except WriteError as exc:
+        _write_failed(exc)
     for case_id, why in done["left_out"]:
-        _stderr.print(f"[dim]left out[/] {case_id}: {why}")
+        _stderr.print(f"[dim]left out[/] {safe.markup(case_id)}: {safe.markup(why)}", highlight=False)
     what = {"pytest-benchmark": "benchmarks", "times-csv": "step times", "times-parquet": "step times"}.get(fmt, "cases")
-    _stderr.print(f"Wrote {done['written']} {what} ({fmt}) to {done['path']} "
-                  f"({Path(done['path']).stat().st_size / 1e3:,.0f} kB)")
+    _stderr.print(f"Wrote {done['written']} {what} ({fmt}) to {safe.markup(done['path'])} "
+                  f"({Path(done['path']).stat().st_size / 1e3:,.0f} kB)", highlight=False)
 
 
 @main.command()
@@ -603,7 +684,7 @@ def export_(run_dir: Path, fmt: str, output: Path) -> None:
 @click.option("--subset", default=None, metavar="TRAIN/VAL",
               help="Train on the first TRAIN images, test on the first VAL test images (the article: 6000/1000). "
                    " [default: the full sets]")
-@click.option("--cpu-watts", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--cpu-watts", type=Number(0, low_open=True), default=None,
               help="Assumed CPU power in W where RAPL cannot be read; labelled as an assumption.")
 @click.option("--matmul-size", type=click.IntRange(min=16), default=2048, show_default=True,
               help="M = N = K of the matmul case (a multiple of 16).")
@@ -615,7 +696,7 @@ def export_(run_dir: Path, fmt: str, output: Path) -> None:
 @MIN_ITERS_OPTION
 @WARMUP_OPTION
 @THREADS_OPTION
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+@click.option("--out", "out_dir", type=OutPath(), default=Path("reports"), show_default=True,
               help="Parent folder; the claims run goes to OUT/<run-id>/.")
 @click.option("--quick", is_flag=True, help="Short timing (smoke tests, CI).")
 @sampling_options
@@ -651,7 +732,15 @@ def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_siz
         results.check_out_dir(out_dir)
     except (plan.PlanError, devices_mod.DeviceError, results.ResultsError, planning.ClaimsError,
             ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
+        raise _usage(exc) from None
+    except WriteError as exc:
+        _write_failed(exc)
+    ready = []
+
+    def on_stage(text: str) -> None:
+        if "->" in text and not ready:
+            ready.append(text)
+        click.echo(f"benchsuite claims: {safe.plain(text)}", err=True)
 
     def on_epoch(n, figures):
         _stderr.print(f"  epoch {n}: test accuracy {figures['accuracy_pct']:.2f} %, {figures['wall_s']:.1f} s",
@@ -663,18 +752,22 @@ def claims(runs, data, device, epochs, subset, cpu_watts, matmul_size, batch_siz
     try:
         done = measure_claims(chosen, reg, settings, out_dir, options, given=given, given_runs=list(runs),
                               header_options=click.get_current_context().params,
-                              on_end=on_end, on_epoch=on_epoch,
-                              on_stage=lambda text: click.echo(f"benchsuite claims: {text}", err=True))
-    except KeyboardInterrupt:
-        _stderr.print("Interrupted: the cases finished before Ctrl-C are kept in the run directory.")
-        sys.exit(EXIT_INTERRUPTED)
+                              on_end=on_end, on_epoch=on_epoch, on_stage=on_stage)
+    except KeyboardInterrupt as exc:
+        where = getattr(getattr(exc, "run", None), "results_path", None)
+        _stderr.print(f"Interrupted by {signals.describe(exc)}: the cases finished before it are kept"
+                      + (f" in {safe.markup(where)}" if where else "") + ".", highlight=False)
+        sys.exit(signals.exit_code(exc))
+    except WriteError as exc:
+        _write_failed(exc, "the cases finished before it are kept in the run directory" if ready
+                      else "nothing was measured")
     if fmt == "table":
         _print_text(render.text_table(done.claims, _width(wide), title=f"the article's claims (run {done.dir.name})"))
     else:
-        click.echo(render.render(done.claims, fmt), nl=False)
+        click.echo(safe.plain(render.render(done.claims, fmt), lines=True), nl=False)
     click.echo(f"Measured {done.measured} case(s), reused {done.reused} from --run.", err=True)
     for what, path in done.files.items():  # one unwrapped line each: scripts read these
-        click.echo(f"{what}: {path}", err=True)
+        click.echo(f"{what}: {safe.plain(path)}", err=True)
 
 
 
@@ -691,10 +784,10 @@ def _load_or_exit(paths):
     try:
         df, problems = results.load_runs(paths)
     except results.ResultsError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {safe.plain(exc)}", err=True)
         sys.exit(EXIT_UNREADABLE)
     for problem in problems:
-        click.echo(f"warning: {problem}", err=True)
+        click.echo(f"warning: {safe.plain(problem)}", err=True)
     return df
 
 
@@ -702,7 +795,7 @@ def _warn_fingerprints(runs: list[dict], gpus_paired: bool) -> None:
     from benchsuite import fingerprint
 
     for line in fingerprint.warning_lines(runs, gpus_paired=gpus_paired):
-        click.echo(f"warning: {line}", err=True)
+        click.echo(f"warning: {safe.plain(line)}", err=True)
 
 
 def _default_report_path(runs: list[Path]) -> Path:
@@ -716,7 +809,7 @@ def _default_report_path(runs: list[Path]) -> Path:
 
 @main.command()
 @click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--output", "-o", type=OutPath(dir_okay=False), default=None,
               help="HTML file to write.  [default: RUN/report.html for one run, reports/report-N-runs.html for several]")
 @click.option("--baseline", default=None, help="Device for the hardware comparison's ratios (several runs).")
 def report(runs, output, baseline) -> None:
@@ -728,17 +821,25 @@ def report(runs, output, baseline) -> None:
     from benchsuite.report import html
 
     if not runs:
+        skipped: list[str] = []
         try:
-            runs = (results.newest_run("reports"),)
+            runs = (results.newest_run("reports", skipped),)
         except results.ResultsError as exc:
-            raise click.UsageError(str(exc)) from None
+            raise _usage(exc) from None
+        for problem in skipped:
+            click.echo(f"warning: {safe.plain(problem)}", err=True)
     df = _load_or_exit(runs)  # unreadable input: a clean message and exit 2 before anything is written
     out = output or _default_report_path(list(runs))
+    met: list[str] = []
     try:
-        path = html.write_frame(df, out, baseline=baseline)
+        path = html.write_frame(df, out, met, baseline=baseline)
+    except WriteError as exc:
+        _write_failed(exc)
     except ValueError as exc:  # a --baseline that matches no device
-        raise click.UsageError(str(exc)) from None
-    click.echo(f"Report: {path} ({path.stat().st_size / 2**20:.1f} MiB)", err=True)
+        raise _usage(exc) from None
+    for problem in met:
+        click.echo(f"warning: {safe.plain(problem)}", err=True)
+    click.echo(f"Report: {safe.plain(path)} ({path.stat().st_size / 2**20:.1f} MiB)", err=True)
 
 
 @main.command()
@@ -746,7 +847,8 @@ def report(runs, output, baseline) -> None:
 @click.argument("new", type=click.Path(path_type=Path))
 @click.option("--metric", type=click.Choice(list(COMPARE_METRICS)),
               default="samples_per_s", show_default=True, help="What to compare.")
-@click.option("--threshold", default="5%", show_default=True, help="Smallest change called a regression (5% or 0.05).")
+@click.option("--threshold", type=Threshold(), default="5%", show_default=True,
+              help="Smallest change called a regression (5% or 0.05).")
 @click.option("--fail-on-regression", is_flag=True, help="Exit 1 when any case got worse past the threshold and noise.")
 @FORMAT
 @WIDE_OPTION
@@ -758,11 +860,13 @@ def compare(base, new, metric, threshold, fail_on_regression, fmt, wide, precise
     from benchsuite.report import comparison, markup
     from benchsuite.report import runs as runs_view
 
-    try:
-        limit = compare_mod.parse_threshold(threshold)
-    except compare_mod.CompareError as exc:
-        raise click.BadParameter(str(exc), param_hint="--threshold") from None
+    limit = threshold  # a fraction: benchsuite.options.Threshold parsed it
     base_df, new_df = _load_or_exit([base]), _load_or_exit([new])
+    try:
+        compare_mod.check_one_run(base_df, "BASE", base)
+        compare_mod.check_one_run(new_df, "NEW", new)
+    except compare_mod.CompareError as exc:
+        raise _usage(exc) from None
     _warn_fingerprints(base_df.attrs["runs"] + new_df.attrs["runs"], gpus_paired=True)
     result = compare_mod.compare(base_df, new_df, metric, limit)
     counts = result.rows["verdict"].value_counts().to_dict()
@@ -771,17 +875,23 @@ def compare(base, new, metric, threshold, fail_on_regression, fmt, wide, precise
         click.echo(json.dumps({"metric": metric, "threshold": limit, "counts": counts,
                                "rows": json.loads(result.rows.to_json(orient="records"))}, indent=2))
     elif fmt == "csv":
-        click.echo(result.rows.to_csv(index=False), nl=False)
+        click.echo(safe.plain(result.rows.to_csv(index=False), lines=True), nl=False)
     elif fmt == "markdown":
-        click.echo(markup.markdown(compare_mod.display(result, _digits(precise))), nl=False)
+        click.echo(safe.plain(markup.markdown(compare_mod.display(result, _digits(precise))), lines=True), nl=False)
     else:
         ids = [(df.attrs["runs"] or [{}])[0].get("header", {}).get("run_id") for df in (base_df, new_df)]
         _print_text(comparison.text_table(result, _width(wide), _digits(precise), *ids, after=stopped))
         stopped = []
     for line in stopped:
-        click.echo(line, err=True)
+        click.echo(safe.plain(line), err=True)
     summary = ", ".join(f"{n} {v}" for v, n in counts.items()) or "no cases"
     click.echo(f"{summary} (metric {metric}, threshold {limit:.1%}); nothing written", err=True)
+    too_little = compare_mod.coverage_problem(result)
+    if too_little and fail_on_regression:
+        click.echo(f"error: {too_little}: --fail-on-regression does not pass a comparison of too little", err=True)
+        sys.exit(1)
+    if too_little:
+        click.echo(f"warning: {too_little}", err=True)
     if fail_on_regression and counts.get("regression", 0):
         sys.exit(1)
 
@@ -795,7 +905,7 @@ def compare(base, new, metric, threshold, fail_on_regression, fmt, wide, precise
 @click.option("--reference/--no-reference", default=None,
               help="Include every shipped reference result (reports/reference/), or none.  [default: only those "
                    "of GPU models the given runs do not have]")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--output", "-o", type=OutPath(dir_okay=False), default=None,
               help="Write to this file instead of standard output (--format table writes markdown).")
 @WIDE_OPTION
 @PRECISE_OPTION
@@ -815,11 +925,11 @@ def table_(runs, fmt, baseline, reference, output, wide, precise) -> None:
     try:
         hardware.hardware(df, baseline)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--baseline") from None
+        raise click.BadParameter(safe.plain(exc), param_hint="--baseline") from None
     stopped = runs_view.frame_lines(df)
     if fmt == "table" and output is None:
         _print_text(hardware.text_table(df, _width(wide), _digits(precise), baseline, after=stopped))
-        click.echo(scaling.render_scale_out(df, "markdown"), nl=False)
+        click.echo(safe.plain(scaling.render_scale_out(df, "markdown"), lines=True), nl=False)
         return
     for line in stopped:
         click.echo(line, err=True)
@@ -827,11 +937,13 @@ def table_(runs, fmt, baseline, reference, output, wide, precise) -> None:
     if fmt in ("table", "markdown", "html"):
         text_ += scaling.render_scale_out(df, "html" if fmt == "html" else "markdown")
     if output is None:
-        click.echo(text_, nl=False)
+        click.echo(safe.plain(text_, lines=True), nl=False)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text_, encoding="utf-8")
-    click.echo(f"Table: {output}", err=True)
+    try:
+        files.write_text(output, text_)  # whole or not at all
+    except WriteError as exc:
+        _write_failed(exc)
+    click.echo(f"Table: {safe.plain(output)}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -62,10 +62,12 @@ def parse_threshold(text: str | float) -> float:
         value = float(raw.rstrip("%"))
     except ValueError:
         raise CompareError(f"threshold {text!r} is not a number; give e.g. 5% or 0.05") from None
+    if not math.isfinite(value):
+        raise CompareError(f"threshold {text!r} is not a finite number; give e.g. 5% or 0.05")
     if raw.endswith("%") or value >= 1:
         value /= 100
     if not 0 <= value < 10:
-        raise CompareError(f"threshold {text!r} is out of range; give a percentage such as 5%")
+        raise CompareError(f"threshold {text!r} is out of range; allowed: 0 to 999% (or a fraction below 1)")
     return value
 
 
@@ -221,6 +223,42 @@ def _judge(label: str, b: pd.Series | None, n: pd.Series | None, metric: str, th
     else:
         row["verdict"] = "improvement" if better > 0 else "regression"
     return row
+
+
+#: A comparison that matched fewer than this share of either run's cases is not one: ``compare``
+#: says so, and fails under ``--fail-on-regression`` (a gate that compared nothing must not pass).
+MIN_MATCHED_SHARE = 0.5
+ONE_SIDED = ("only in base", "only in new")
+
+
+def coverage(comparison: Comparison) -> tuple[int, int, int]:
+    """(cases matched, cases of BASE, cases of NEW)."""
+    verdicts = comparison.rows["verdict"]
+    matched = int((~verdicts.isin(ONE_SIDED)).sum())
+    return (matched, matched + int((verdicts == "only in base").sum()),
+            matched + int((verdicts == "only in new").sum()))
+
+
+def coverage_problem(comparison: Comparison, share: float = MIN_MATCHED_SHARE) -> str | None:
+    """Why ``comparison`` compared too little to judge (None: enough): no case matched, or fewer
+    than ``share`` of BASE's or of NEW's cases."""
+    matched, base, new = coverage(comparison)
+    if matched == 0:
+        return (f"nothing compared: none of BASE's {base} case(s) matches one of NEW's {new} "
+                "(another workload, precision, batch size or parameters?)")
+    if matched < share * base or matched < share * new:
+        return (f"only {matched} case(s) compared: {matched / base:.0%} of BASE's {base} and {matched / new:.0%} "
+                f"of NEW's {new}; a comparison needs at least {share:.0%} of each side")
+    return None
+
+
+def check_one_run(df: pd.DataFrame, side: str, path: Any) -> None:
+    """Raise CompareError when ``df`` (one side of a comparison) holds more than one run: two
+    folders of runs have no order in which their runs would pair."""
+    runs = df.attrs.get("runs") or []
+    if len(runs) > 1:
+        raise CompareError(f"{side} {path} holds {len(runs)} runs; compare takes one run per side (a run directory "
+                           f"or its {'results.jsonl'}): pick one, e.g. {runs[-1]['path']}")
 
 
 MARKS = {"regression": "▼ REGRESSION", "improvement": "▲ improvement"}

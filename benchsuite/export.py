@@ -13,6 +13,7 @@ is a baseline for ``pytest benchmarks/ --benchmark-compare=FILE``. Never imports
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchsuite import files
 from benchsuite import metrics as metrics_mod
 from benchsuite import record as record_mod
 from benchsuite import results
@@ -274,20 +276,20 @@ def export(run_path: str | Path, fmt: str, out: str | Path) -> dict[str, Any]:
     """Write ``run_path`` as ``fmt`` to ``out``; return what was written (path, counts, left out)."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; allowed: {', '.join(FORMATS)}")
-    out = Path(out)
+    out = files.expand(out)
     if out.is_dir():
         raise ExportError(f"-o {str(out)!r} is a directory; give a file name")
     if fmt.endswith("parquet") and importlib.util.find_spec("pyarrow") is None:
         raise ExportError(f"--format parquet needs pyarrow, which is not installed: {PARQUET_HINT}")
     if fmt == "pytest-benchmark":
         made = to_pytest_benchmark(run_path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(made.document, indent=4, allow_nan=False, default=str) + "\n", encoding="utf-8")
+        files.write_text(out, json.dumps(made.document, indent=4, allow_nan=False, default=str) + "\n")
         return {"path": out, "written": len(made.document["benchmarks"]), "left_out": made.left_out}
     table = results.times(results.results_path(run_path)) if fmt in TIMES_FORMATS else case_table(run_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if fmt in ("csv", "times-csv"):
-        table.to_csv(out, index=False)
+        files.write_text(out, table.to_csv(index=False))
     else:
-        table.to_parquet(out, index=False, engine="pyarrow")
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False, engine="pyarrow")
+        files.write_bytes(out, buffer.getvalue())
     return {"path": out, "written": len(table), "left_out": []}

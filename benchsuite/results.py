@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import secrets
 import time
@@ -24,6 +23,7 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
+from benchsuite import files
 from benchsuite import record as record_mod
 from benchsuite.record import clean_number  # noqa: F401  (results.clean_number: NaN -> null)
 
@@ -49,32 +49,46 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
-def check_out_dir(parent: Path) -> Path:
-    """``--out`` must be a directory (or not exist yet); raise ResultsError otherwise."""
-    parent = Path(parent)
+def check_out_dir(parent: str | Path) -> Path:
+    """``--out`` as a folder that exists now (created if need be, ``~`` expanded); raise
+    ResultsError for an existing file, `benchsuite.files.WriteError` when it cannot be made."""
+    parent = files.expand(parent)
     if parent.exists() and not parent.is_dir():
         raise ResultsError(f"--out {str(parent)!r} is an existing file; give a directory (each run goes to DIR/<run-id>/)")
-    return parent
+    return files.make_dir(parent)
 
 
 class RunStore:
-    """Writes one run directory: the header at once, each case as it ends, then the end."""
+    """Writes one run directory: the header at once, each case as it ends, then the end.
+
+    Each record is one line written whole or not at all (`benchsuite.files.Appender`): a
+    failed write raises `benchsuite.files.WriteError` and leaves the file loadable, ending
+    with the last complete record. When the folder or the header cannot be written, nothing
+    is left behind.
+    """
 
     def __init__(self, parent: Path, header: dict[str, Any], run_id: str | None = None) -> None:
         self.run_id = run_id or new_run_id()
         self.dir = check_out_dir(parent) / self.run_id
-        self.dir.mkdir(parents=True, exist_ok=False)
+        files.make_dir(self.dir, exist_ok=False)
         self.path = self.dir / RESULTS_FILE
-        self._file = self.path.open("a", encoding="utf-8")
         self.count = 0
         self.closed = False
-        self._write({"record": "header", "schema": SCHEMA_VERSION, "run_id": self.run_id,
-                     "started_at": now_iso(), **header})
+        try:
+            self._file = files.Appender(self.path, new=True)
+            self._write({"record": "header", "schema": SCHEMA_VERSION, "run_id": self.run_id,
+                         "started_at": now_iso(), **header})
+        except BaseException:
+            self.discard()
+            raise
+
+    @property
+    def error(self) -> files.WriteError | None:
+        """The first write that failed, or None."""
+        return self._file.error
 
     def _write(self, record: dict) -> None:
-        self._file.write(json.dumps(record, default=_json_default, allow_nan=False) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        self._file.append(json.dumps(record, default=_json_default, allow_nan=False) + "\n")
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one finished case; it is on disk when this returns."""
@@ -82,12 +96,29 @@ class RunStore:
         self.count += 1
 
     def close(self, status: str, **extra: Any) -> None:
-        """Write the end record (``completed``, ``interrupted`` or ``failed``)."""
+        """Write the end record (``completed``, ``interrupted`` or ``failed``).
+
+        After a failed write the end record is still tried (a short line may fit); if it
+        does not, the file is closed as it is and nothing is raised: the first failure is
+        the one to report. Otherwise a failed end record raises `WriteError`."""
         if self.closed:
             return
-        self._write({"record": "end", "status": status, "ended_at": now_iso(), "cases": self.count, **extra})
-        self._file.close()
         self.closed = True
+        earlier = self.error
+        try:
+            self._write({"record": "end", "status": status, "ended_at": now_iso(), "cases": self.count, **extra})
+        except files.WriteError:
+            if earlier is None:
+                raise
+        finally:
+            self._file.close()
+
+    def discard(self) -> None:
+        """Close and remove the run directory (a run that measured nothing)."""
+        self.closed = True
+        if getattr(self, "_file", None) is not None:
+            self._file.close()
+        files.remove_tree(self.dir)
 
 
 def _json_default(value: Any) -> Any:
@@ -194,7 +225,10 @@ def results_path(path: str | Path) -> Path:
 def read_run(path: str | Path) -> Run:
     """Read and check one results file. A truncated last line is reported and skipped."""
     path = results_path(path)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if not text.strip():
         raise ResultsError(f"{path}: empty file, not a benchsuite results file")
     lines = text.split("\n")
@@ -269,13 +303,27 @@ def run_paths(path: str | Path) -> list[Path]:
                        "or a folder of run directories)")
 
 
-def newest_run(parent: str | Path = "reports") -> Path:
-    """The most recent run directory under ``parent`` (run ids sort by time)."""
+def newest_run(parent: str | Path = "reports", problems: list[str] | None = None) -> Path:
+    """The most recent readable run directory under ``parent`` (run ids sort by time).
+
+    A newer run that cannot be read (empty, damaged) is passed over; with ``problems`` (a
+    list) each one is named there."""
     parent = Path(parent)
-    runs = sorted((p.parent for p in parent.glob(f"*/{RESULTS_FILE}")), key=lambda p: p.name)
+    runs = sorted((p.parent for p in parent.glob(f"*/{RESULTS_FILE}")), key=lambda p: p.name, reverse=True)
     if not runs:
         raise ResultsError(f"{parent}: no runs found (run `benchsuite run` first)")
-    return runs[-1]
+    skipped = []
+    for run in runs:
+        try:
+            read_run(run)
+        except ResultsError as exc:
+            skipped.append(f"skipped a damaged run in {parent}: {exc}")
+            continue
+        if problems is not None:
+            problems.extend(skipped)
+        return run
+    raise ResultsError(f"{parent}: none of its {len(runs)} run(s) can be read; the newest: "
+                       + skipped[0].split(": ", 1)[1])
 
 
 FLAT_FIRST = ["run_id", "id", "workload", "mode", "device", "device_name", "precision", "batch_size",
@@ -289,10 +337,44 @@ def flatten(run: Run) -> list[dict]:
 
 
 def read_runs(paths: str | Path | Iterable[str | Path]) -> list[Run]:
-    """Every run under ``paths`` (run directories, results files or folders of runs), read."""
+    """Every run under ``paths`` (run directories, results files or folders of runs), read.
+
+    A run that cannot be read inside a folder of runs is skipped with a warning; a run
+    named on its own, or a folder where no run can be read, raises ResultsError."""
+    runs, skipped = _read_all(paths)
+    for problem in skipped:
+        warnings.warn(problem)
+    return runs
+
+
+def _is_folder_of_runs(path: str | Path) -> bool:
+    path = Path(path)
+    return path.is_dir() and not (path / RESULTS_FILE).exists()
+
+
+def _read_all(paths: str | Path | Iterable[str | Path]) -> tuple[list[Run], list[str]]:
+    """The runs under ``paths`` and the damaged runs skipped inside folders (`read_runs`)."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    return [read_run(p) for given in paths for p in run_paths(given)]
+    runs: list[Run] = []
+    skipped: list[str] = []
+    for given in paths:
+        found = run_paths(given)
+        if not _is_folder_of_runs(given):
+            runs.extend(read_run(p) for p in found)
+            continue
+        here, why = [], []
+        for p in found:
+            try:
+                here.append(read_run(p))
+            except ResultsError as exc:
+                why.append(str(exc))
+                skipped.append(f"skipped a damaged run in {given}: {exc}")
+        if not here:
+            raise ResultsError(f"{given}: none of its {len(found)} run(s) can be read; " + "; ".join(why[:3])
+                               + ("; ..." if len(why) > 3 else ""))
+        runs.extend(here)
+    return runs, skipped
 
 
 def load(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
@@ -300,9 +382,12 @@ def load(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
 
     ``df.attrs["runs"]`` holds each run's path, header, end status and problems, and for a run
     that stopped before its plan was done the planned ids that never ran (``not_run``; None
-    without a planned list) and why, in words (``cut_short``; None for a run that ran its plan).
+    without a planned list) and why, in words (``cut_short``; None for a run that ran its plan);
+    ``df.attrs["skipped"]`` the damaged runs passed over inside folders of runs (also warned).
     """
-    runs = read_runs(paths)
+    runs, skipped = _read_all(paths)
+    for problem in skipped:
+        warnings.warn(problem)
     rows = [row for run in runs for row in flatten(run)]
     df = pd.DataFrame(rows)
     if df.empty:
@@ -311,6 +396,7 @@ def load(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     df = df[ordered + [c for c in df.columns if c not in ordered]]
     df.attrs["runs"] = [{"path": str(r.path), "header": r.header, "status": r.status, "problems": r.problems,
                          "not_run": r.not_run, "cut_short": r.cut_short} for r in runs]
+    df.attrs["skipped"] = skipped
     return df
 
 
@@ -333,13 +419,13 @@ def times(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
 
 
 def load_runs(paths: str | Path | Iterable[str | Path]) -> tuple[pd.DataFrame, list[str]]:
-    """`load`, with the problems met (truncated last lines) returned instead of warned: what
-    ``benchsuite report``, ``compare`` and ``table`` print. Raises ResultsError (naming the file
-    and line) for input that cannot be read."""
+    """`load`, with the problems met (damaged runs skipped in folders, truncated last lines)
+    returned instead of warned: what ``benchsuite report``, ``compare`` and ``table`` print.
+    Raises ResultsError (naming the file and line) for input that cannot be read."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         df = load(paths)
-    return df, [p for run in df.attrs["runs"] for p in run["problems"]]
+    return df, [*df.attrs["skipped"], *(p for run in df.attrs["runs"] for p in run["problems"])]
 
 
 def reference_dir() -> Path:

@@ -14,7 +14,7 @@ import traceback
 from dataclasses import replace
 from typing import Any, Callable
 
-from benchsuite import calibration_store, peaks, precision, ranks, results, timing
+from benchsuite import calibration_store, peaks, precision, ranks, results, signals, timing
 from benchsuite import metrics as metrics_mod
 from benchsuite import record as record_mod
 from benchsuite.devices import Device
@@ -143,22 +143,34 @@ class Runner:
                 if self.settings.fail_fast and record["status"] == "error":
                     self._close("failed", reason=f"--fail-fast: {record['id']} failed: {record['reason']}")
                     return "failed"
-        except KeyboardInterrupt:
-            self._close("interrupted", reason="interrupted by the user (SIGINT)", **self._end_extra())
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM under the command line (`benchsuite.signals`)
+            self._close("interrupted", reason=signals.reason(exc), **self._end_extra())
             raise
         except BaseException as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            if self.dist is not None:
-                try:
-                    reason = self.dist.failure_reason(exc)
-                except BaseException as again:  # the diagnosis must never keep the end record from disk
-                    reason += f" (naming the failed rank failed too: {type(again).__name__}: {again})"
-            if current is not None and self.dist is not None:
-                reason = f"during {current.id}: {reason}"
+            try:
+                reason = self._failure_reason(exc, current)
+            except KeyboardInterrupt as stop:  # Ctrl-C while the failure was being named (a rank that
+                # left on Ctrl-C breaks this rank's collective first): the run was interrupted
+                self._close("interrupted", reason=signals.reason(stop), **self._end_extra())
+                raise stop from exc
             self._close("failed", reason=reason, **self._end_extra())
             raise
         self._close("completed", **self._end_extra())
         return "completed"
+
+    def _failure_reason(self, exc: BaseException, current: Case | None) -> str:
+        """The end record's reason for a run that failed; under torchrun it names the failed rank."""
+        reason = f"{type(exc).__name__}: {exc}"
+        if self.dist is not None:
+            try:
+                reason = self.dist.failure_reason(exc)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as again:  # the diagnosis must never keep the end record from disk
+                reason += f" (naming the failed rank failed too: {type(again).__name__}: {again})"
+        if current is not None and self.dist is not None:
+            reason = f"during {current.id}: {reason}"
+        return reason
 
     def _append(self, record: dict) -> None:
         if self.store is not None:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from benchsuite import distributed, results
+from benchsuite import distributed, files, results, signals
 from benchsuite import plan as plan_mod
 from benchsuite.devices import Device, DeviceError
 from benchsuite.distributed import DistError, LaunchEnv
@@ -87,11 +88,13 @@ class Run:
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped the run; ``run`` holds what was finished (its end record says interrupted)."""
+    """Ctrl-C (or SIGTERM, `benchsuite.signals.SigTerm`) stopped the run; ``run`` holds what was
+    finished (its end record says interrupted, and why); ``cause`` is the interruption."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, cause: BaseException | None = None) -> None:
         super().__init__(f"run {run.run_id} interrupted; finished cases are in {run.results_path}")
         self.run = run
+        self.cause = cause
 
 
 class LaunchFailed(RuntimeError):
@@ -258,13 +261,15 @@ def run_plan(plan: Plan, options: RunOptions, out: str | Path = "reports", *, ta
 
     Ctrl-C raises `RunInterrupted`; under torchrun a failed rank ends the run with status
     "failed" (the end record says why); any other error propagates after the end record is
-    written.
+    written. A file that cannot be written raises `benchsuite.files.WriteError`: before
+    anything is measured the run directory is removed again; later the cases finished before
+    stay in a results file that still loads.
     """
     from benchsuite import calibration_store, runner
     from benchsuite import devices as devices_mod
     from benchsuite.telemetry import Telemetry
 
-    out = Path(out)
+    out = files.expand(out)
     env, chosen = plan.launch, plan.devices
     threads_before = _set_threads(options.check().threads)
     try:
@@ -281,7 +286,8 @@ def run_plan(plan: Plan, options: RunOptions, out: str | Path = "reports", *, ta
         sampling = options.telemetry and (ctx is None or env.local_rank == 0)  # a node's local rank 0 samples it
         gpus = devices_mod.telemetry_gpus(chosen)
         gpus += [t.index for t in node_devices if t.is_gpu and t.index not in gpus]
-        tel = Telemetry(gpus, hz=options.sample_hz, enabled=sampling,
+        node_pids = [p["pid"] for p in (ctx.peers if ctx is not None else ()) if p["hostname"] == host["hostname"]]
+        tel = Telemetry(gpus, hz=options.sample_hz, enabled=sampling, run_pids=node_pids,
                         samples_path=out / run_id / results.SAMPLES_FILE if main else None)
         settings = options.run_settings(gpu_energy=tel.available, calibrations=calibrations)
         extra = {**(header_settings or {}), **({"sweep": plan.sweep} if plan.sweep else {})}
@@ -297,21 +303,31 @@ def run_plan(plan: Plan, options: RunOptions, out: str | Path = "reports", *, ta
         if not main:
             return _run_rank(runner.Runner(plan.registry, chosen, None, settings, telemetry=tel if sampling else None,
                                            dist=ctx, node_devices=node_devices), the_run, tel, ctx)
+        # The run directory, its header, the calibrations' copy and samples.csv exist before
+        # anything is measured; when one cannot be written the directory goes again.
         store = results.RunStore(out, header, run_id=run_id)
         the_run.dir = store.dir
         the_run.samples_path = store.dir / results.SAMPLES_FILE if options.telemetry else None
-        the_run.calibration_copy = calibration_store.write_run_copy(store.dir, calibrations.values())
+        try:
+            the_run.calibration_copy = calibration_store.write_run_copy(store.dir, calibrations.values())
+            tel.start()
+        except BaseException:
+            tel.stop()
+            store.discard()
+            raise
         the_runner = runner.Runner(plan.registry, chosen, store, settings, telemetry=tel if sampling else None,
                                    on_start=on_start, on_end=on_end, dist=ctx, node_devices=node_devices)
-        if on_ready is not None:
-            on_ready(the_run)
+        interruption: BaseException | None = None
         try:
             with tel:
+                if on_ready is not None:
+                    on_ready(the_run)
                 status = the_runner.run(the_run.cases)
                 if then is not None:
                     then(tel if sampling else None)
-        except KeyboardInterrupt:
-            status = "interrupted"
+        except KeyboardInterrupt as exc:
+            status, interruption = "interrupted", exc
+            store.close("interrupted", reason=signals.reason(exc))  # Ctrl-C before the runner began
         except (Exception, distributed.Terminated):
             if ctx is None:
                 raise
@@ -323,7 +339,7 @@ def run_plan(plan: Plan, options: RunOptions, out: str | Path = "reports", *, ta
         the_run.status, the_run.header, the_run.records = status, written.header, written.cases
         the_run.reason = (written.end or {}).get("reason")
         if status == "interrupted":
-            raise RunInterrupted(the_run)
+            raise RunInterrupted(the_run, interruption)
         return the_run
     finally:
         _set_threads(threads_before)
@@ -395,7 +411,9 @@ def _distributed_header(ctx: Any, env: LaunchEnv) -> dict:
 def launch(nproc: int, argv: Sequence[str], on_launch: Callable[[str], None] | None = None) -> None:
     """Run ``python -m benchsuite <argv>`` (less ``--nproc``) in ``nproc`` ranks on this machine
     through torchrun's API; ``on_launch`` gets the equivalent torchrun command first. Raises
-    `LaunchFailed` naming each failed rank."""
+    `LaunchFailed` naming each failed rank; a KeyboardInterrupt (`benchsuite.signals.SigTerm`
+    for SIGTERM) when the launcher was stopped by a signal (the ranks keep what they finished)."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
     argv = distributed.strip_nproc(argv)
@@ -410,3 +428,5 @@ def launch(nproc: int, argv: Sequence[str], on_launch: Callable[[str], None] | N
             why = failure.message if failure.exitcode < 0 or has_file else f"exit code {failure.exitcode}"
             failures.append((rank, str(why)))
         raise LaunchFailed(failures) from None
+    except SignalException as exc:  # torchrun's agent stopped the ranks on Ctrl-C or SIGTERM: say which
+        raise (signals.SigTerm() if exc.sigval == signal.SIGTERM else KeyboardInterrupt()) from None

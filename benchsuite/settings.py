@@ -6,6 +6,7 @@ Torch-free, so that the command line can build its help texts from these constan
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -77,6 +78,17 @@ def timing_settings(device_type: str, quick: bool = False, **overrides: Any) -> 
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
+#: ``--threads`` goes up to this many times the logical CPUs: enough to measure oversubscription,
+#: far below the counts that fail inside the OpenMP runtime (``--threads 100000`` ends in an
+#: ImportError while torch starts its threads).
+THREADS_PER_CPU_MAX = 4
+
+
+def max_threads() -> int:
+    """The most torch CPU threads a run takes (`THREADS_PER_CPU_MAX` x the logical CPUs)."""
+    return THREADS_PER_CPU_MAX * (os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """How a run measures, as the user gave it; None means the default of each device type.
@@ -124,7 +136,7 @@ class RunOptions:
         if self.warmup_iters is not None:
             number("warmup_iters", self.warmup_iters, 0, integer=True)
         if self.threads is not None:
-            number("threads", self.threads, 1, integer=True)
+            number("threads", self.threads, 1, integer=True, high=max_threads())
         return self
 
     def run_settings(self, *, gpu_energy: bool, calibrations: dict | None = None) -> RunSettings:

@@ -32,7 +32,9 @@ class Param:
     """A workload parameter: its type, default (optionally per device type), unit and help.
 
     ``kind`` is one of ``int``, ``float``, ``str``, ``choice``, ``ints`` (a list written
-    with ``x``: ``1024x4096x1024``) or ``path``.
+    with ``x``: ``1024x4096x1024``) or ``path``. ``check`` (optional) refuses a parsed value
+    with a ValueError; ``rule`` then says in words what it allows (`benchsuite list` shows it,
+    e.g. "a positive multiple of 16").
     """
 
     name: str
@@ -42,6 +44,7 @@ class Param:
     help: str = ""
     choices: tuple[str, ...] = ()
     check: Callable[[Any], None] | None = field(default=None, compare=False, repr=False)
+    rule: str | None = None
 
     def parse(self, text: str) -> Any:
         """Turn the text after ``key=`` into a value, or raise ValueError saying what is allowed."""
@@ -77,6 +80,8 @@ class Param:
 
     def expects(self) -> str:
         """What a valid value looks like, for error messages and `benchsuite list`."""
+        if self.rule:
+            return self.rule
         return {
             "int": "a positive integer",
             "float": "a finite number",

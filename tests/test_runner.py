@@ -133,3 +133,22 @@ def test_oom_classification():
     assert runner.is_oom(torch.cuda.OutOfMemoryError("CUDA out of memory"))
     assert runner.is_oom(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes"))
     assert not runner.is_oom(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+
+
+def test_ctrl_c_while_a_rank_failure_is_named_ends_the_run_interrupted(tmp_path):
+    """Under --nproc a rank that left on Ctrl-C breaks this rank's collective before this rank's
+    own Ctrl-C is raised: the interruption then arrives while the failure is being named, and
+    the end record must still be written (interrupted), not lost."""
+    class Dist:  # the part of benchsuite.distributed.Context the failure path uses
+        def failure_reason(self, exc):
+            raise KeyboardInterrupt
+
+    def peer_gone(i, n, c):
+        raise RuntimeError("Connection closed by peer")
+
+    store = results.RunStore(tmp_path, {})
+    r = runner.Runner(REG, [devices.cpu()], store, RunSettings(timing=FAST.timing), dist=Dist(), on_start=peer_gone)
+    with pytest.raises(KeyboardInterrupt):
+        r.run([case("add")])
+    run = results.read_run(store.path)
+    assert run.status == "interrupted" and run.end["reason"] == "interrupted by the user (SIGINT)"

@@ -6,6 +6,9 @@ from benchsuite import precision
 from benchsuite.workload import Param, Workload
 
 
+MULTIPLE_OF_16 = "a positive integer, a multiple of 16"
+
+
 def _multiple_of_16(value: int) -> None:
     if value % 16:
         raise ValueError(f"matrix dimension {value} must be a multiple of 16 (fp8 scaled matmul and tensor-core tiles need it)")
@@ -20,9 +23,12 @@ class Matmul(Workload):
     sample_unit = "product"
     shown_params = ("m", "n", "k")
     params = (
-        Param("m", "int", {"cpu": 1024, "cuda": 8192}, "rows", "rows of A and C", check=_multiple_of_16),
-        Param("n", "int", {"cpu": 1024, "cuda": 8192}, "columns", "columns of B and C", check=_multiple_of_16),
-        Param("k", "int", {"cpu": 1024, "cuda": 8192}, "elements", "inner dimension", check=_multiple_of_16),
+        Param("m", "int", {"cpu": 1024, "cuda": 8192}, "rows", "rows of A and C", check=_multiple_of_16,
+              rule=MULTIPLE_OF_16),
+        Param("n", "int", {"cpu": 1024, "cuda": 8192}, "columns", "columns of B and C", check=_multiple_of_16,
+              rule=MULTIPLE_OF_16),
+        Param("k", "int", {"cpu": 1024, "cuda": 8192}, "elements", "inner dimension", check=_multiple_of_16,
+              rule=MULTIPLE_OF_16),
     )
 
     def setup(self, case) -> None:

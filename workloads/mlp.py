@@ -6,6 +6,12 @@ from benchsuite.modeling import LR, MOMENTUM, ClassifierWorkload
 from benchsuite.workload import Param
 
 
+def _two_or_more(widths: tuple[int, ...]) -> None:
+    if len(widths) < 2:
+        raise ValueError(f"widths={'x'.join(map(str, widths))}: give at least an input and an output width, "
+                         "e.g. 1024x10")
+
+
 class MLP(ClassifierWorkload):
     name = "mlp"
     summary = "MLP on random inputs: train = forward + cross-entropy + backward + SGD step; infer = forward"
@@ -19,7 +25,8 @@ class MLP(ClassifierWorkload):
     headline_batch = {"cpu": 256, "cuda": 8192}
     params = (
         Param("widths", "ints", (1024, 4096, 1024), "features",
-              "layer widths from input to output; the last is the class count"),
+              "layer widths from input to output; the last is the class count", check=_two_or_more,
+              rule="two or more positive integers joined by 'x' (input, hidden..., classes), e.g. 1024x4096x1024"),
         LR,
         MOMENTUM,
     )

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from benchsuite import results
+from benchsuite import files, results
 from benchsuite.report import claims as render
 
 CLAIMS_FILE = "claims.json"
@@ -20,14 +19,14 @@ SCHEMA = 1  # claims.json's own version
 
 
 def write(run_dir: Path, run_id: str, claims: list[dict], evidence: dict) -> dict[str, Path]:
-    """Write the three files into ``run_dir``; returns their paths by kind (claims, markdown, html)."""
-    files = {"claims": run_dir / CLAIMS_FILE, "markdown": run_dir / CLAIMS_MARKDOWN, "html": run_dir / CLAIMS_HTML}
-    files["claims"].write_text(json.dumps(_finite({"schema": SCHEMA, "run_id": run_id, "claims": claims,
-                                                   "evidence": evidence}), indent=2, default=str) + "\n",
-                               encoding="utf-8")
-    files["markdown"].write_text(render.markdown(claims), encoding="utf-8")
-    files["html"].write_text(render.page_html(claims), encoding="utf-8")
-    return files
+    """Write the three files into ``run_dir`` (each whole or not at all, strict JSON); returns their
+    paths by kind (claims, markdown, html). Raises `benchsuite.files.WriteError`."""
+    paths = {"claims": run_dir / CLAIMS_FILE, "markdown": run_dir / CLAIMS_MARKDOWN, "html": run_dir / CLAIMS_HTML}
+    files.write_json(paths["claims"], {"schema": SCHEMA, "run_id": run_id, "claims": claims, "evidence": evidence},
+                     default=str)
+    files.write_text(paths["markdown"], render.markdown(claims))
+    files.write_text(paths["html"], render.page_html(claims))
+    return paths
 
 
 def read_claims(path: str | Path) -> dict:
@@ -37,11 +36,3 @@ def read_claims(path: str | Path) -> dict:
         raise FileNotFoundError(f"{path}: no {CLAIMS_FILE} here (run `benchsuite claims` first)")
     return json.loads(path.read_text(encoding="utf-8"))
 
-
-def _finite(value: Any) -> Any:
-    """NaN and infinity are not JSON: null (not measured), all the way down."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return results.clean_number(value)

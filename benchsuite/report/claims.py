@@ -13,6 +13,7 @@ from typing import Any
 
 from benchsuite.claims import verdicts
 from benchsuite.report import format, text
+from benchsuite.report.markup import markdown_cell
 
 COLUMNS = ("claim", "measurement", "measured", "verdict")
 #: the CSS class of each verdict's cell
@@ -59,9 +60,8 @@ def text_table(claims: list[dict], limit: int | None, title: str | None = None) 
 
 
 def markdown(claims: list[dict]) -> str:
-    """The claims table in GitHub-flavoured markdown (pipes escaped; figures one per line)."""
-    def cell(value: str) -> str:
-        return value.replace("|", "\\|").replace("\n", " ")
+    """The claims table in GitHub-flavoured markdown (HTML and pipes escaped; figures one per line)."""
+    cell = markdown_cell
 
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
     for claim, shown in zip(claims, rows(claims)):

@@ -27,7 +27,7 @@ import pandas as pd
 from benchsuite import fingerprint, flags, keys
 from benchsuite.report import labels, text
 from benchsuite.report.format import DIGITS, MISSING, RATIO_DIGITS, quantity, short_unit, times
-from benchsuite.report.markup import html_table, markdown
+from benchsuite.report.markup import html_table, markdown, markdown_text
 
 HARDWARE_FORMATS = ("table", "markdown", "csv", "html")
 #: A row of the hardware table: the case less its device, so that devices line up as columns.
@@ -343,8 +343,9 @@ def render_hardware(df: pd.DataFrame, fmt: str, baseline: str | None = None, dig
     shown = hardware_display(frame, devices, base, digits)
     notes = _footnotes(frame, devices) if not frame.empty else []
     if fmt == "markdown":
-        return (f"{title(base)}\n\n" + markdown(shown)
-                + "".join(f"\n{mark} {note}" for mark, note in notes) + ("\n" if notes else ""))
+        return (f"{markdown_text(title(base))}\n\n" + markdown(shown)
+                + "".join(f"\n{markdown_text(mark)} {markdown_text(note)}" for mark, note in notes)
+                + ("\n" if notes else ""))
     if fmt == "html":
         return html_table(shown) + "".join(f"<p>{escape(mark)} {escape(note)}</p>\n" for mark, note in notes)
     raise ValueError(f"unknown format {fmt!r}; allowed: {', '.join(HARDWARE_FORMATS)}")

@@ -10,6 +10,7 @@ close a tag or run a script.
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from benchsuite import calibration_store, fingerprint, results
+from benchsuite import calibration_store, files, fingerprint, results
 from benchsuite.claims import store as claims_store
 from benchsuite.report import claims as claims_report
 from benchsuite.report import cases, figures, glossary, hardware, headline, roofline, scaling
@@ -315,17 +316,37 @@ def write(paths: Iterable[str | Path], out: str | Path, baseline: str | None = N
 
 def write_frame(df: pd.DataFrame, out: str | Path, problems: list[str] | None = None,
                 baseline: str | None = None) -> Path:
-    """Render already loaded runs (``results.load``) to ``out``; each run's samples.csv is
-    read from beside its results file."""
+    """Render already loaded runs (``results.load``) to ``out``, whole or not at all; each run's
+    samples.csv, claims.json and calibration.json are read from beside its results file.
+
+    ``problems`` are shown in the report; a file beside a run that cannot be read is left
+    out, and what went wrong is appended to ``problems`` (the caller prints them)."""
+    if problems is None:
+        problems = []
     samples, claims, calibrations = [], [], []
     for run in df.attrs["runs"]:
         run_dir = Path(run["path"]).parent
-        samples.append(((run["header"] or {}).get("run_id"), figures.read_samples(run_dir)))
+        samples.append(((run["header"] or {}).get("run_id"), _beside(problems, "telemetry samples not shown",
+                                                                    figures.read_samples, run_dir)))
         if (run_dir / claims_store.CLAIMS_FILE).is_file():
-            claims.append(claims_store.read_claims(run_dir)["claims"])
-        calibrations.extend(calibration_store.read_run_copy(run_dir))
+            found = _beside(problems, "claims not shown", lambda d: claims_store.read_claims(d)["claims"], run_dir)
+            if isinstance(found, list):
+                claims.append(found)
+        calibrations.extend(_beside(problems, "calibration not shown", calibration_store.read_run_copy,
+                                    run_dir) or [])
     page = build(df, samples, problems, baseline, claims, calibrations)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
-    return out
+    return files.write_text(files.expand(out), page)  # whole or not at all: a full disk leaves no part
+
+
+def _beside(problems: list[str], what: str, read, run_dir: Path):
+    """``read(run_dir)``, or None with a problem naming the file when it cannot be read
+    (damaged, binary, hand-edited: the report goes on without it)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            found = read(run_dir)
+        except (ValueError, OSError, KeyError, TypeError, AttributeError) as exc:  # pandas, json, a wrong shape
+            problems.append(f"{what}: {run_dir}: {exc}")
+            return None
+    problems.extend(str(w.message) for w in caught)
+    return found

@@ -8,12 +8,24 @@ from typing import Any
 
 import pandas as pd
 
+from benchsuite.report.safe import plain
+
+
+def markdown_cell(value: Any) -> str:
+    """One markdown table cell: control characters removed (`benchsuite.report.safe.plain`), HTML
+    escaped (a renderer must show ``<img onerror=...>``, not run it), pipes escaped, one line."""
+    return escape(plain(value), quote=False).replace("|", "\\|")
+
+
+def markdown_text(value: Any) -> str:
+    """A line of markdown prose (a title, a footnote): control characters removed and HTML
+    escaped, as in `markdown_cell`; pipes may stay (outside a table they are text)."""
+    return escape(plain(value), quote=False)
+
 
 def markdown(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured markdown table (pipes in cells escaped)."""
-    def cell(value: Any) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
+    """A GitHub-flavoured markdown table (`markdown_cell`: HTML and pipes escaped)."""
+    cell = markdown_cell
     header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]

@@ -20,7 +20,7 @@ import pandas as pd
 from benchsuite import flags as flags_mod
 from benchsuite import keys, metrics
 from benchsuite.report import labels, text
-from benchsuite.report.format import DIGITS, MISSING, columns, figure, fmt_value, quantity, sig
+from benchsuite.report.format import DIGITS, columns, figure, fmt_value, quantity, sig
 from benchsuite.report.markup import markdown
 
 FORMATS = ("table", "markdown", "csv", "json")

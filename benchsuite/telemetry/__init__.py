@@ -43,6 +43,8 @@ class Telemetry:
 
     ``hz`` must be 1..1000. ``samples_path`` (optional) receives every row as CSV.
     ``enabled=False`` samples nothing and every summary says "telemetry disabled".
+    ``run_pids``: other processes of this run on this host (torchrun ranks), whose CPU time
+    is not "other processes" (the ``host-busy`` flag).
     ``clock`` (monotonic seconds), ``sleep`` (the windows' edge polling) and ``rapl_root``
     (the powercap folder) are for tests.
     """
@@ -50,7 +52,7 @@ class Telemetry:
     def __init__(self, gpu_indices: list[int], *, hz: float = 20.0,
                  samples_path: Path | str | None = None, enabled: bool = True,
                  clock: Callable[[], float] = time.monotonic,
-                 rapl_root: Path | str = POWERCAP_ROOT,
+                 rapl_root: Path | str = POWERCAP_ROOT, run_pids: Iterable[int] = (),
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.gpu_indices = list(gpu_indices)
         self.hz = validate_hz(hz)
@@ -59,6 +61,7 @@ class Telemetry:
         self._clock = clock
         self._sleep = sleep
         self._rapl_root = rapl_root
+        self._run_pids = tuple(run_pids)
         self._sampler: Sampler | None = None
         self._idle: dict[TelemetryId, float | None] = {}
         self._device_reason: dict[int, str] = {}
@@ -110,7 +113,7 @@ class Telemetry:
                 else:
                     self._device_reason[i] = f"cuda:{i} not found by NVML ({count} GPUs)"
         sampler = Sampler(gpus, hz=self.hz, samples_path=self.samples_path,
-                          host=HostSampler(self._rapl_root), clock=self._clock)
+                          host=HostSampler(self._rapl_root, self._run_pids), clock=self._clock)
         sampler.start()
         self._sampler = sampler
 

@@ -19,8 +19,10 @@ __all__ = ["POWERCAP_ROOT", "HOST_SAMPLE_FIELDS", "rapl_available", "rapl_delta_
 
 POWERCAP_ROOT = Path("/sys/class/powercap")
 
-#: Keys of :meth:`HostSampler.sample`'s dict, in CSV column order.
-HOST_SAMPLE_FIELDS: tuple[str, ...] = ("cpu_util_pct", "rss_bytes", "cpu_energy_j")
+#: Keys of :meth:`HostSampler.sample`'s dict, in CSV column order. ``others_cpu_pct``: the CPU
+#: time of every process but the run's own, as a share of all logical CPUs (the machine's
+#: utilisation less the run's processes), so that a second job on the host shows.
+HOST_SAMPLE_FIELDS: tuple[str, ...] = ("cpu_util_pct", "rss_bytes", "cpu_energy_j", "others_cpu_pct")
 
 _PACKAGE_ZONE = re.compile(r"^intel-rapl:\d+$")  # top-level zones; "intel-rapl:0:1" are subzones
 
@@ -98,25 +100,49 @@ class RaplReader:
 
 
 class HostSampler:
-    """One host reading: CPU utilisation %, this process's RSS bytes, RAPL energy J."""
+    """One host reading: CPU utilisation %, this process's RSS bytes, RAPL energy J, and the
+    CPU % of processes other than the run's (this one and ``run_pids``: the other ranks of a
+    torchrun job on this host)."""
 
-    def __init__(self, rapl_root: Path | str = POWERCAP_ROOT) -> None:
+    def __init__(self, rapl_root: Path | str = POWERCAP_ROOT, run_pids: tuple[int, ...] = ()) -> None:
         import psutil  # imported here: no work at import of the telemetry package
 
         self._psutil = psutil
         self._proc = psutil.Process(os.getpid())
+        self._run = [self._proc]
+        for pid in dict.fromkeys(run_pids):
+            if pid != os.getpid():
+                try:
+                    self._run.append(psutil.Process(pid))
+                except psutil.Error:
+                    pass
+        self._cpus = psutil.cpu_count() or 1
         self.rapl = RaplReader(rapl_root)
         psutil.cpu_percent(interval=None)  # prime: the first call always returns 0.0
+        self._run_percent()  # the same for each process
+
+    def _run_percent(self) -> float:
+        """CPU % of the run's processes since the previous call, as a share of all CPUs."""
+        total = 0.0
+        for proc in list(self._run):
+            try:
+                total += proc.cpu_percent(interval=None)  # % of one CPU
+            except self._psutil.Error:
+                self._run.remove(proc)  # a rank that has ended
+        return total / self._cpus
 
     def sample(self, cpu: bool = True) -> dict[str, Any]:
         """Keys: :data:`HOST_SAMPLE_FIELDS`. CPU % (all cores) is since the previous call;
-        ``cpu=False`` leaves it None and does not move psutil's reference point."""
+        ``cpu=False`` leaves both CPU figures None and does not move psutil's reference point."""
         try:
             energy = self.rapl.read_j()
         except OSError:
             energy = None
+        util = float(self._psutil.cpu_percent(interval=None)) if cpu else None
+        others = max(0.0, util - self._run_percent()) if cpu else None
         return {
-            "cpu_util_pct": float(self._psutil.cpu_percent(interval=None)) if cpu else None,
+            "cpu_util_pct": util,
             "rss_bytes": int(self._proc.memory_info().rss),
             "cpu_energy_j": energy,
+            "others_cpu_pct": others,
         }

@@ -10,12 +10,15 @@ the :class:`Sampler`, so a forgotten sampler is stopped when collected or at exi
 from __future__ import annotations
 
 import csv
+import io
 import math
 import threading
 import time
 import weakref
 from pathlib import Path
 from typing import Any, Callable
+
+from benchsuite import files
 
 from . import nvml
 from .host import HOST_SAMPLE_FIELDS, HostSampler
@@ -55,7 +58,7 @@ class _Core:
     def __init__(self, gpu_indices: list[int], hz: float, samples_path: Path | None,
                  clock: Callable[[], float], wall_clock: Callable[[], float],
                  gpu_reader: GpuReader, host: HostSampler | None,
-                 flush_interval_s: float, counter_reader: CounterReader) -> None:
+                 counter_reader: CounterReader) -> None:
         self.gpu_indices = list(gpu_indices)
         self.hz = hz
         self.samples_path = samples_path
@@ -64,7 +67,6 @@ class _Core:
         self.gpu_reader = gpu_reader
         self.counter_reader = counter_reader
         self.host = host
-        self.flush_interval_s = flush_interval_s
         self.lock = threading.Lock()
         self.ticked = threading.Condition(self.lock)
         self.stop_event = threading.Event()
@@ -78,9 +80,9 @@ class _Core:
         self.last_tick: float | None = None
         self.t0 = 0.0
         self.thread: threading.Thread | None = None
-        self.fh: Any = None
+        self.fh: files.Appender | None = None
         self.writer: Any = None
-        self.last_flush = 0.0
+        self.buffer = io.StringIO()  # the rows of one tick, appended whole
 
     # -- bookkeeping -------------------------------------------------------------
     @property
@@ -145,14 +147,7 @@ class _Core:
             self.last_tick = now
             self.ticked.notify_all()
             if self.writer is not None and rows:
-                try:
-                    self.writer.writerows(rows)
-                    if now - self.last_flush >= self.flush_interval_s:
-                        self.fh.flush()
-                        self.last_flush = now
-                except (OSError, ValueError) as exc:
-                    self.errors += 1
-                    self.last_error = f"writing {self.samples_path}: {exc}"
+                self.write_rows(rows)
 
     def run(self) -> None:
         k = 0
@@ -173,27 +168,41 @@ class _Core:
             self.close_file()
 
     def open_file(self) -> None:
+        """Open samples.csv for appending (its header once); raises `benchsuite.files.WriteError`."""
         if self.samples_path is None:
             return
         path = Path(self.samples_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        new = not path.exists() or path.stat().st_size == 0
-        self.fh = open(path, "a", newline="", encoding="utf-8")
-        self.writer = csv.DictWriter(self.fh, fieldnames=CSV_COLUMNS, restval="",
-                                     extrasaction="ignore")
-        if new:
+        files.make_dir(path.parent)
+        self.fh = files.Appender(path)
+        self.writer = csv.DictWriter(self.buffer, fieldnames=CSV_COLUMNS, restval="", extrasaction="ignore")
+        if self.fh.size == 0:
             self.writer.writeheader()
-            self.fh.flush()
+            self.flush_buffer()
+
+    def write_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Append whole rows (under the lock); a failed write stops the file where it ends
+        (the last complete row) and is counted, never raised: the run goes on."""
+        try:
+            self.writer.writerows(rows)
+            self.flush_buffer()
+        except (files.WriteError, ValueError) as exc:
+            self.errors += 1
+            self.last_error = f"writing {self.samples_path} stopped: {exc}"
+            self.writer = None
+            self.fh.close()
+
+    def flush_buffer(self) -> None:
+        text = self.buffer.getvalue()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        if text:
+            self.fh.append(text, sync=False)
 
     def close_file(self) -> None:
         with self.lock:
             fh, self.fh, self.writer = self.fh, None, None
         if fh is not None:
-            try:
-                fh.flush()
-                fh.close()
-            except OSError:
-                pass
+            fh.close()
 
 
 def _stop_core(core: _Core, timeout: float = _STOP_TIMEOUT_S) -> None:
@@ -211,15 +220,16 @@ class Sampler:
     Rows are dicts with ``t_s`` (monotonic seconds since :meth:`start`), ``time_unix``,
     ``device`` ("cuda:N" or "host"), ``case_id`` (the innermost open label, "" outside
     windows) and the device's fields; they are kept in memory and, with ``samples_path``,
-    appended to a CSV file with columns :data:`CSV_COLUMNS` (flushed every
-    ``flush_interval_s`` seconds and at stop). A sampler runs once: start, then stop.
+    appended to a CSV file with columns :data:`CSV_COLUMNS`, each tick's rows whole
+    (`benchsuite.files.Appender`: a full disk ends the file at the last complete row and
+    the run goes on). A sampler runs once: start, then stop.
     """
 
     def __init__(self, gpu_indices: list[int], *, hz: float = 20.0,
                  samples_path: Path | str | None = None, host: bool | HostSampler = True,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time,
-                 gpu_reader: GpuReader | None = None, flush_interval_s: float = 1.0,
+                 gpu_reader: GpuReader | None = None,
                  counter_reader: CounterReader | None = None) -> None:
         hz = validate_hz(hz)
         if host is True:
@@ -230,7 +240,7 @@ class Sampler:
             host_sampler = host
         self._core = _Core(gpu_indices, hz, Path(samples_path) if samples_path else None,
                            clock, wall_clock, gpu_reader or nvml.sample, host_sampler,
-                           flush_interval_s, counter_reader or nvml.energy_counter_j)
+                           counter_reader or nvml.energy_counter_j)
         self._finalizer: weakref.finalize | None = None
         self._label_seq = 0
 
@@ -242,7 +252,6 @@ class Sampler:
             raise RuntimeError("this Sampler was already started; make a new one")
         core.open_file()
         core.t0 = core.clock()
-        core.last_flush = core.t0
         core.thread = threading.Thread(target=core.run, name="benchsuite-telemetry",
                                        daemon=True)
         # Stops the thread when this Sampler is collected, or at interpreter exit.

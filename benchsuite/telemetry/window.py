@@ -25,7 +25,7 @@ from .nvml import SLOWING_REASONS, THROTTLE_REASONS, decode_throttle
 
 __all__ = ["Window", "UnmatchedWindow", "NodeWindows", "unmatched_note", "summarize_gpu", "summarize_host",
            "align_edges", "min_window_s", "MIN_WINDOW_S", "MIN_SAMPLES", "EDGE_POLL_S", "EDGE_WAIT_S",
-           "ALIGNED", "MISMATCH_TOLERANCE", "THROTTLED_SHARE_THRESHOLD", "GPU_SUMMARY_FIELDS",
+           "ALIGNED", "MISMATCH_TOLERANCE", "THROTTLED_SHARE_THRESHOLD", "HOST_BUSY_PCT", "GPU_SUMMARY_FIELDS",
            "HOST_SUMMARY_FIELDS"]
 
 #: A window's edges are polled on the energy counter this often (1 kHz: an edge is 0-1 ms late).
@@ -56,6 +56,11 @@ MISMATCH_TOLERANCE = 0.05
 #: A window whose share of readings slowed by a SLOWING_REASONS cause is above this is
 #: flagged "throttled" (a single slowed reading in a long window is not).
 THROTTLED_SHARE_THRESHOLD = 0.05
+#: Other processes than the run's using more than this share of all logical CPUs (%, mean
+#: over the window) flag a CPU window "host-busy": its figures were slowed by a second job.
+#: Chosen, not sourced: an idle host's daemons stay within a few %, while a second
+#: benchmark sharing the cores takes about half of a 2-core VM.
+HOST_BUSY_PCT = 25.0
 
 GPU_SUMMARY_FIELDS: tuple[str, ...] = (
     "device", "case_id", "energy_j", "energy_method", "energy_counter_j",
@@ -67,7 +72,7 @@ GPU_SUMMARY_FIELDS: tuple[str, ...] = (
 )
 HOST_SUMMARY_FIELDS: tuple[str, ...] = (
     "device", "case_id", "energy_j", "energy_method", "power_mean_w", "idle_power_w",
-    "active_energy_j", "cpu_util_mean_pct", "rss_peak_bytes", "window_s", "samples",
+    "active_energy_j", "cpu_util_mean_pct", "others_cpu_mean_pct", "rss_peak_bytes", "window_s", "samples",
     "achieved_hz", "quality_flags", "not_measured", "telemetry_note",
 )
 
@@ -316,6 +321,9 @@ def summarize_host(rows: list[Row], *, device: str, case_id: str, t_open: float,
     if energy_j is None:  # the window flags qualify an energy result; there is none
         flags = [f for f in flags if f not in ("short-window", "few-samples")]
     cpu = _values(inside, "cpu_util_pct")
+    others = _mean(_values(inside, "others_cpu_pct"))
+    if others is not None and others > HOST_BUSY_PCT:
+        flags.append("host-busy")
     summary = {
         "device": device,
         "case_id": case_id,
@@ -325,6 +333,7 @@ def summarize_host(rows: list[Row], *, device: str, case_id: str, t_open: float,
         "idle_power_w": idle_power_w,
         "active_energy_j": active_energy_j,
         "cpu_util_mean_pct": _mean(cpu),
+        "others_cpu_mean_pct": others,
         "rss_peak_bytes": max(_values(points, "rss_bytes"), default=None),
         "window_s": window_s,
         "samples": len(inside),

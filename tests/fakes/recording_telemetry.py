@@ -32,6 +32,12 @@ class RecordingTelemetry:
     def info(self) -> dict:
         return {"gpu_indices": self.gpu_indices}
 
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
     def __enter__(self):
         return self
 

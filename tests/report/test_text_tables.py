@@ -92,9 +92,13 @@ def test_table_merges_comparable_runs_and_keeps_a_quick_run_apart():
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_compare_of_the_h100_runs(width):
-    done = _cli(width, "compare", str(QUICK), str(DEFAULT), "--fail-on-regression")
+    done = _cli(width, "compare", str(QUICK), str(DEFAULT))
     assert done.exit_code == 0, done.output
     _fits(done.stdout, width)
     check_golden(f"text/compare-{width}.txt", done.stdout)
     assert "REGRESSION" not in done.stdout and "→ cpu" not in done.stdout
     assert "only in NEW, on Intel(R) Xeon(R) Processor (18)" in done.stdout
+    if width == 80:  # as a gate it fails, and says why: 12 of NEW's 46 cases are too few to judge
+        gate = _cli(width, "compare", str(QUICK), str(DEFAULT), "--fail-on-regression")
+        assert gate.exit_code == 1 and "REGRESSION" not in gate.stdout
+        assert "only 12 case(s) compared: 60% of BASE's 20 and 26% of NEW's 46" in gate.stderr
