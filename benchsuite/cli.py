@@ -195,7 +195,7 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
                              threads=threads).check()
         planned = session.make_plan(workload, device, precision, batch_size, mode, params, quick=quick, sweep=sweep,
                                     launch=env)
-        results.check_out_dir(out_dir)
+        results.check_out_dir(out_dir, create=not dry_run)
     except session.INPUT_ERRORS as exc:
         raise _usage(exc) from None
     except WriteError as exc:

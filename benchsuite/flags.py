@@ -77,6 +77,11 @@ _DECLARED = (
     Flag("l2-flush-in-window", ENERGY, "the energy includes the --flush-l2 writes",
          "--flush-l2 wrote a buffer before every timed step inside the energy "
          "window: the energy includes those writes", "runner"),
+    Flag("host-busy", BOTH, "other processes used over 25 % of the CPUs during the window",
+         "processes other than the run's own used more than 25 % of all logical CPUs on average during "
+         "the window: two jobs sharing a CPU slow each other, so the figures are lower than this CPU "
+         "does alone (others_cpu_mean_pct says how busy)",
+         "telemetry.window.HOST_BUSY_PCT"),
     Flag("calibration-stale", TIME, "calibration stale (over 105 % of achievable)",
          "the case reached over 105 % of the device's calibrated achievable TFLOP/s (judged on the "
          "sustained figure): the calibration is below what this machine does; recalibrate with "

@@ -49,13 +49,14 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
-def check_out_dir(parent: str | Path) -> Path:
+def check_out_dir(parent: str | Path, create: bool = True) -> Path:
     """``--out`` as a folder that exists now (created if need be, ``~`` expanded); raise
-    ResultsError for an existing file, `benchsuite.files.WriteError` when it cannot be made."""
+    ResultsError for an existing file, `benchsuite.files.WriteError` when it cannot be made.
+    ``create`` False (``--dry-run``): only the existing-file check, nothing is made."""
     parent = files.expand(parent)
     if parent.exists() and not parent.is_dir():
         raise ResultsError(f"--out {str(parent)!r} is an existing file; give a directory (each run goes to DIR/<run-id>/)")
-    return files.make_dir(parent)
+    return files.make_dir(parent) if create else parent
 
 
 class RunStore:
