@@ -97,6 +97,31 @@ def read_records(paths: list[str | Path], source: str) -> list[dict]:
             for c in run.cases]
 
 
+def reference_records(folder: str | Path) -> list[dict]:
+    """Flat records of the shipped reference runs under ``folder`` (``source`` "reference <run id>":
+    the verdicts name the run beside each figure it gives),
+    in the order the claims prefer them when several hold a case: a claims run's first (it measured
+    exactly these cases), then full runs, then ``--quick`` ones (shorter windows), each by run id."""
+    def rank(run: results.Run) -> tuple[int, str]:
+        settings = run.header.get("settings") or {}
+        kind = 0 if "claims" in settings else 2 if settings.get("quick") else 1
+        return kind, str(run.header.get("run_id") or run.path.parent.name)
+
+    runs = sorted(results.read_runs([folder]), key=rank)
+    return [flat_record(c, run.header, verdicts.REFERENCE_SOURCE + rank(run)[1]) for run in runs for c in run.cases]
+
+
+def reference_gpu_cases(measured: list[dict], given: list[dict], reference: list[dict], keys: set[str]) -> list[dict]:
+    """The reference runs' GPU records of the planned keys, for claims 1-3, when neither the cases
+    measured now nor the ``--run`` runs hold a GPU result of them (a CPU-only machine): they are
+    then compared with this machine's CPU. Empty when a GPU of the user's own was measured or given."""
+    own = [r for r in (*measured, *given) if r["key"] in keys and str(r.get("device", "")).startswith("cuda")]
+    if own:
+        return []
+    return [r for r in reference if r["key"] in keys and str(r.get("device", "")).startswith("cuda")
+            and r.get("status") == "ok"]
+
+
 def reusable(case: plan.Case, device: Device, given: list[dict]) -> dict | None:
     """A given record of the same key on the same device (id and name) that finished (or, for the
     article's network, failed as it must)."""
@@ -106,12 +131,12 @@ def reusable(case: plan.Case, device: Device, given: list[dict]) -> dict | None:
                  and r["device_name"] == device.name and r["status"] in wanted), None)
 
 
-def evidence_cases(measured: list[dict], given: list[dict], keys: set[str]) -> list[dict]:
+def evidence_cases(measured: list[dict], given: list[dict], keys: set[str], reference: list[dict] = ()) -> list[dict]:
     """The records claims 1-4a judge: those measured now, then given ones of the planned keys
-    (any device: a GPU run passed with --run counts on a CPU-only machine), one per
-    (key, device, host), measured now first."""
+    (any device: a GPU run passed with --run counts on a CPU-only machine), then the shipped
+    reference GPU records `reference_gpu_cases` picks, one per (key, device, host), measured now first."""
     out, seen = [], set()
-    for rec in [*measured, *(r for r in given if r["key"] in keys)]:
+    for rec in [*measured, *(r for r in [*given, *reference] if r["key"] in keys)]:
         ident = (rec["key"], rec["device"], rec.get("device_name"), rec.get("hostname"))
         if ident not in seen:
             seen.add(ident)

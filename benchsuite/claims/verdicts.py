@@ -73,9 +73,34 @@ def _is_gpu(rec: dict) -> bool:
     return str(rec.get("device", "")).startswith("cuda")
 
 
+#: The ``source`` of a flat record from the shipped reference runs, before its run id
+#: (`benchsuite.claims.planning.reference_records`).
+REFERENCE_SOURCE = "reference "
+
+
+def _from_reference(rec: dict) -> bool:
+    return str(rec.get("source") or "").startswith(REFERENCE_SOURCE)
+
+
+def _run_of(rec: dict) -> str:
+    return str(rec.get("run_id") or str(rec.get("source"))[len(REFERENCE_SOURCE):])
+
+
 def _dev(rec: dict) -> str:
+    """The device of a figure; one from the shipped reference runs says so, with its run id."""
     name = rec.get("device_name") or ""
-    return f"{rec.get('device')} {name}".strip()
+    text = f"{rec.get('device')} {name}".strip()
+    return f"{text} (shipped reference {_run_of(rec)})" if _from_reference(rec) else text
+
+
+def _reference_note(records: Iterable[dict]) -> str:
+    """"; the GPU figures come from ...": said in a verdict whose figures include the shipped
+    reference runs' (no GPU here: they are compared with this machine's CPU); else ""."""
+    runs = sorted({_run_of(r) for r in records if _from_reference(r)})
+    if not runs:
+        return ""
+    return (f"; the GPU figures come from the shipped reference run{'s' if len(runs) > 1 else ''} "
+            f"{', '.join(runs)} (reports/reference/, measured on another machine), the CPU figures from this one")
 
 
 def _per(rec: dict, what: str) -> str:
@@ -134,13 +159,16 @@ def claim_speed(evidence: dict) -> dict:
     mean = geomean(ratios)
     figures.append(figure("geometric mean speedup", mean, "×"))
     slower = [f["label"].removesuffix(" speedup") for f, r in zip(figures, ratios) if r < 1]
+    source = _reference_note(gpu for gpu, _ in found)
     if slower:
-        return row("1", measurement, figures, NOT_SUPPORTED, f"the GPU is slower than the CPU on {', '.join(slower)}")
+        return row("1", measurement, figures, NOT_SUPPORTED,
+                   f"the GPU is slower than the CPU on {', '.join(slower)}{source}")
     if mean < FAR_FASTER_GEOMEAN:
         return row("1", measurement, figures, NOT_SUPPORTED,
-                   f"geometric mean speedup {mean:.3g}× is below {FAR_FASTER_GEOMEAN:g}×")
+                   f"geometric mean speedup {mean:.3g}× is below {FAR_FASTER_GEOMEAN:g}×{source}")
     return row("1", measurement, figures, SUPPORTED,
-               f"geometric mean speedup {mean:.3g}× ≥ {FAR_FASTER_GEOMEAN:g}×, GPU faster in all {len(ratios)} cases")
+               f"geometric mean speedup {mean:.3g}× ≥ {FAR_FASTER_GEOMEAN:g}×, GPU faster in all {len(ratios)} "
+               f"cases{source}")
 
 
 def _why_unpaired(records: list[dict], select, evidence: dict) -> str:
@@ -194,9 +222,10 @@ def claim_energy(evidence: dict) -> dict:
         figures.append(figure(f"{keys.prose_label(gpu)} samples/J", g, _per(gpu, "J"), _dev(gpu), "measured", g_note))
         figures.append(figure(f"{keys.prose_label(cpu)} samples/J", c, _per(cpu, "J"), _dev(cpu), c_kind, c_note))
         figures.append(figure(f"{keys.prose_label(gpu)} GPU/CPU samples/J", g / c, "×", "", kind))
+    source = _reference_note(gpu for gpu, _ in found)
     if not ratios:
-        return row("2", measurement, figures, NOT_MEASURED, "; ".join(dict.fromkeys(missing)))
-    suffix = " (CPU energy is an assumption from --cpu-watts)" if assumed else ""
+        return row("2", measurement, figures, NOT_MEASURED, "; ".join(dict.fromkeys(missing)) + source)
+    suffix = (" (CPU energy is an assumption from --cpu-watts)" if assumed else "") + source
     worse = [r for r in ratios if r <= ENERGY_RATIO_MIN]
     if worse:
         return row("2", measurement, figures, NOT_SUPPORTED,
@@ -225,10 +254,12 @@ def claim_latency(evidence: dict) -> dict:
             figures.append(_latency_figure(rec, "p99", "step_s_p99"))
         if not (gpu["step_s_median"] < cpu["step_s_median"] and gpu["step_s_p99"] < cpu["step_s_p99"]):
             worse.append(keys.prose_label(gpu))
+    source = _reference_note(gpu for gpu, _ in found)
     if worse:
         return row("3", measurement, figures, NOT_SUPPORTED,
-                   f"the GPU's batch-1 latency is not lower at p50 and p99 on {', '.join(worse)}")
-    return row("3", measurement, figures, SUPPORTED, f"the GPU's p50 and p99 are lower in all {len(found)} cases")
+                   f"the GPU's batch-1 latency is not lower at p50 and p99 on {', '.join(worse)}{source}")
+    return row("3", measurement, figures, SUPPORTED,
+               f"the GPU's p50 and p99 are lower in all {len(found)} cases{source}")
 
 
 GPU_LATENCY_NOTE = "device time, inputs on the device; host-to-device copy not included"
@@ -385,15 +416,17 @@ def claim_generations(evidence: dict) -> dict:
     compared = {k: v for k, v in common.items() if len({generations[n] for n in v}) >= 2}
     for key, per_gpu in compared.items():
         for name, rec in per_gpu.items():
-            figures.append(figure(f"{keys.prose_label(rec)} samples/s", rec["samples_per_s"], _per(rec, "s"), name))
+            gpu = _gpu_label(name, rec)
+            figures.append(figure(f"{keys.prose_label(rec)} samples/s", rec["samples_per_s"], _per(rec, "s"), gpu))
             if rec.get("workload") == "matmul":
                 continue  # its TFLOP/s and samples/J are listed beside the datasheet
             if rec.get("tflop_per_s"):
-                figures.append(figure(f"{keys.prose_label(rec)} TFLOP/s", rec["tflop_per_s"], "TFLOP/s", name))
+                figures.append(figure(f"{keys.prose_label(rec)} TFLOP/s", rec["tflop_per_s"], "TFLOP/s", gpu))
             if rec.get("samples_per_j"):
-                figures.append(figure(f"{keys.prose_label(rec)} samples/J", rec["samples_per_j"], _per(rec, "J"), name))
+                figures.append(figure(f"{keys.prose_label(rec)} samples/J", rec["samples_per_j"], _per(rec, "J"), gpu))
     if not compared:
-        seen = ", ".join(sorted(by_name)) or "none"
+        seen = ", ".join(f"{name}{' (shipped references only)' if all(map(_from_reference, by_name[name])) else ''}"
+                         for name in sorted(by_name)) or "none"
         return row("5", measurement, figures, NOT_MEASURED,
                    f"measured results of fewer than two GPU generations on a common case (GPUs "
                    f"measured: {seen}); run benchsuite claims on GPUs of other generations and pass the runs with "
@@ -420,16 +453,22 @@ def claim_generations(evidence: dict) -> dict:
                f"every newer generation is faster and more efficient on all {len(compared)} common case(s)")
 
 
+def _gpu_label(name: str, rec: dict) -> str:
+    """A GPU model's name as a figure's device; from the shipped reference runs, with the run id."""
+    return f"{name} (shipped reference {_run_of(rec)})" if _from_reference(rec) else name
+
+
 def _gpu_figures(name: str, recs: list[dict]) -> list[dict]:
     """One measured GPU's matmul TFLOP/s and, where energy was read, its matmul samples/J."""
     out = []
     for rec in recs:
         if rec.get("workload") != "matmul":
             continue
+        gpu = _gpu_label(name, rec)
         if rec.get("tflop_per_s"):
-            out.append(figure(f"{keys.prose_label(rec)} TFLOP/s", rec["tflop_per_s"], "TFLOP/s", name))
+            out.append(figure(f"{keys.prose_label(rec)} TFLOP/s", rec["tflop_per_s"], "TFLOP/s", gpu))
         if rec.get("samples_per_j"):
-            out.append(figure(f"{keys.prose_label(rec)} samples/J", rec["samples_per_j"], _per(rec, "J"), name, "measured",
+            out.append(figure(f"{keys.prose_label(rec)} samples/J", rec["samples_per_j"], _per(rec, "J"), gpu, "measured",
                               rec.get("energy_method") or ""))
     if not out:
         out.append(figure("matmul TFLOP/s", None, "TFLOP/s", name, "not measured",

@@ -1,15 +1,18 @@
 """The quality flags a case can carry, what each means, and which ones mark a case red in the
 report (torch-free).
 
-PLACEHOLDER: issue 15's terminal side declares the flags once (``benchsuite/flags.py``, with
-the ``noisy`` flag); when it lands, `GLOSSARY` and `case_flags` read from there and this list
-goes. Until then it is the one place the report reads flag meanings from. Sources are in
-`benchsuite.telemetry.window` (thresholds named there) and `benchsuite.runner`.
+A case's flags are `benchsuite.flags.of` (the recorded ``quality_flags`` and the flags judged
+when results are read: ``noisy``, ``warmup-not-settled``, ``calibration-stale``), as in the
+terminal's tables. The meanings are this module's `GLOSSARY`, and `benchsuite.flags` for a flag
+it does not list. Sources are in `benchsuite.telemetry.window` (thresholds named there) and
+`benchsuite.runner`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from benchsuite import flags as flags_mod
 
 #: flag -> what it means for the case's figures
 GLOSSARY: dict[str, str] = {
@@ -37,9 +40,9 @@ ENERGY: tuple[str, ...] = ("short-window", "few-samples", "counter-integration-m
 
 
 def case_flags(row: Any) -> list[str]:
-    """The quality flags of one case (a results row or record): its ``quality_flags``."""
-    flags = row.get("quality_flags") if hasattr(row, "get") else None
-    return [str(f) for f in flags] if isinstance(flags, (list, tuple)) else []
+    """The quality flags of one case (a results row or record): its recorded ``quality_flags``
+    and those judged when it is read (`benchsuite.flags.of`: ``noisy``, ``warmup-not-settled``)."""
+    return flags_mod.of(row) if hasattr(row, "get") else []
 
 
 def is_red(row: Any) -> bool:
@@ -49,16 +52,17 @@ def is_red(row: Any) -> bool:
 
 def frame_flags(df: Any) -> list[list[str]]:
     """`case_flags` of every row of a results DataFrame, in row order."""
-    if "quality_flags" not in getattr(df, "columns", ()):
-        return [[] for _ in range(len(df))]
-    return [[str(f) for f in v] if isinstance(v, (list, tuple)) else [] for v in df["quality_flags"]]
+    return [flags_mod.of(row) for row in df.to_dict("records")]
 
 
 def red_rows(df: Any) -> list[bool]:
     """`is_red` of every row of a results DataFrame, in row order."""
-    return [any(f in RED for f in flags) for flags in frame_flags(df)]
+    return [any(f in RED for f in found) for found in frame_flags(df)]
 
 
 def explain(flag: str) -> str:
     """What ``flag`` means; a flag not in `GLOSSARY` says so."""
-    return GLOSSARY.get(flag, "not described (a flag from a newer benchsuite?)")
+    if flag in GLOSSARY:
+        return GLOSSARY[flag]
+    known = flags_mod.FLAGS.get(flag)  # warmup-not-settled, calibration-stale
+    return known.meaning if known else "not described (a flag from a newer benchsuite?)"

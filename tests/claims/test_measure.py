@@ -39,6 +39,40 @@ def test_measure_gives_telemetry_the_nvml_indices(tmp_path, monkeypatch):
     assert done.evidence["gpu_note"] is None and len(done.claims) == 6
 
 
+def test_on_a_cpu_only_machine_the_shipped_reference_gpus_stand_in_for_claims_1_to_3(tmp_path, monkeypatch):
+    """No GPU here and none given: claims 1-3 compare the shipped H100 runs with this machine's CPU,
+    and say so; with --run holding a GPU of one's own, or use_reference=False, they do not."""
+    def no_cases(self, cases):  # every case is reused from the CPU run given below
+        self.store.close("completed")
+        return "completed"
+
+    monkeypatch.setattr(runner.Runner, "run", no_cases)
+    cpu = devices.cpu()
+    reference = planning.reference_records(results.reference_dir())
+    # this machine's CPU figures: the H100 host's CPU cases of the claims run, as if measured here
+    mine = [dict(r, device_name=cpu.name, hostname="laptop", source="given") for r in reference
+            if r["run_id"] == "20261125-215901-8b88" and r["device"] == "cpu"]
+    done = measure([cpu], registry(), planning.ClaimsSettings(), tmp_path, RunOptions(), given=mine)
+    assert done.reused == 8 and done.measured == 0
+    rows = by_id(done.claims)
+    for claim in ("1", "2", "3"):
+        assert "shipped reference run 20261125-215901-8b88" in rows[claim]["reason"], rows[claim]["reason"]
+    assert rows["1"]["verdict"] == verdicts.SUPPORTED and rows["3"]["verdict"] == verdicts.SUPPORTED
+    assert rows["2"]["verdict"] == verdicts.NOT_MEASURED  # this CPU's energy was not read (no RAPL)
+    assert all("(shipped reference 20261125-215901-8b88) vs cpu" in f["device"]
+               for f in rows["1"]["figures"] if f["label"] != "geometric mean speedup")
+    assert rows["5"]["verdict"] == verdicts.NOT_MEASURED and "(shipped references only)" in rows["5"]["reason"]
+
+    without = by_id(measure([cpu], registry(), planning.ClaimsSettings(), tmp_path, RunOptions(), given=mine,
+                            use_reference=False).claims)
+    assert without["1"]["verdict"] == verdicts.NOT_MEASURED and "no CUDA GPU" in without["1"]["reason"]
+    own_gpu = [dict(r, source="given", hostname="laptop") for r in reference
+               if r["run_id"] == "20261125-220824-da35" and r["device"] == "cuda:0"]
+    with_own = by_id(measure([cpu], registry(), planning.ClaimsSettings(), tmp_path, RunOptions(),
+                             given=mine + own_gpu).claims)
+    assert "reference" not in with_own["1"]["reason"]
+
+
 def test_a_claims_run_carries_pct_of_achievable_when_a_calibration_exists(tmp_path, monkeypatch):
     from benchsuite import calibration_store
 
@@ -71,7 +105,9 @@ def test_claims_command_end_to_end_then_reuse(tmp_path):
     assert rows["4a"]["verdict"] == verdicts.NOT_SUPPORTED and verdicts.SHAPE_MESSAGE in rows["4a"]["reason"]
     accuracy = next(f for f in rows["4b"]["figures"] if f["label"] == "test accuracy by epoch")
     assert float(accuracy["value"]) > 30.0 and "160 train / 100 test images" in accuracy["note"]
-    assert rows["5"]["figures"] and all(f["kind"] == "datasheet" for f in rows["5"]["figures"])
+    # no GPU here: claim 5 lists datasheets, and the shipped reference GPUs' figures, each naming its run
+    assert rows["5"]["figures"] and all(f["kind"] == "datasheet" or "(shipped reference 2026" in f["device"]
+                                        for f in rows["5"]["figures"])
     run_dir = results.newest_run(out)
     assert f"claims: {run_dir / 'claims.json'}" in proc.stderr and "Measured 8 case(s)" in proc.stderr
     saved = store.read_claims(run_dir)

@@ -48,3 +48,26 @@ def test_parse_subset():
     assert planning.parse_subset("6000/1000") == (6000, 1000)
     with pytest.raises(planning.ClaimsError, match="TRAIN/VAL"):
         planning.parse_subset("6000")
+
+
+def test_reference_records_put_the_claims_run_first_and_quick_runs_last():
+    records = planning.reference_records(results.reference_dir())
+    order = list(dict.fromkeys(r["run_id"] for r in records))
+    assert order[0] == "20261125-215901-8b88" and order[-1] == "20261125-215237-6bcb"  # claims first, --quick last
+    assert all(r["source"] == f"reference {r['run_id']}" for r in records)
+
+
+def test_reference_gpu_cases_stand_in_only_without_a_gpu_of_ones_own():
+    settings = planning.ClaimsSettings()
+    planned = {keys.text(c.to_dict()) for c in planning.plan_cases([devices.cpu()], registry(), settings)}
+    reference = planning.reference_records(results.reference_dir())
+    cpu = [dict(r, source="measured now") for r in reference if r["device"] == "cpu" and r["key"] in planned]
+    picked = planning.reference_gpu_cases(cpu, [], reference, planned)
+    assert picked and all(r["device"] == "cuda:0" and r["status"] == "ok" and r["key"] in planned for r in picked)
+    # the claims run measured every planned GPU case: its records come first, so they are the ones judged
+    judged = planning.evidence_cases(cpu, [], planned, picked)
+    gpu = [r for r in judged if r["device"] == "cuda:0"]
+    assert len(gpu) == 7 and {r["run_id"] for r in gpu} == {"20261125-215901-8b88"}
+    # a GPU result of one's own (measured now or given with --run) leaves the references out
+    own_gpu = [dict(picked[0], source="given")]
+    assert planning.reference_gpu_cases(cpu, own_gpu, reference, planned) == []

@@ -185,3 +185,19 @@ def test_generations_lists_each_measured_gpu_beside_its_datasheet_with_one_gener
     assert labels[a100_at + 1] == ("matmul fp32 2048x2048x2048 TFLOP/s", "NVIDIA A100-SXM4-80GB")
     assert labels.count(("matmul fp32 2048x2048x2048 TFLOP/s", "NVIDIA H100 80GB HBM3")) == 1  # not repeated
     assert ("matmul fp32 2048x2048x2048 samples/s", "NVIDIA A100-SXM4-80GB") in labels  # the compared case
+
+
+def test_gpu_figures_from_the_shipped_references_say_so_with_their_run():
+    ref = dict(source="reference 20261125-215901-8b88", run_id="20261125-215901-8b88")
+    cases = [rec("cnn", "infer", "cuda:0", 20000.0, samples_per_j=80.0, **ref), rec("cnn", "infer", "cpu", 100.0),
+             rec("cnn", "infer", "cuda:0", 2000.0, batch_size=1, **ref), rec("cnn", "infer", "cpu", 500.0, batch_size=1)]
+    rows = by_id(verdicts.evaluate({"cases": cases, "gpu_results": [c for c in cases if c["device"] == "cuda:0"]}))
+    for claim in ("1", "2", "3"):
+        assert "shipped reference run 20261125-215901-8b88" in rows[claim]["reason"], rows[claim]["reason"]
+    assert rows["1"]["verdict"] == verdicts.SUPPORTED
+    speedup = rows["1"]["figures"][0]
+    assert speedup["device"] == "cuda:0 NVIDIA H100 80GB HBM3 (shipped reference 20261125-215901-8b88) vs cpu Some CPU"
+    assert "(shipped references only)" in rows["5"]["reason"]
+    # a GPU measured here carries no such note
+    mine = by_id(verdicts.evaluate({"cases": [rec("cnn", "infer", "cuda:0", 20000.0), rec("cnn", "infer", "cpu", 100.0)]}))
+    assert "reference" not in mine["1"]["reason"] and "reference" not in mine["1"]["figures"][0]["device"]

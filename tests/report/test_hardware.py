@@ -104,3 +104,32 @@ def test_table_adds_references_of_a_gpu_model_the_runs_lack(tmp_path, monkeypatc
     header = done.stdout.splitlines()[0]
     assert "NVIDIA H100 80GB HBM3 | samples/s" in header and "AMD EPYC" not in header  # the CPU reference adds no GPU
     assert "added for NVIDIA H100 80GB HBM3, a GPU model these runs lack" in done.stderr
+
+
+def test_table_of_the_shipped_cpu_run_gets_the_shipped_h100_columns():
+    """The shipped references themselves (reports/reference/): the CPU run alone gets the H100 runs
+    (a GPU model it lacks) and not the H100 host's CPU; --reference adds that too. The --quick run
+    is not comparable with the others (shorter windows), so it keeps a column of its own."""
+    from click.testing import CliRunner
+
+    from benchsuite.cli import main
+
+    cpu_run = results.reference_dir() / "20261125-192644-5532"
+    default = CliRunner().invoke(main, ["table", str(cpu_run), "--format", "csv"])
+    assert default.exit_code == 0, default.output
+    header = default.stdout.splitlines()[0]
+    assert header.startswith("case,AMD EPYC | samples/s") and "Xeon" not in header
+    models = [c.split(" | ")[0] for c in header.split(",")[1:] if c.endswith("| samples/s")]
+    assert models == ["AMD EPYC", "NVIDIA H100 80GB HBM3 (--quick)", "NVIDIA H100 80GB HBM3"]
+    assert "added for NVIDIA H100 80GB HBM3, a GPU model these runs lack" in default.stderr
+    for run_id in ("20261125-215237-6bcb", "20261125-215448-ff7d", "20261125-215901-8b88", "20261125-220824-da35"):
+        assert run_id in default.stderr
+    everything = CliRunner().invoke(main, ["table", str(cpu_run), "--format", "csv", "--reference"])
+    assert everything.exit_code == 0 and "Intel(R) Xeon(R) Processor | samples/s" in everything.stdout.splitlines()[0]
+    # a speedup of the H100 over this CPU where both ran the case: cnn train fp32 bs128, 86.2 k vs 1.17 k img/s
+    import csv
+    import io
+
+    rows = {r["case"]: r for r in csv.DictReader(io.StringIO(default.stdout))}
+    speedup = float(rows["cnn/train/fp32/bs128"]["NVIDIA H100 80GB HBM3 | speedup vs AMD EPYC"])
+    assert speedup == pytest.approx(86234.8 / 1168.2, rel=1e-3)

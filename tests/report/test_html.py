@@ -222,6 +222,23 @@ def test_flagged_cases_are_red_and_the_flags_explained(tmp_path):
     assert "<code>short-window</code>" in flags
 
 
+def test_cases_judged_noisy_when_read_are_red_like_in_the_terminal(tmp_path):
+    """`noisy` is judged from IQR ÷ median when results are read (benchsuite.flags), not recorded:
+    the report marks those cases red and counts them in its glossary, as the terminal's tables do."""
+    run = make_run(tmp_path, "r", **SMALL)
+    df = results.load(run)
+    df["quality_flags"] = [[] for _ in range(len(df))]
+    ok = df.index[df["status"] == "ok"]
+    df.loc[ok[0], "step_s_iqr"] = 0.2 * df.loc[ok[0], "step_s_median"]  # IQR 20 % of the median
+    df.loc[ok[1], "warmup_settled"] = False
+    page = html.build(df, [("r", None)])
+    cases = page[page.index('id="cases"'):page.index('id="not-run"')]
+    assert cases.count('<tr class="bs-red">') == 1
+    flags = page[page.index('id="flags"'):page.index('id="runs"')]
+    assert "<code>noisy</code> <span" in flags and "<code>warmup-not-settled</code> <span" in flags
+    assert "not described" not in flags
+
+
 def test_one_run_on_two_devices_compares_them_and_folds_away_one_sided_cases(tmp_path):
     run = make_run(tmp_path, "r", **SMALL)
     df = results.load(run)
