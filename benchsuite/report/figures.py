@@ -563,6 +563,8 @@ def timeline_data(runs: list[tuple[str, pd.DataFrame]], df: pd.DataFrame) -> lis
         if samples is None or samples.empty or "t_s" not in samples.columns:
             continue
         t_all = pd.to_numeric(samples["t_s"], errors="coerce").to_numpy(dtype=float)
+        if not np.isfinite(t_all).any():  # no readable time stamp: nothing to draw against
+            continue
         # One whole-run entry per GPU (several GPUs' readings in one line would zigzag), or
         # a host-only one on a machine without GPUs.
         start = np.nanmin(t_all)
