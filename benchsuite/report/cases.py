@@ -1,50 +1,95 @@
 """The report's case tables: every case of the runs, and the cases that did not run with their
-reasons (torch-free)."""
+reasons (torch-free).
+
+"Every case" formats as the terminal does (`benchsuite.report.summary`): three significant
+figures with SI-prefixed units in the cells (``86.8 k img/s``, ``1.04 mJ/img``, ``0.981 ms``),
+headers from `benchsuite.metrics.heading`, case labels without default parameters
+(`benchsuite.report.labels`). A case's reason, notes and quality flags are footnotes: its
+``notes`` cell holds markers (``[ac]``) and `footnotes` lists each distinct text once, so a
+row stays one line high.
+"""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import pandas as pd
 
-from benchsuite import metrics
-from benchsuite.report.format import MISSING, columns, fmt_value
-from benchsuite.report.summary import remark
+from benchsuite import keys, metrics
+from benchsuite.report import labels, text
+from benchsuite.report.format import DIGITS, MISSING, fmt_value
+from benchsuite.report.summary import Figure, device_heading, notes_of
 
 NOT_MEASURED = "not measured"
-# display name -> (column, how); telemetry columns say "not measured" when a run has none.
-CASE_COLUMNS = {
-    "case": ("id", "text"),
-    "device": ("device_name", "text"),
-    "status": ("status", "text"),
-    **columns("samples_per_s", "tflop_per_s", "pct_of_peak", "step_s_median", "step_s_p99", "power_mean_w",
-              "j_per_sample", "samples_per_j", "mem_peak_bytes",
-              labels={"step_s_median": "p50 ms", "mem_peak_bytes": "peak memory"}),  # this table's own words
-}
-TELEMETRY_COLUMNS = {col for col, _ in CASE_COLUMNS.values()
-                     if col in metrics.METRICS and metrics.METRICS[col].basis == "telemetry"}
+#: The figures of "Every case", in display order: each cell carries its unit (``unit`` None:
+#: the metric's own with ``sample`` replaced by what the case counts; ``""``: a bare number
+#: under a header naming the unit). ``rank`` is unused here (every column is shown).
+CASE_FIGURES = (
+    Figure("samples_per_s", 0),
+    Figure("tflop_per_s", 0, ""),
+    Figure("pct_of_peak", 0, "%"),
+    Figure("step_s_median", 0, "s"),
+    Figure("step_s_p99", 0, "s"),
+    Figure("power_mean_w", 0, "W"),
+    Figure("j_per_sample", 0, None, header="energy/sample"),
+    Figure("samples_per_j", 0),
+    Figure("mem_peak_bytes", 0, "B"),
+)
+#: The text columns before the figures and the notes column after them.
+TEXT_COLUMNS = ("run", "case", "device", "status")
+NOTES = "notes"
+#: Telemetry figures: an ok case the run did not measure reads "not measured" rather than "—".
+TELEMETRY_COLUMNS = {f.metric for f in CASE_FIGURES if metrics.metric(f.metric).basis == "telemetry"}
 
 
-def cases(df: pd.DataFrame) -> pd.DataFrame:
-    """Every case of the runs, one display row each. A telemetry figure of an ok case the
-    run did not measure reads "not measured"; other missing figures read "—"."""
-    out: dict[str, list[str]] = {}
+def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+            for r in df.to_dict("records")]
+
+
+def case_notes(df: pd.DataFrame) -> text.Footnotes:
+    """The footnotes of every case, in row order (`benchsuite.report.summary.notes_of`: reason,
+    notes, missing telemetry, each flag in a few words)."""
+    return text.Footnotes(t for r in _rows(df) for t in notes_of(r))
+
+
+def footnotes(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """``(marker, text)`` of each distinct footnote of `cases`, in first-seen order."""
+    return case_notes(df).notes()
+
+
+def cases(df: pd.DataFrame, digits: int | None = DIGITS) -> pd.DataFrame:
+    """Every case of the runs, one display row each (module docstring); ``run`` only when the
+    rows come from several runs. A telemetry figure of an ok case the run did not measure
+    reads "not measured"; other missing figures read "—"; ``notes`` holds footnote markers."""
+    rows = _rows(df)
+    notes = case_notes(df)
     several = "run_id" in df.columns and df["run_id"].nunique() > 1
+    names = labels.labels(rows, keys.ACROSS_DEVICES) if rows else []
+    out: dict[str, list[str]] = {}
     if several:
-        out["run"] = [fmt_value(v, "text") for v in df["run_id"]]
-    for name, (col, how) in CASE_COLUMNS.items():
-        values = df[col] if col in df.columns else pd.Series([None] * len(df), index=df.index)
+        out["run"] = [fmt_value(r.get("run_id"), "text") for r in rows]
+    out["case"] = names
+    out["device"] = [device_heading(r.get("device"), r.get("device_name")) for r in rows]
+    out["status"] = [fmt_value(r.get("status"), "text") for r in rows]
+    for fig in CASE_FIGURES:
         cells = []
-        for value, status in zip(values, df.get("status", pd.Series([""] * len(df), index=df.index))):
-            text = fmt_value(value, how)
-            if text == MISSING and col in TELEMETRY_COLUMNS and status == "ok":
-                text = NOT_MEASURED
-            cells.append(text)
-        out[name] = cells
-    if "peak memory" in out and "mem_used_peak_bytes" in df.columns:  # fall back to NVML's peak
-        out["peak memory"] = [fmt_value(b, "bytes") if t == MISSING else t
-                              for t, b in zip(out["peak memory"], df["mem_used_peak_bytes"])]
-    frame = pd.DataFrame(out)
-    frame["notes"] = df.apply(remark, axis=1).tolist() if not df.empty else []
-    return frame
+        for r in rows:
+            shown = fig.cell(_with_memory(r) if fig.metric == "mem_peak_bytes" else r, digits)
+            if shown == MISSING and fig.metric in TELEMETRY_COLUMNS and r.get("status") == "ok":
+                shown = NOT_MEASURED
+            cells.append(shown)
+        out[fig.title] = cells
+    out[NOTES] = [notes.refs(notes_of(r)) for r in rows]
+    return pd.DataFrame(out, columns=list(out))
+
+
+def _with_memory(row: dict[str, Any]) -> dict[str, Any]:
+    """The allocator's peak, else NVML's peak memory used (a run without allocator figures)."""
+    if row.get("mem_peak_bytes") is None and row.get("mem_used_peak_bytes") is not None:
+        return {**row, "mem_peak_bytes": row["mem_used_peak_bytes"]}
+    return row
 
 
 def not_run(df: pd.DataFrame) -> pd.DataFrame:

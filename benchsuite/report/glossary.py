@@ -66,3 +66,8 @@ def explain(flag: str) -> str:
         return GLOSSARY[flag]
     known = flags_mod.FLAGS.get(flag)  # warmup-not-settled, calibration-stale
     return known.meaning if known else "not described (a flag from a newer benchsuite?)"
+
+
+def known() -> set[str]:
+    """Every flag name the glossary can explain (`GLOSSARY` and `benchsuite.flags.FLAGS`)."""
+    return set(GLOSSARY) | set(flags_mod.FLAGS)

@@ -177,6 +177,30 @@ def _hardware(frame: pd.DataFrame, devices: list[str], base: str | None) -> str:
     return out
 
 
+def _cases(df: pd.DataFrame) -> str:
+    """Every case, one line each (figures with their units, never wrapped), its reasons, notes
+    and flags as footnote markers; the footnotes under the table, flags linked to the glossary."""
+    red = ["bs-red" if r else "" for r in glossary.red_rows(df)]
+    shown = cases.cases(df)
+    css = "bs-table bs-cases" + (" bs-runs" if "run" in shown.columns else "")  # where the figures start
+    table = _scroll(html_table(shown, css, row_classes=red))
+    notes = cases.footnotes(df)
+    if not notes:
+        return table
+    items = "".join(f'<li><span class="bs-mark">{escape(marker)}</span> {_note_html(note)}</li>'
+                    for marker, note in notes)
+    return (table + f'<p class="bs-note">Notes (the markers in the last column); what a flag means is in '
+            f'<a href="#flags">Quality flags</a>:</p><ul class="bs-notes">{items}</ul>')
+
+
+def _note_html(note: str) -> str:
+    """A footnote; one that names a quality flag (``noisy: ...``) links the flag to its glossary entry."""
+    name, sep, rest = note.partition(": ")
+    if sep and name in glossary.known():
+        return f'<a href="#flag-{escape(name)}"><code>{escape(name)}</code></a>: {escape(rest)}'
+    return escape(note)
+
+
 def _glossary(df: pd.DataFrame) -> str:
     """The quality flags: each flag's meaning, with how many cases of these runs carry it."""
     counts: dict[str, int] = {}
@@ -189,9 +213,10 @@ def _glossary(df: pd.DataFrame) -> str:
         css = ' class="bs-red"' if name in glossary.RED else ""
         seen = counts.get(name, 0)
         count = f' <span class="bs-note">{seen} case{"s" if seen != 1 else ""}</span>' if seen else ""
-        items.append(f"<dt{css}><code>{escape(name)}</code>{count}</dt><dd>{escape(glossary.explain(name))}</dd>")
+        items.append(f'<dt id="flag-{escape(name)}"{css}><code>{escape(name)}</code>{count}</dt>'
+                     f"<dd>{escape(glossary.explain(name))}</dd>")
     red = " and ".join(f"<code>{escape(f)}</code>" for f in glossary.RED)
-    return (f"<p>A flag qualifies a case's figures; the case table lists each case's flags. Cases flagged {red} are "
+    return (f"<p>A flag qualifies a case's figures; the case table marks each case's flags with a footnote. Cases flagged {red} are "
             f'marked red.</p><dl class="bs-glossary">{"".join(items)}</dl>')
 
 
@@ -206,6 +231,11 @@ table { border-collapse: collapse; margin: 0.4em 0 1em; font-size: 13px; }
 th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top; }
 .bs-scroll { overflow-x: auto; max-width: 100%; }
 .bs-table td { white-space: nowrap; overflow-wrap: normal; } .bs-table td:last-child { white-space: normal; min-width: 16em; }
+.bs-cases th, .bs-cases td, .bs-cases td:last-child { white-space: nowrap; min-width: 0; }
+.bs-cases td:nth-child(n+4), .bs-cases.bs-runs td:nth-child(n+5) { text-align: right; font-variant-numeric: tabular-nums; }
+.bs-cases td:last-child, .bs-cases.bs-runs td:last-child, .bs-cases.bs-runs td:nth-child(4) { text-align: left; }
+.bs-notes { list-style: none; padding-left: 0.5em; font-size: 13px; margin: 0.2em 0 1em; columns: 2 28em; }
+.bs-notes li { break-inside: avoid; } .bs-mark { display: inline-block; min-width: 1.6em; font-weight: 600; }
 .bs-kv th { background: #f6f6f6; white-space: nowrap; } .bs-warn { color: #a40; } .bs-note { color: #666; font-size: 12px; }
 .claims-table { display: block; overflow-x: auto; max-width: 100%; }
 .bs-headline { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 560px), 1fr)); gap: 12px;
@@ -280,8 +310,7 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
         page.add("bandwidth", "Collective bandwidth", _figure(scaling.bandwidth_figure(bandwidth), "bs-bandwidth"))
     page.add("timeline", "Power, clocks and temperature over time",
              _timelines(figures.timeline_data(samples, df), samples))
-    red = ["bs-red" if r else "" for r in glossary.red_rows(df)]
-    page.add("cases", "Every case", _scroll(html_table(cases.cases(df), row_classes=red)))
+    page.add("cases", "Every case", _cases(df))
     bad = cases.not_run(df)
     page.add("not-run", "Skipped, out-of-memory and failed cases",
              _scroll(html_table(bad)) if len(bad) else "<p>None: every case ran.</p>")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from benchsuite import results
 from benchsuite.report import cases
 from benchsuite.report.markup import markdown
@@ -10,5 +12,35 @@ from tests.fakes.golden import check_golden
 
 def test_cases_golden(runs):
     df = results.load([runs[0], runs[2]])
-    check_golden("cases.md", markdown(cases.cases(df)))
+    notes = "".join(f"\n{marker} {text}" for marker, text in cases.footnotes(df))
+    check_golden("cases.md", markdown(cases.cases(df)) + notes + "\n")
     check_golden("not_run.md", markdown(cases.not_run(df)))
+
+
+def test_cells_carry_three_significant_figures_and_si_units(runs):
+    """As in the terminal: ``16.7 k sample/s``, ``22.8 mJ/sample``, ``1.92 ms``, human headers."""
+    shown = cases.cases(results.load(runs[0]))
+    assert list(shown.columns) == ["case", "device", "status", "throughput", "TFLOP/s", "% peak", "step median",
+                                   "p99", "power", "energy/sample", "samples/J", "peak memory", "notes"]
+    ok = shown[shown["status"] == "ok"]
+    assert ok["throughput"].str.fullmatch(r"\d[\d.]* [kM]? ?sample/s").all()
+    assert ok["energy/sample"].str.fullmatch(r"\d[\d.]* [mµ]J/sample").all()
+    assert ok["step median"].str.fullmatch(r"\d[\d.]* [mµ]?s").all()
+    assert ok["power"].str.fullmatch(r"\d[\d.]* W").all()
+    for column in ("throughput", "TFLOP/s", "energy/sample", "samples/J"):  # never more than 3 figures
+        digits = [len(re.sub(r"\D", "", v.split(" ")[0]).lstrip("0")) for v in ok[column]]
+        assert max(digits) <= 3, (column, list(ok[column]))
+    assert not shown["case"].str.contains(r"lr=|momentum=|/cuda:0/").any()  # defaults left out; device apart
+
+
+def test_reasons_and_flags_are_footnotes_not_prose(runs):
+    df = results.load([runs[0], runs[2]])
+    df["quality_flags"] = [["noisy", "short-window"] if i == 0 else [] for i in range(len(df))]
+    shown = cases.cases(df)
+    notes = dict(cases.footnotes(df))
+    assert shown["notes"].str.fullmatch(r"(\[[a-z]+\])?").all()  # markers only: a row stays one line
+    first = shown["notes"].iloc[0].strip("[]")
+    assert [notes[m].split(":")[0] for m in first] == ["noisy", "short-window"]
+    oom = shown[shown["status"] == "oom"]["notes"].iloc[0].strip("[]")
+    assert notes[oom] == "CUDA out of memory at batch 128"
+    assert len(notes) == len(set(notes.values()))  # each text once, however many rows share it

@@ -249,3 +249,19 @@ def test_one_run_on_two_devices_compares_them_and_folds_away_one_sided_cases(tmp
     hardware = page[page.index('id="hardware"'):page.index('id="throughput"')]
     assert "AMD EPYC 9654" in hardware and "ran on one device only</summary>" in hardware
     assert "Hardware comparison" not in html.build(df, [("r", None)])  # one device: nothing to compare
+
+
+def test_every_case_is_one_line_a_row_with_its_notes_as_footnotes(tmp_path):
+    """The case table formats as the terminal does and keeps reasons and flags out of its rows:
+    markers in the last column, each text once under the table, a flag linked to its glossary entry."""
+    run = make_run(tmp_path, "r", **SMALL)
+    df = results.load(run)
+    df["quality_flags"] = [["noisy"] if i == 0 else [] for i in range(len(df))]
+    page = html.build(df, [("r", None)])
+    section = page[page.index('id="cases"'):page.index('id="not-run"')]
+    assert '<table class="bs-table bs-cases">' in section and " mJ/sample</td>" in section
+    assert '<ul class="bs-notes">' in section
+    assert '<a href="#flag-noisy"><code>noisy</code></a>: step times spread' in section
+    assert section.count("CUDA out of memory at batch 128") == 1  # the reason once, as a footnote
+    assert 'id="flag-noisy"' in page[page.index('id="flags"'):]
+    assert ".bs-cases th, .bs-cases td, .bs-cases td:last-child { white-space: nowrap;" in page
