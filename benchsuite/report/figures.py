@@ -21,17 +21,15 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from benchsuite import results
-from benchsuite.report.hardware import device_labels
 
-#: Devices are told apart by colour (plotly's default qualitative palette, in order) ...
+#: Device models are told apart by colour (plotly's default qualitative palette, in order) ...
 PALETTE = ["#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692", "#B6E880", "#FF97FF",
            "#FECB52"]
 #: ... and precisions by marker symbol, the same in every figure.
 PRECISION_SYMBOLS = {"fp32": "circle", "tf32": "square", "bf16": "diamond", "fp16": "triangle-up", "fp8": "star"}
 OTHER_SYMBOLS = ["cross", "x", "hexagon", "pentagon", "star-square"]
 PRECISION_ORDER = list(PRECISION_SYMBOLS)
-#: A legend holds at most this many entries (devices + precisions + a line or two); past it,
-#: runs of one device model share its colour instead of having one each.
+#: A legend holds at most this many entries (device models + precisions + a line or two).
 MAX_LEGEND = 12
 #: Facets: one panel per workload and mode, this many side by side, this tall (px).
 FACET_COLUMNS = 2
@@ -43,26 +41,25 @@ LAYOUT = dict(template="plotly_white", font=dict(size=12), title=dict(font=dict(
               legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, font=dict(size=11),
                           title=dict(font=dict(size=11), side="top"), traceorder="normal"))  # entries wrap
 #: the legend's title where devices are colours and precisions symbols
-KEY_TITLE = "colour: device · symbol: precision   "
+KEY_TITLE = "colour: device model · symbol: precision   "
 
 
 # --------------------------------------------------------------------------- shared encoding
 
 def series_labels(df: pd.DataFrame) -> pd.Series:
-    """A short colour label per row: the device name, with its host where the same name came
-    from several machines and ``(run suffix)`` where from several runs; when that makes more
-    colours than a legend can hold, the device name alone."""
+    """The colour label of each row: its device model (the device name, else the device id).
+    The same GPU model is one colour in every run and on every machine; its runs are separate
+    traces of that colour, each named (with its run) in the hover."""
     if df.empty:
         return pd.Series([], dtype=object)
-    full = device_labels(df)
-    run = df["run_id"].fillna("").astype(str) if "run_id" in df.columns else pd.Series("", index=df.index)
-    short = [f"{label[:-len(f' @{r}')]} ({r.rsplit('-', 1)[-1]})" if r and label.endswith(f" @{r}") else label
-             for label, r in zip(full, run)]
-    labels = pd.Series(short, index=df.index)
-    if labels.nunique() > MAX_LEGEND - 4:  # leave room for the precisions
-        name = df["device_name"] if "device_name" in df.columns else pd.Series(None, index=df.index)
-        labels = name.where(name.notna(), df["device"]).astype(str)
-    return labels
+    name = df["device_name"] if "device_name" in df.columns else pd.Series(None, index=df.index)
+    return name.where(name.notna(), df["device"]).astype(str)
+
+
+def _traces(part: pd.DataFrame) -> list[str]:
+    """What splits one device model's points into separate lines: the run (lines never join
+    the points of two runs), then the precision."""
+    return ["_device", "run_id", "precision"] if "run_id" in part.columns else ["_device", "precision"]
 
 
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
@@ -235,7 +232,7 @@ def _faceted(df: pd.DataFrame, column: str, per: str, title: str) -> go.Figure |
         row, col = n // cols + 1, n % cols + 1
         unit = units[key]
         by_batch = "batch_size" in part.columns and _num(part["batch_size"]).notna().all()
-        for (device, precision), sub in part.groupby(["_device", "precision"], sort=True):
+        for (device, *_, precision), sub in part.fillna({"run_id": ""}).groupby(_traces(part), sort=True):
             sub = sub.assign(_x=_num(sub["batch_size"]) if by_batch else [_variant({"id": i}) for i in sub["id"]])
             sub = sub.sort_values("_x")
             fig.add_trace(go.Scatter(
@@ -358,6 +355,8 @@ def _batch_label(value: Any) -> str:
 
 #: a Pareto label is drawn only this far (a share of the panel's log span) from the last one drawn
 LABEL_GAP = 0.08
+#: px between a Pareto point's marker edge and its batch label
+LABEL_CLEAR_PX = 3
 
 
 def _spaced_labels(labels: list[str], fx: np.ndarray, fy: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[str]:
@@ -415,12 +414,17 @@ def pareto(df: pd.DataFrame) -> go.Figure | None:
         order = np.argsort(x[front])
         labels = [_batch_label(b) for b in part["batch_size"].to_numpy()[front][order]] \
             if "batch_size" in part.columns else None
+        fx, fy = x[front][order], y[front][order]
+        fig.add_trace(go.Scatter(x=fx.tolist(), y=fy.tolist(), mode="lines", name="Pareto front", legendgroup="pareto",
+                                 showlegend=n == 0, line=dict(color="black", dash="dash", width=1), hoverinfo="skip"),
+                      row=row, col=col)
         if labels:
-            labels = _spaced_labels(labels, x[front][order], y[front][order], x, y)
-        fig.add_trace(go.Scatter(x=x[front][order].tolist(), y=y[front][order].tolist(), mode="lines+text",
-                                 name="Pareto front", legendgroup="pareto", showlegend=n == 0,
-                                 line=dict(color="black", dash="dash", width=1), text=labels,
-                                 textposition="top center", textfont=dict(size=10), hoverinfo="skip"), row=row, col=col)
+            radius = size.loc[part.index].to_numpy()[front][order] / 2
+            for label, a, b, r in zip(_spaced_labels(labels, fx, fy, x, y), fx, fy, radius):
+                if label:  # above its marker, clear of it (annotations on a log axis take log10 positions)
+                    fig.add_annotation(x=math.log10(a), y=math.log10(b), text=label, showarrow=False,
+                                       yshift=float(r) + LABEL_CLEAR_PX, yanchor="bottom", font=dict(size=10),
+                                       bgcolor="rgba(255,255,255,0.75)", borderpad=1, row=row, col=col)
         fig.update_xaxes(type="log", tickformat="~s", ticksuffix="J", title_text=escape(f"J per {unit[:-1]}"),
                          row=row, col=col, **log_ticks(x, "J", small_si=True))
         fig.update_yaxes(type="log", tickformat="~s", title_text=escape(f"{unit}/s"), row=row, col=col,
@@ -449,6 +453,8 @@ TIMELINE_SERIES = [
     ("temp_c", "GPU temperature (°C)", 5, 1.0),
 ]
 TIMELINE_ROWS = ["power (W)", "utilisation (%)", "memory (GiB)", "clocks (MHz)", "temperature (°C)"]
+#: The y range of a utilisation panel (%): 0-100 and a little room so a line at 100 % stays visible.
+UTILISATION_RANGE = (0, 104)
 #: The panels of CPU cases and GPU-less runs: what the host sampler reads (no power, clock or
 #: temperature: NVML reads GPUs only).
 HOST_SERIES = [("cpu_util_pct", "CPU utilisation (%)", 1, 1.0), ("rss_bytes", "process RSS (GiB)", 2, 1 / 2**30)]
@@ -639,5 +645,9 @@ def timeline(entries: list[dict[str, Any]], gpu: bool = True) -> go.Figure | Non
     what = "Power against its limit, utilisation, memory, clocks and temperature" if gpu else \
         "CPU cases: utilisation and process memory"
     _finish(fig, f"{what} over time", height=120 + 170 * len(panels))
+    for row, title in enumerate(panels, start=1):
+        if title.endswith("(%)"):  # a fixed 0-100 % scale: a flat 100 % reads as full, not as a 99-101 band
+            fig.update_yaxes(range=list(UTILISATION_RANGE), autorange=False, tickvals=[0, 25, 50, 75, 100],
+                             ticktext=["0%", "25%", "50%", "75%", "100%"], row=row, col=1)
     fig.update_xaxes(title_text="seconds from the first sample of the case (or of the run)", row=len(panels), col=1)
     return fig

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from benchsuite import results
@@ -55,9 +56,27 @@ def test_many_runs_of_one_model_keep_the_legend_small(tmp_path):
     fig = figures.throughput_vs_batch(df)
     assert len(_legend(fig)) <= figures.MAX_LEGEND
     assert _legend(fig)[0] == "NVIDIA H100 80GB HBM3"  # ten runs of one model: one colour
-    few, _ = results.load_runs(runs[:2])
-    assert _legend(figures.throughput_vs_batch(few))[:2] == ["NVIDIA H100 80GB HBM3 (r000)",
-                                                             "NVIDIA H100 80GB HBM3 (r001)"]
+
+
+def test_runs_of_one_model_are_one_colour_in_separate_traces_named_in_the_hover(tmp_path):
+    """Four runs of one H100 (two of them on another machine) and a CPU: two colours, one per
+    device model; each run its own line of its model's colour, the run named in the hover."""
+    runs = [make_run(tmp_path, f"2026110{i}-000000-r{i:03d}", workloads=("mlp",), batch_sizes=(32, 64), seed=i,
+                     hostname="box" if i < 2 else "other-box") for i in range(4)]
+    runs.append(make_run(tmp_path, "20261105-000000-cpu0", device="cpu", device_name="AMD EPYC 9654",
+                         telemetry=False, workloads=("mlp",), batch_sizes=(32, 64)))
+    df, _ = results.load_runs(runs)
+    fig = figures.throughput_vs_batch(df)
+    assert _legend(fig) == ["AMD EPYC 9654", "NVIDIA H100 80GB HBM3", "fp32", "bf16"]
+    drawn = [t for t in fig.data if t.x and t.x[0] is not None]
+    h100 = [t for t in drawn if t.name.startswith("NVIDIA H100")]
+    assert len({t.marker.color for t in h100}) == 1 and len({t.marker.color for t in drawn}) == 2
+    # one trace per run and precision per panel: a line never joins two runs' points
+    ok = df[(df["status"] == "ok") & (df["device"] == "cuda:0")]
+    assert len(h100) == len(ok.groupby(["run_id", "precision", "workload", "mode"])) > 4
+    for trace in h100:
+        named = {text.rsplit("(run ", 1)[1] for text in trace.text}
+        assert len(named) == 1  # every point of a trace from one run, which its hover names
 
 
 def test_energy_is_shown_once_as_samples_per_joule(tmp_path):
@@ -68,8 +87,13 @@ def test_energy_is_shown_once_as_samples_per_joule(tmp_path):
 
 def test_pareto_labels_integer_batch_sizes(tmp_path):
     fig = figures.pareto(_two_devices(tmp_path))
-    labels = [x for t in fig.data if t.name == "Pareto front" for x in (t.text or ()) if x]
-    assert labels and all(x.startswith("bs") and "." not in x for x in labels)
+    labels = [a for a in fig.layout.annotations if a.text.startswith("bs")]
+    assert labels and all("." not in a.text for a in labels)
+    # each label sits above its point, shifted past the marker's radius (the marker is 7-23 px wide)
+    assert all(a.yanchor == "bottom" and a.yshift >= 3.5 + figures.LABEL_CLEAR_PX for a in labels)
+    front = [t for t in fig.data if t.name == "Pareto front"]
+    points = {(round(x, 9), round(y, 9)) for t in front for x, y in zip(np.log10(t.x), np.log10(t.y))}
+    assert all((round(a.x, 9), round(a.y, 9)) in points for a in labels)  # log10 positions on log axes
     assert figures._batch_label(4096.0) == "bs4096" and figures._batch_label(float("nan")) == ""
 
 
@@ -123,6 +147,18 @@ def test_timeline_of_a_real_case_has_the_power_limit_and_temperature():
     assert [a.text for a in fig.layout.annotations] == figures.TIMELINE_ROWS
     limit = next(t for t in fig.data if t.name == "power limit (W)")  # drawn with the first (whole-run) entry
     assert limit.line.dash == "dash" and list(limit.y) == [700.0, 700.0]
+
+
+def test_utilisation_panels_have_a_fixed_0_to_100_percent_scale():
+    rows = [{"t_s": t, "device": "host", "case_id": "c", "cpu_util_pct": 100.0, "rss_bytes": 2**30}
+            for t in (0.0, 0.5, 1.0)]
+    host = figures.timeline(figures.timeline_data([("r", pd.DataFrame(rows))], pd.DataFrame()), gpu=False)
+    assert tuple(host.layout.yaxis.range) == figures.UTILISATION_RANGE and host.layout.yaxis.autorange is False
+    assert host.layout.yaxis2.range is None  # memory keeps its own scale
+    gpu = figures.timeline([{"label": "x", "gpu": True, "times": [[0.0, 1.0]],
+                             "series": {"util_gpu_pct": {"ti": 0, "y": [100.0, 100.0]}}}])
+    assert tuple(gpu.layout.yaxis2.range) == figures.UTILISATION_RANGE  # the second panel: utilisation
+    assert gpu.layout.yaxis.range is None
 
 
 def test_cpu_cases_get_the_host_panels_only():
