@@ -811,7 +811,8 @@ def _default_report_path(runs: list[Path]) -> Path:
 @click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--output", "-o", type=OutPath(dir_okay=False), default=None,
               help="HTML file to write.  [default: RUN/report.html for one run, reports/report-N-runs.html for several]")
-@click.option("--baseline", default=None, help="Device for the hardware comparison's ratios (several runs).")
+@click.option("--baseline", default=None, help="Device model for the hardware comparison's ratios (several runs).  "
+              "[default: the column with the most results, as in `benchsuite table`]")
 def report(runs, output, baseline) -> None:
     """Write one self-contained HTML report of RUN(s) (run directories or results.jsonl files).
 
@@ -901,7 +902,8 @@ def compare(base, new, metric, threshold, fail_on_regression, fmt, wide, precise
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "html"]), default="table",
               show_default=True, help="How to print the table.")
 @click.option("--baseline", default=None, help="Device model the speedup and efficiency ratios are against "
-                                                "(a column's name or a unique part of one).  [default: the first]")
+                                                "(a column's name or a unique part of one).  "
+                                                "[default: the column with the most results]")
 @click.option("--reference/--no-reference", default=None,
               help="Include every shipped reference result (reports/reference/), or none.  [default: only those "
                    "of GPU models the given runs do not have]")

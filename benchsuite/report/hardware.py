@@ -158,19 +158,23 @@ def _newest_first(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(_order=order).sort_values("_order", kind="stable").drop(columns="_order")
 
 
+#: ``df.attrs`` key naming the run ids `with_references` added (shipped references, not the user's runs).
+REFERENCE_RUNS = "reference_runs"
+
+
 def hardware(df: pd.DataFrame, baseline: str | None = None) -> tuple[pd.DataFrame, list[str], str | None]:
     """The numeric hardware comparison: one row per case key, for each device model column
     its samples/s, samples/J and % of peak (the newest comparable result), then speedup
     (samples/s ratio) and efficiency (samples/J ratio) of each other column against
     ``baseline``. Only ``ok`` cases take part; a ratio needs the case on both columns.
     ``baseline`` matches a column exactly, else as a case-insensitive part of one (where it
-    matches several, the one that is the bare model name); default: the first column.
+    matches several, the one that is the bare model name); default: `default_baseline`.
     Returns (frame, column labels in order, baseline label)."""
     ok = df[df["status"] == "ok"].copy() if "status" in df.columns else df.iloc[0:0].copy()
     ok.attrs = df.attrs
     ok["_device"] = model_columns(ok).values
     devices = list(dict.fromkeys(ok["_device"]))
-    base = _pick_baseline(devices, baseline)
+    base = _pick_baseline(devices, baseline) if baseline is not None else default_baseline(ok)
     ok = _newest_first(ok)
     records_ = ok.to_dict("records")
     case_keys = [keys.key(r, HARDWARE_KEY) for r in records_]
@@ -210,11 +214,36 @@ def _float(value: Any) -> float:
         return math.nan
 
 
-def _pick_baseline(devices: list[str], wanted: str | None) -> str | None:
+def default_baseline(ok: pd.DataFrame) -> str | None:
+    """The baseline when none is asked for: the column with the most results, among the
+    columns of the runs given (a column of shipped references only is never the default while
+    there is another); ties go to the column named by the bare model (the merged full runs,
+    not ``(--quick)`` or ``@...``), then to the first. ``ok`` holds the ``_device`` column of
+    `hardware`. `benchsuite table` and the report's hardware section both use this."""
+    if ok.empty:
+        return None
+    devices = list(dict.fromkeys(ok["_device"]))
+    references = set(ok.attrs.get(REFERENCE_RUNS) or ())
+    run = ok["run_id"] if "run_id" in ok.columns else pd.Series(None, index=ok.index)
+    mine = [d for d in devices if not set(run[ok["_device"] == d]) <= references] or devices
+    name = ok["device_name"].where(ok["device_name"].notna(), ok["device"]) if "device_name" in ok.columns \
+        else ok["device"]
+    plain = set(name.astype(str))
+    counts = ok["_device"].value_counts()
+    return max(mine, key=lambda d: (int(counts.get(d, 0)), d in plain, -devices.index(d)))
+
+
+def baseline_note(base: str | None, given: bool) -> str:
+    """Which column the ratios are against, and why it was chosen."""
+    if base is None:
+        return ""
+    why = "as asked (--baseline)" if given else "the column with the most results (--baseline picks another)"
+    return f"Ratios (speedup: samples/s, efficiency: samples/J) are against {base}, {why}."
+
+
+def _pick_baseline(devices: list[str], wanted: str) -> str | None:
     if not devices:
         return None
-    if wanted is None:
-        return devices[0]
     if wanted in devices:
         return wanted
     hits = [d for d in devices if wanted.lower() in d.lower()]
@@ -309,9 +338,18 @@ def _footnotes(frame: pd.DataFrame, devices: list[str]) -> list[tuple[str, str]]
 
 
 def title(base: str | None) -> str:
-    """The table's title: what a column is, how it picks a result, what ratios are against."""
-    return (f"Hardware comparison, one column per device model ({RULE}): throughput · samples/J · "
-            f"% of datasheet peak; ratios against {base}")
+    """The table's title, two lines at 80 columns: what a cell holds and what ratios are
+    against (`explanation` says how columns are made and how the baseline was chosen)."""
+    return f"Hardware comparison by device model (throughput · samples/J · % of datasheet peak); ratios vs {base}"
+
+
+def explanation(base: str | None, given: bool) -> list[str]:
+    """The lines under the table that the title leaves out: how a column is made and picks a
+    result (`RULE`), and the baseline (`baseline_note`)."""
+    lines = [f"Columns: one per device model; comparable runs share one, with the {RULE} "
+             "(a --quick run or another fingerprint gets its own)."]
+    note = baseline_note(base, given)
+    return lines + ([note] if note else [])
 
 
 def text_table(df: pd.DataFrame, limit: int | None, digits: int | None = DIGITS, baseline: str | None = None,
@@ -332,7 +370,8 @@ def text_table(df: pd.DataFrame, limit: int | None, digits: int | None = DIGITS,
             else:
                 dev = column.partition(" | ")[0]
                 shown[column] = _ratio_cell(r, column, dev, base, digits)
-    return text.render(body, columns, limit, title=title(base), notes=_footnotes(frame, devices), after=after or [])
+    return text.render(body, columns, limit, title=title(base), notes=_footnotes(frame, devices),
+                       after=explanation(base, baseline is not None) + (after or []))
 
 
 def render_hardware(df: pd.DataFrame, fmt: str, baseline: str | None = None, digits: int | None = DIGITS) -> str:
@@ -342,12 +381,14 @@ def render_hardware(df: pd.DataFrame, fmt: str, baseline: str | None = None, dig
         return frame.to_csv(index=False)
     shown = hardware_display(frame, devices, base, digits)
     notes = _footnotes(frame, devices) if not frame.empty else []
+    lines = explanation(base, baseline is not None) if not frame.empty else []
     if fmt == "markdown":
         return (f"{markdown_text(title(base))}\n\n" + markdown(shown)
                 + "".join(f"\n{markdown_text(mark)} {markdown_text(note)}" for mark, note in notes)
-                + ("\n" if notes else ""))
+                + ("\n" if notes else "") + "".join(f"\n{markdown_text(line)}\n" for line in lines))
     if fmt == "html":
-        return html_table(shown) + "".join(f"<p>{escape(mark)} {escape(note)}</p>\n" for mark, note in notes)
+        return (html_table(shown) + "".join(f"<p>{escape(mark)} {escape(note)}</p>\n" for mark, note in notes)
+                + "".join(f"<p>{escape(line)}</p>\n" for line in lines))
     raise ValueError(f"unknown format {fmt!r}; allowed: {', '.join(HARDWARE_FORMATS)}")
 
 
@@ -382,5 +423,6 @@ def with_references(mine: pd.DataFrame, reference: pd.DataFrame,
     runs = set(added["run_id"].dropna())
     combined = pd.concat([mine, added], ignore_index=True)
     combined.attrs = {"runs": list(mine.attrs.get("runs", [])) + [
-        r for r in reference.attrs.get("runs", []) if (r.get("header") or {}).get("run_id") in runs]}
+        r for r in reference.attrs.get("runs", []) if (r.get("header") or {}).get("run_id") in runs],
+        REFERENCE_RUNS: sorted(str(r) for r in runs)}
     return combined, note

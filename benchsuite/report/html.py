@@ -278,6 +278,9 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
     if len(runs) > 1 or hardware.device_labels(ok).nunique() > 1:
         frame, devices, base = hardware.hardware(df, baseline)
         body = "".join(f'<p class="bs-warn">{escape(w)}</p>' for w in comparability)
+        if len(devices):
+            body += ("<p>Each cell: throughput · samples/J · % of datasheet peak. "
+                     + " ".join(escape(line) for line in hardware.explanation(base, baseline is not None)) + "</p>")
         body += _hardware(frame, devices, base) if len(devices) else "<p>No successful cases to compare.</p>"
         page.add("hardware", "Hardware comparison", body)
         comparability = []

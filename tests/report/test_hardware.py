@@ -133,3 +133,50 @@ def test_table_of_the_shipped_cpu_run_gets_the_shipped_h100_columns():
     rows = {r["case"]: r for r in csv.DictReader(io.StringIO(default.stdout))}
     speedup = float(rows["cnn/train/fp32/bs128"]["NVIDIA H100 80GB HBM3 | speedup vs AMD EPYC"])
     assert speedup == pytest.approx(86234.8 / 1168.2, rel=1e-3)
+
+
+H100_RUNS = [results.reference_dir() / r for r in ("20261125-215237-6bcb", "20261125-215448-ff7d",
+                                                   "20261125-215901-8b88", "20261125-220824-da35")]
+
+
+def test_the_default_baseline_is_the_column_with_the_most_results_in_table_and_report():
+    """The --quick run comes first, but the merged full-run H100 column holds the most results:
+    it is the baseline of `table` and of the report alike, and both say so."""
+    from click.testing import CliRunner
+
+    from benchsuite.cli import main
+    from benchsuite.report import html
+
+    df, _ = results.load_runs(H100_RUNS)
+    frame, devices, base = hardware.hardware(df)
+    assert devices[0] == "NVIDIA H100 80GB HBM3 (--quick)" and base == "NVIDIA H100 80GB HBM3"
+    done = CliRunner().invoke(main, ["table", *map(str, H100_RUNS), "--format", "markdown"])
+    assert done.exit_code == 0, done.output
+    assert "| NVIDIA H100 80GB HBM3 (baseline) |" in done.stdout
+    assert "against NVIDIA H100 80GB HBM3, the column with the most results" in done.stdout
+    page = html.build(df, [])
+    section = page[page.index('id="hardware"'):page.index('</section>', page.index('id="hardware"'))]
+    assert "<th>NVIDIA H100 80GB HBM3 (baseline)</th>" in section
+    assert "are against NVIDIA H100 80GB HBM3, the column with the most results" in section
+    asked = html.build(df, [], baseline="quick")
+    assert "<th>NVIDIA H100 80GB HBM3 (--quick) (baseline)</th>" in asked and "as asked (--baseline)" in asked
+
+
+def test_a_column_of_shipped_references_only_is_never_the_default_baseline(tmp_path):
+    """A laptop's few CPU cases beside the H100 references: the ratios stay against the user's run."""
+    mine = make_run(tmp_path, "20261125-000000-mine", device="cpu", device_name="Laptop CPU", telemetry=False,
+                    workloads=("mlp",), batch_sizes=(32,))
+    df, note = hardware.with_references(results.load(mine), results.load_runs(H100_RUNS)[0], None)
+    assert note and "added for NVIDIA H100 80GB HBM3" in note
+    _, devices, base = hardware.hardware(df)
+    assert base == "Laptop CPU" and len(devices) == 3
+
+
+@pytest.mark.parametrize("base", ["NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3 (--quick)",
+                                  "NVIDIA H100 80GB HBM3 (--quick) @20261125-215237-6bcb"])
+def test_the_title_fits_two_lines_at_80_columns(base):
+    from benchsuite.report import text
+
+    assert len(text.wrap(hardware.title(base), 80)) <= 2
+    said = " ".join(hardware.explanation(base, False))
+    assert hardware.RULE in said and "one per device model" in said and base in said  # nothing lost
