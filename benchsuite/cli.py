@@ -791,11 +791,16 @@ def _load_or_exit(paths):
     return df
 
 
-def _warn_fingerprints(runs: list[dict], gpus_paired: bool) -> None:
+def _warn_fingerprints(runs: list[dict], gpus_paired: bool, references=()) -> None:
+    """Warn where the user's runs differ in fingerprint; say once where the shipped
+    ``references`` (run ids) were measured instead of warning about each."""
     from benchsuite import fingerprint
 
-    for line in fingerprint.warning_lines(runs, gpus_paired=gpus_paired):
+    for line in fingerprint.warning_lines(runs, gpus_paired=gpus_paired, references=references):
         click.echo(f"warning: {safe.plain(line)}", err=True)
+    note = fingerprint.reference_note(runs, references)
+    if note:
+        click.echo(safe.plain(note), err=True)
 
 
 def _default_report_path(runs: list[Path]) -> Path:
@@ -923,7 +928,7 @@ def table_(runs, fmt, baseline, reference, output, wide, precise) -> None:
         df, note = hardware.with_references(df, _load_or_exit([ref]), reference)
         if note:
             click.echo(note, err=True)
-    _warn_fingerprints(df.attrs["runs"], gpus_paired=False)
+    _warn_fingerprints(df.attrs["runs"], gpus_paired=False, references=df.attrs.get(hardware.REFERENCE_RUNS))
     try:
         hardware.hardware(df, baseline)
     except ValueError as exc:

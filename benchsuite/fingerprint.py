@@ -118,9 +118,15 @@ def run_differences(headers: list[dict[str, Any]], gpus_paired: bool = True) -> 
     return out
 
 
-def warning_lines(runs: list[dict[str, Any]], gpus_paired: bool = True) -> list[str]:
-    """Human warnings for ``df.attrs["runs"]`` entries whose fingerprints differ, naming the fields."""
-    headers = [r.get("header") or {} for r in runs]
+def _is_reference(run: dict[str, Any], references: Any) -> bool:
+    return (run.get("header") or {}).get("run_id") in set(references or ())
+
+
+def warning_lines(runs: list[dict[str, Any]], gpus_paired: bool = True, references: Any = ()) -> list[str]:
+    """Human warnings for ``df.attrs["runs"]`` entries whose fingerprints differ, naming the fields.
+    Runs whose id is in ``references`` (shipped references added on purpose) are left out: they
+    were measured elsewhere by design, which `reference_note` says once."""
+    headers = [r.get("header") or {} for r in runs if not _is_reference(r, references)]
     prints = [fingerprint(h) for h in headers]
     lines = []
     for a, b, fields in run_differences(headers, gpus_paired):
@@ -133,3 +139,32 @@ def warning_lines(runs: list[dict[str, Any]], gpus_paired: bool = True) -> list[
 
 def _value(fp: dict[str, Any], name: str, gpus_paired: bool) -> Any:
     return (fp if gpus_paired else _first_gpu(fp)).get(name)
+
+
+def reference_note(runs: list[dict[str, Any]], references: Any) -> str | None:
+    """One sentence saying that the shipped reference runs among ``runs`` were measured on other
+    machines, and which (host, CPU, devices, torch and driver, with the runs of each); None when
+    there are none. Their fingerprints are not compared with the user's runs (`warning_lines`)."""
+    machines: dict[tuple, list[str]] = {}
+    for run in runs:
+        if not _is_reference(run, references):
+            continue
+        header = run.get("header") or {}
+        host = header.get("host") or {}
+        devices = tuple(dict.fromkeys(str(d.get("name")) for d in header.get("devices") or []
+                                      if d.get("name") and d.get("type") != "cpu"))
+        machine = (host.get("hostname"), host.get("cpu_model"), devices, host.get("torch"), host.get("driver"))
+        ids = machines.setdefault(machine, [])
+        if str(header.get("run_id")) not in ids:
+            ids.append(str(header.get("run_id")))
+    if not machines:
+        return None
+    described = []
+    for (hostname, cpu, devices, torch, driver), run_ids in machines.items():
+        hardware = ", ".join(str(p) for p in (cpu, *devices) if p) or "no device recorded"
+        versions = "".join(f", {name} {value}" for name, value in (("torch", torch), ("driver", driver)) if value)
+        runs_of = f" (runs {', '.join(run_ids)})" if len(machines) > 1 else ""
+        described.append(f"{hostname or 'an unnamed host'}: {hardware}{versions}{runs_of}")
+    where = "another machine" if len(machines) == 1 else f"{len(machines)} other machines"
+    return (f"the shipped references were measured on {where} (their fingerprints are not compared with these "
+            f"runs'): {'; '.join(described)}")

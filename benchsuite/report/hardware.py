@@ -424,5 +424,5 @@ def with_references(mine: pd.DataFrame, reference: pd.DataFrame,
     combined = pd.concat([mine, added], ignore_index=True)
     combined.attrs = {"runs": list(mine.attrs.get("runs", [])) + [
         r for r in reference.attrs.get("runs", []) if (r.get("header") or {}).get("run_id") in runs],
-        REFERENCE_RUNS: sorted(str(r) for r in runs)}
+        REFERENCE_RUNS: sorted(str(r) for r in runs - set(mine.get("run_id", pd.Series(dtype=object)).dropna()))}
     return combined, note
