@@ -14,6 +14,7 @@ import math
 from typing import Any, Iterable
 
 from benchsuite import keys, peaks
+from benchsuite.report.format import times  # ratios to two significant figures, as every table
 
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
@@ -165,9 +166,9 @@ def claim_speed(evidence: dict) -> dict:
                    f"the GPU is slower than the CPU on {', '.join(slower)}{source}")
     if mean < FAR_FASTER_GEOMEAN:
         return row("1", measurement, figures, NOT_SUPPORTED,
-                   f"geometric mean speedup {mean:.3g}× is below {FAR_FASTER_GEOMEAN:g}×{source}")
+                   f"geometric mean speedup {times(mean)} is below {FAR_FASTER_GEOMEAN:g}×{source}")
     return row("1", measurement, figures, SUPPORTED,
-               f"geometric mean speedup {mean:.3g}× ≥ {FAR_FASTER_GEOMEAN:g}×, GPU faster in all {len(ratios)} "
+               f"geometric mean speedup {times(mean)} ≥ {FAR_FASTER_GEOMEAN:g}×, GPU faster in all {len(ratios)} "
                f"cases{source}")
 
 
@@ -230,7 +231,7 @@ def claim_energy(evidence: dict) -> dict:
     if worse:
         return row("2", measurement, figures, NOT_SUPPORTED,
                    f"the GPU gives fewer or equal samples per joule in {len(worse)} of {len(ratios)} cases{suffix}")
-    reason = f"the GPU gives more samples per joule in all {len(ratios)} cases (geometric mean {geomean(ratios):.3g}×){suffix}"
+    reason = f"the GPU gives more samples per joule in all {len(ratios)} cases (geometric mean {times(geomean(ratios))}){suffix}"
     if missing:
         reason += "; not measured: " + "; ".join(dict.fromkeys(missing))
     return row("2", measurement, figures, SUPPORTED, reason)

@@ -22,8 +22,12 @@ VERDICT_CLASS = {verdicts.SUPPORTED: "supported", verdicts.NOT_SUPPORTED: "not-s
 
 
 def fmt_number(value: Any, unit: str) -> str:
-    """A figure with its unit (`benchsuite.report.format.with_unit`)."""
-    return format.with_unit(value, unit)
+    """A figure with its unit as every table shows it (`benchsuite.report.format.quantity`):
+    three significant figures with an SI prefix (``2.00 product/J``, ``500 µs``, ``10.0 kJ``),
+    ratios with two (``20×``, ``0.043×``); text (a datasheet line, accuracies by epoch) as is."""
+    if isinstance(value, str):
+        return format.with_unit(value, unit)
+    return format.quantity(value, unit)
 
 
 def fmt_figure(fig: dict) -> str:

@@ -176,7 +176,7 @@ def test_generations_lists_each_measured_gpu_beside_its_datasheet_with_one_gener
     assert shown[5:] == [("matmul TFLOP/s", None, "NVIDIA H200", "not measured")]  # no H200 datasheet given
     assert row["figures"][2]["note"] == "counter"
     md = render.markdown([row])
-    assert "matmul fp32 2048x2048x2048 TFLOP/s: 40.00 TFLOP/s [NVIDIA H100 80GB HBM3] (measured)" in md
+    assert "matmul fp32 2048x2048x2048 TFLOP/s: 40.0 TFLOP/s [NVIDIA H100 80GB HBM3] (measured)" in md
 
     row = verdicts.claim_generations({"gpu_results": h100 + a100, "datasheets": sheets})
     assert row["verdict"] == verdicts.NOT_MEASURED and "energy was not measured on both sides" in row["reason"]

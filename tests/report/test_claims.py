@@ -15,7 +15,7 @@ def test_markdown_table():
     assert lines[0] == "| claim | measurement | measured | verdict |" and lines[1] == "|---|---|---|---|"
     assert len(lines) == 2 + 6
     assert lines[2].startswith("| 1. GPUs run deep-learning matrix work far faster than CPUs. |")
-    assert "cnn train fp32 bs128 speedup: 0.5× [cuda:0 NVIDIA H100 80GB HBM3 vs cpu Some CPU] (measured)" in lines[2]
+    assert "cnn train fp32 bs128 speedup: 0.50× [cuda:0 NVIDIA H100 80GB HBM3 vs cpu Some CPU] (measured)" in lines[2]
     assert "**not supported**: the GPU is slower" in lines[2]
     assert "92.10 %" in lines[6] and "**not measured here**: CIFAR-10 not provided" in lines[6]
     weird = [{**sample_claims()[0], "reason": "a | b"}]
@@ -35,3 +35,17 @@ def test_html_section_escapes_every_string():
     assert "&lt;script&gt;" in section and "&lt;b&gt;GPU&lt;/b&gt;" in section
     assert section.count("<tr id=\"claim-") == 6 and 'class="verdict not-supported"' in section
     assert render.page_html(rows).startswith("<!doctype html>")
+
+
+def test_figures_have_three_significant_figures_and_ratios_two_in_every_format():
+    """As every table: ``0.0200 product/J`` (not ``0.02``), ``20×`` (not ``20.00×``), ``500 µs``,
+    ``10.0 kJ``; the verdicts' ratios too; terminal, markdown and HTML alike."""
+    rows = verdicts.evaluate(golden_evidence())
+    terminal = render.text_table(rows, None)
+    for shown in (terminal, render.markdown(rows), render.claims_section_html(rows)):
+        assert "speedup: 20× [" in shown and "20.00×" not in shown
+        assert "samples/J: 0.0200 product/J [cpu" in shown and "0.02 product/J" not in shown
+        assert "geometric mean speedup 63× ≥ 10×" in shown  # the verdict's ratio: two figures
+        assert "latency p50: 500 µs [" in shown and "energy to best accuracy: 10.0 kJ [" in shown
+    assert render.fmt_number(0.0432, "×") == "0.043×" and render.fmt_number(None, "s") == "—"
+    assert render.fmt_number("40.00 42.00", "%") == "40.00 42.00 %"  # text stays as it is
