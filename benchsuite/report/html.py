@@ -235,7 +235,8 @@ th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-al
 .bs-cases td:nth-child(n+4), .bs-cases.bs-runs td:nth-child(n+5) { text-align: right; font-variant-numeric: tabular-nums; }
 .bs-cases td:last-child, .bs-cases.bs-runs td:last-child, .bs-cases.bs-runs td:nth-child(4) { text-align: left; }
 .bs-notes { list-style: none; padding-left: 0.5em; font-size: 13px; margin: 0.2em 0 1em; columns: 2 28em; }
-.bs-notes li { break-inside: avoid; } .bs-mark { display: inline-block; min-width: 1.6em; font-weight: 600; }
+.bs-notes li { break-inside: avoid; padding-left: 1.6em; text-indent: -1.6em; }
+.bs-mark { display: inline-block; min-width: 1.6em; text-indent: 0; font-weight: 600; }
 .bs-kv th { background: #f6f6f6; white-space: nowrap; } .bs-warn { color: #a40; } .bs-note { color: #666; font-size: 12px; }
 .claims-table { display: block; overflow-x: auto; max-width: 100%; }
 .bs-headline { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 560px), 1fr)); gap: 12px;
@@ -279,7 +280,7 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
         frame, devices, base = hardware.hardware(df, baseline)
         body = "".join(f'<p class="bs-warn">{escape(w)}</p>' for w in comparability)
         if len(devices):
-            body += ("<p>Each cell: throughput · samples/J · % of datasheet peak. "
+            body += ('<p class="bs-facts">Each cell: throughput · samples/J · % of datasheet peak. '
                      + " ".join(escape(line) for line in hardware.explanation(base, baseline is not None)) + "</p>")
         body += _hardware(frame, devices, base) if len(devices) else "<p>No successful cases to compare.</p>"
         page.add("hardware", "Hardware comparison", body)
