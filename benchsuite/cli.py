@@ -908,7 +908,7 @@ def compare(base, new, metric, threshold, fail_on_regression, fmt, wide, precise
               show_default=True, help="How to print the table.")
 @click.option("--baseline", default=None, help="Device model the speedup and efficiency ratios are against "
                                                 "(a column's name or a unique part of one).  "
-                                                "[default: the column with the most results]")
+                                                "[default: the column with the most results of the RUNs given]")
 @click.option("--reference/--no-reference", default=None,
               help="Include every shipped reference result (reports/reference/), or none.  [default: only those "
                    "of GPU models the given runs do not have]")

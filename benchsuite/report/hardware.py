@@ -237,7 +237,8 @@ def baseline_note(base: str | None, given: bool) -> str:
     """Which column the ratios are against, and why it was chosen."""
     if base is None:
         return ""
-    why = "as asked (--baseline)" if given else "the column with the most results (--baseline picks another)"
+    why = "as asked (--baseline)" if given else "the column with the most results of the runs given (--baseline " \
+                                                "picks another)"
     return f"Ratios (speedup: samples/s, efficiency: samples/J) are against {base}, {why}."
 
 

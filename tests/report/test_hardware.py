@@ -153,11 +153,11 @@ def test_the_default_baseline_is_the_column_with_the_most_results_in_table_and_r
     done = CliRunner().invoke(main, ["table", *map(str, H100_RUNS), "--format", "markdown"])
     assert done.exit_code == 0, done.output
     assert "| NVIDIA H100 80GB HBM3 (baseline) |" in done.stdout
-    assert "against NVIDIA H100 80GB HBM3, the column with the most results" in done.stdout
+    assert "against NVIDIA H100 80GB HBM3, the column with the most results of the runs given" in done.stdout
     page = html.build(df, [])
     section = page[page.index('id="hardware"'):page.index('</section>', page.index('id="hardware"'))]
     assert "<th>NVIDIA H100 80GB HBM3 (baseline)</th>" in section
-    assert "are against NVIDIA H100 80GB HBM3, the column with the most results" in section
+    assert "are against NVIDIA H100 80GB HBM3, the column with the most results of the runs given" in section
     asked = html.build(df, [], baseline="quick")
     assert "<th>NVIDIA H100 80GB HBM3 (--quick) (baseline)</th>" in asked and "as asked (--baseline)" in asked
 
