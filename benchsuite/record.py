@@ -127,6 +127,8 @@ TIMING = _fields(
                                "blocks after the run (a compacted file: header `compacted`), s"),
     Field("step_s_q3", NUMBER, "and the 75th percentile, s"),
     Field("span_s", NUMBER, "from the first timed block's start to the last one's end, s"),
+    Field("burst", dict, "the burst blocks before warm-up: block_times_s, steps_per_block, idle_s, warmup_steps "
+                         "(`benchsuite.timing.measure_burst`; missing before issue 16)"),
     Field("min_time_s", NUMBER, "the timing rule: at least this long, s"),
     Field("min_iters", int, "and at least this many steps"),
 )

@@ -267,13 +267,16 @@ class Runner:
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(torch_device)
             window = self._window(device, case)
+            span = getattr(self.telemetry, "span", None)  # the burst's power and clocks
+            burst_span = span(device, case.id) if span is not None else None
             latest = getattr(self.telemetry, "latest", None) if device.type == "cuda" else None
             readings = ((lambda: latest(device.telemetry_id))
                         if latest is not None and device.telemetry_id is not None else None)
             timings = measure(workload.step, device.type, settings, device=torch_device, window=window,
                               readings=readings, flush=flush,
                               agree=self.dist.agree_max if self.dist is not None else None,
-                              block_context=workload.block_context if workload.block_steps else None)
+                              block_context=workload.block_context if workload.block_steps else None,
+                              burst_window=burst_span)
             mem_peak = torch.cuda.max_memory_allocated(torch_device) if device.type == "cuda" else None
         prepared = workload.exec_report()  # after the timed steps: recompiles in them are counted
         median = timings.median_s
@@ -314,6 +317,10 @@ class Runner:
             **{k: derived[k] for k in metrics_mod.ENERGY},
         }
         metrics.update({k: v for k, v in derived.items() if k not in metrics})  # a newer derived figure
+        burst = timings.burst or {}
+        metrics.update(metrics_mod.burst(samples, flops, burst.get("block_times_s"), burst.get("steps_per_block")))
+        spanned = getattr(burst_span, "summary", None) or {}
+        metrics.update({"burst_power_w": spanned.get("power_w"), "burst_sm_clock_mhz": spanned.get("sm_clock_mhz")})
         out = {"timing": record_mod.timing_section(timings, settings), "metrics": record_mod.numbers(metrics)}
         if summary is not None:
             summary = dict(summary)

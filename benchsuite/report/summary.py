@@ -32,6 +32,7 @@ SUMMARY_COLUMNS = {
     "case": ("id", "text"),
     "status": ("status", "text"),
     **columns("samples_per_s",
+              "burst_samples_per_s",  # the best of the first blocks after an idle (samples/s is sustained)
               "samples_per_s_per_device",  # torch.distributed runs: global ÷ world size
               "algbw_gbps", "busbw_gbps",  # collectives (nccl-tests formulas)
               "step_s_median", "step_s_iqr", "step_s_p99", "tflop_per_s", "pct_of_peak", "pct_of_achievable",
