@@ -494,9 +494,13 @@ def _compiled(p: Parts, fwd_eager: Callable, exec_mode: str, backend: str | None
             with ctx():
                 step()  # a second call must not compile again
             _sync(p.device_type)
-        except torch._dynamo.exc.TorchDynamoException as exc:  # a graph break under fullgraph, the limit, ...
+        except (torch._dynamo.exc.TorchDynamoException, RuntimeError) as exc:
+            # a graph break under fullgraph, the recompile limit, dynamo disabled ("found no compiled frames")
+            text = str(exc).strip()
+            if not isinstance(exc, torch._dynamo.exc.TorchDynamoException) and "compile" not in text.lower():
+                raise  # the step's own error (a shape mismatch): as in eager
             raise NotCompiled(f"{exec_mode}: torch.compile failed: {type(exc).__name__}: "
-                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from exc
+                              f"{text.splitlines()[0] if text else ''}") from exc
         prepared.dynamo = report = watch.report()
         recompiled = again.report().graphs
         why = fallback(report)

@@ -3,6 +3,7 @@ calibration grid."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -66,3 +67,14 @@ pytest_plugins = ("pytester",)
 def _own_calibration_dir(tmp_path_factory, monkeypatch):
     """No test reads or writes the user's calibration files (~/.cache/benchsuite/calibration)."""
     monkeypatch.setenv("BENCHSUITE_CALIBRATION_DIR", str(tmp_path_factory.mktemp("calibration")))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` (a real inductor compile: 10-70 s on two cores) run only when asked
+    for: ``-m slow`` or ``BENCHSUITE_SLOW=1``; the default suite stays within minutes."""
+    if "slow" in (config.getoption("-m") or "") or os.environ.get("BENCHSUITE_SLOW"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow or BENCHSUITE_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
