@@ -185,18 +185,18 @@ class _CpuBlocks:
     def launch(self, blocks: int, steps: int, budget_s: float = math.inf) -> tuple[list[float], float]:
         """Run the chunk; stop early once it has run ``budget_s`` (a busy machine can make
         blocks far slower than estimated: the loop must come back to its limits)."""
-        step, clock, context = self._step, self._clock, self._context
+        step, clock = self._step, self._clock
         out = []
-        first = last = clock()
-        for _ in range(blocks):
-            with context():
+        with self._context():  # once per chunk: between its blocks only clock reads run
+            first = last = clock()
+            for _ in range(blocks):
                 for _ in range(steps):
                     step()
-            now = clock()
-            out.append(now - last)
-            last = now
-            if last - first >= budget_s:
-                break
+                now = clock()
+                out.append(now - last)
+                last = now
+                if last - first >= budget_s:
+                    break
         return out, last - first
 
     @staticmethod
@@ -225,24 +225,24 @@ class _CudaBlocks:
         self._event = lambda: torch.cuda.Event(enable_timing=True)
 
     def launch(self, blocks: int, steps: int, budget_s: float = math.inf) -> tuple[Any, list[tuple[Any, Any]]]:
-        step, context, flush, event = self._step, self._context, self._flush, self._event
-        mark = event()
-        mark.record()
-        pairs, last = [], mark
-        for _ in range(blocks):
-            if flush is not None:
-                flush()
-                start = event()
-                start.record()
-            else:
-                start = last
-            with context():
+        step, flush, event = self._step, self._flush, self._event
+        with self._context():  # once per chunk: between its blocks only events (and flushes) run
+            mark = event()
+            mark.record()
+            pairs, last = [], mark
+            for _ in range(blocks):
+                if flush is not None:
+                    flush()
+                    start = event()
+                    start.record()
+                else:
+                    start = last
                 for _ in range(steps):
                     step()
-            end = event()
-            end.record()
-            pairs.append((start, end))
-            last = end
+                end = event()
+                end.record()
+                pairs.append((start, end))
+                last = end
         return mark, pairs
 
     @staticmethod
@@ -552,8 +552,9 @@ def measure(step: Callable[[], None], device_type: str, settings: TimingSettings
     chunk is launched. ``readings()`` (the device's latest telemetry row) gives the temperature
     as warm-up starts. ``flush`` (GPU: `l2_flush`) runs before every step, outside its events:
     cache state "flushed", one step per block. ``agree`` (torch.distributed) makes every rank
-    run the same steps; steady state is then not judged. ``block_context`` is entered around
-    each block's steps (a hook for per-block contexts; default none). With
+    run the same steps; steady state is then not judged. ``block_context`` (the workload's
+    per-block contexts, `benchsuite.workload`) is entered once around each chunk of blocks: no
+    step runs outside it, and between its steps only the timer's marks run. With
     ``settings.burst_blocks``, warm-up starts with the burst (`measure_burst`), during which
     ``burst_window`` (a telemetry span) is entered.
     """

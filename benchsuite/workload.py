@@ -11,9 +11,10 @@ group::
 issue 16) ``step()`` is self-contained: it enters whatever contexts it needs
 (``torch.inference_mode``, autocast) itself, and the harness enters nothing. A workload
 that sets ``block_steps = True`` opts in to *per-block contexts*: the harness enters
-``block_context()`` once around each block of consecutive steps (warm-up, the timed blocks,
-the FLOP count, the numerics check, the batch search: always through `Workload.run_steps`),
-and ``step()`` may assume it runs inside it and must assume nothing else between steps.
+``block_context()`` once around each run of consecutive steps (a chunk of timed blocks in
+warm-up and measurement, where only the timer's marks run between steps; the FLOP count, the
+numerics check and the batch search through `Workload.run_steps`), and ``step()`` may assume
+it runs inside it and must assume nothing else between steps.
 Entering ``inference_mode`` costs about 3-5 µs and autocast about 5-8 µs, which a 50 µs
 launch-bound step cannot hide (issue 16). Training steps keep autocast inside the step,
 around the forward and the loss only, as the autocast documentation asks.
