@@ -61,6 +61,43 @@ def best_of_blocks(op, device_type: str, idle_s: float = 0.25, blocks: int = 5, 
     return min(times) / per
 
 
+def trace(op, device_type: str, flops: float, seconds: float = 2.0, block_s: float = 0.001,
+          bucket_s: float = 0.1) -> list[float]:
+    """TFLOP/s per ``bucket_s`` over ``seconds`` of back-to-back ~1 ms blocks after an idle."""
+    if device_type == "cuda":
+        torch.cuda.synchronize()
+    time.sleep(0.25)
+    t0 = time.perf_counter()
+    op()
+    if device_type == "cuda":
+        torch.cuda.synchronize()
+    per = max(1, math.ceil(block_s / (time.perf_counter() - t0)))
+    count = max(1, int(seconds / (per * (time.perf_counter() - t0) or block_s)))
+    times = []
+    if device_type == "cuda":
+        events = [torch.cuda.Event(enable_timing=True) for _ in range(count + 1)]
+        events[0].record()
+        for i in range(count):
+            for _ in range(per):
+                op()
+            events[i + 1].record()
+        events[-1].synchronize()
+        times = [a.elapsed_time(b) / 1e3 for a, b in zip(events, events[1:])]
+    else:
+        for _ in range(count):
+            t = time.perf_counter()
+            for _ in range(per):
+                op()
+            times.append(time.perf_counter() - t)
+    out, acc, work = [], 0.0, 0
+    for t in times:
+        acc, work = acc + t, work + per
+        if acc >= bucket_s:
+            out.append(flops * work / acc / 1e12)
+            acc, work = 0.0, 0
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cuda = torch.cuda.is_available()
@@ -70,6 +107,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default="reports")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--trace", action="store_true",
+                    help="also: after a 0.25 s idle, 2 s of 1 ms blocks, TFLOP/s per 0.1 s (how long the boost lasts)")
     args = ap.parse_args()
     n = args.size
     device_type = "cuda" if args.device.startswith("cuda") else "cpu"
@@ -84,6 +123,8 @@ def main() -> None:
     op = calibrate._operands(torch.device(args.device), args.precision, (n, n, n))  # as calibration_check.py
     flush = timing.l2_flush(torch.device(args.device))[0] if device_type == "cuda" else None
     try:
+        if device_type != "cuda":
+            raise ImportError("do_bench needs a GPU")
         import triton.testing
 
         dobench = [triton.testing.do_bench(op, warmup=100, rep=500, return_mode="median") / 1e3
@@ -99,15 +140,17 @@ def main() -> None:
     sustained, burst = m["tflop_per_s"], m["burst_tflop_per_s"]
     ref_sustained, ref_burst = tf(statistics.median(dobench)), tf(statistics.median(blocks))
     print(f"{run.header['devices'][0]['name']}; {rec['id']}; torch {run.header['host']['torch']}")
-    print(f"benchsuite sustained {sustained:9.1f} TFLOP/s  vs do_bench median {ref_sustained:9.1f} "
-          f"({how}; rounds {', '.join(f'{tf(s):.1f}' for s in dobench)}): ratio {sustained / ref_sustained:.3f} "
+    print(f"benchsuite sustained {sustained:9.4g} TFLOP/s  vs do_bench median {ref_sustained:9.4g} "
+          f"({how}; rounds {', '.join(f'{tf(s):.4g}' for s in dobench)}): ratio {sustained / ref_sustained:.3f} "
           f"{'PASS' if sustained / ref_sustained >= GOAL else 'FAIL'} (goal >= {GOAL})")
-    print(f"  (the same product timed back to back without do_bench's flush: {tf(unflushed):.1f} TFLOP/s)")
-    print(f"benchsuite burst     {burst:9.1f} TFLOP/s  vs best of 5 blocks after an idle {ref_burst:9.1f} "
-          f"(rounds {', '.join(f'{tf(s):.1f}' for s in blocks)}): ratio {burst / ref_burst:.3f} "
+    print(f"  (the same product timed back to back without do_bench's flush: {tf(unflushed):.4g} TFLOP/s)")
+    print(f"benchsuite burst     {burst:9.4g} TFLOP/s  vs best of 5 blocks after an idle {ref_burst:9.4g} "
+          f"(rounds {', '.join(f'{tf(s):.4g}' for s in blocks)}): ratio {burst / ref_burst:.3f} "
           f"{'PASS' if burst / ref_burst >= GOAL else 'FAIL'} (goal >= {GOAL})")
     print(f"  burst power {m.get('burst_power_w')} W, SM clock {m.get('burst_sm_clock_mhz')} MHz; sustained "
           f"{(rec.get('telemetry') or {}).get('power_mean_w')} W, {(rec.get('telemetry') or {}).get('sm_clock_mean_mhz')} MHz")
+    if args.trace:
+        print("after a 0.25 s idle, TFLOP/s per 0.1 s:", " ".join(f"{v:.4g}" for v in trace(op, device_type, flops)))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"record": rec["id"], "sustained": sustained, "burst": burst, "dobench": ref_sustained,

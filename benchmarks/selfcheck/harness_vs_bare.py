@@ -73,6 +73,8 @@ def main() -> None:
     ap.add_argument("--clock", choices=("wall", "thread"), default=None,
                     help="CPU: time the bare loop and the block timer by this thread's CPU time (thread: "
                          "leaves out time descheduled on a shared machine; the default on a CPU) or wall clock")
+    ap.add_argument("--settle-max", type=float, default=6.0,
+                    help="GPU: longest warm-up waiting for steady (s) for the runner and the block timer")
     ap.add_argument("--json", default=None, help="write the figures here")
     args = ap.parse_args()
     dev = next(d for d in devices.resolve(args.device))
@@ -83,11 +85,12 @@ def main() -> None:
     prec = args.precision or ("bf16" if cuda else "fp32")
     clock = time.thread_time if not cuda and (args.clock or "thread") == "thread" else time.perf_counter
     reg = registry()
-    run_settings = settings.run_settings(False, cooldown=0.0, telemetry=args.hz > 0, gpu_energy=cuda)
+    run_settings = settings.run_settings(False, cooldown=0.0, telemetry=args.hz > 0, gpu_energy=cuda,
+                                         settle_max_s=args.settle_max)
     tel = Telemetry([dev.nvml_index] if cuda and dev.nvml_index is not None else [], hz=args.hz or 20.0,
                     enabled=args.hz > 0)
     the_runner = runner.Runner(reg, [dev], None, run_settings, telemetry=tel if args.hz > 0 else None)
-    block_settings = settings.timing_settings(dev.type)
+    block_settings = settings.timing_settings(dev.type, settle_max_s=args.settle_max)
     params = (("widths", widths), ("lr", 0.001), ("momentum", 0.9))
     print(f"torch {torch.__version__} on {dev.name} ({torch.get_num_threads()} threads); MLP {'x'.join(map(str, widths))} {prec} inference; "
           f"telemetry {'%g Hz' % args.hz if args.hz > 0 else 'off'}; {args.rounds} interleaved rounds")
