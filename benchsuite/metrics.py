@@ -148,7 +148,8 @@ FLAGS: dict[str, str] = {
 #: Headers of tables whose cells carry their unit (``86.8 k img/s``, ``1.23 ms``): the label
 #: without its unit. A metric not listed uses its label.
 HEADINGS: dict[str, str] = {
-    "samples_per_s": "throughput", "samples_per_s_per_device": "per device", "pct_of_peak": "% peak",
+    "samples_per_s": "throughput", "burst_samples_per_s": "burst", "samples_per_s_per_device": "per device",
+    "pct_of_peak": "% peak",
     "pct_of_achievable": "% achievable", "step_s_median": "step median", "step_s_iqr": "IQR", "step_s_p99": "p99",
     "step_s_p90": "p90", "step_s_mean": "step mean", "step_s_std": "step std", "step_s_min": "fastest step",
     "step_s_max": "slowest step", "step_s_total": "timed", "power_mean_w": "power", "energy_j": "energy",

@@ -15,12 +15,15 @@ CASE_COLUMNS = {
     "case": ("id", "text"),
     "device": ("device_name", "text"),
     "status": ("status", "text"),
-    **columns("samples_per_s", "tflop_per_s", "pct_of_peak", "step_s_median", "step_s_p99", "power_mean_w",
+    **columns("samples_per_s", "burst_samples_per_s", "tflop_per_s", "pct_of_peak", "step_s_median", "step_s_p99",
+              "power_mean_w",
               "j_per_sample", "samples_per_j", "mem_peak_bytes",
               labels={"step_s_median": "p50 ms", "mem_peak_bytes": "peak memory"}),  # this table's own words
 }
 TELEMETRY_COLUMNS = {col for col, _ in CASE_COLUMNS.values()
                      if col in metrics.METRICS and metrics.METRICS[col].basis == "telemetry"}
+#: Columns shown only when some case has them (runs before issue 16 have no burst).
+WHEN_MEASURED = {"burst_samples_per_s"}
 
 
 def cases(df: pd.DataFrame) -> pd.DataFrame:
@@ -31,6 +34,8 @@ def cases(df: pd.DataFrame) -> pd.DataFrame:
     if several:
         out["run"] = [fmt_value(v, "text") for v in df["run_id"]]
     for name, (col, how) in CASE_COLUMNS.items():
+        if col in WHEN_MEASURED and (col not in df.columns or not df[col].notna().any()):
+            continue
         values = df[col] if col in df.columns else pd.Series([None] * len(df), index=df.index)
         cells = []
         for value, status in zip(values, df.get("status", pd.Series([""] * len(df), index=df.index))):

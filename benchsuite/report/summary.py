@@ -137,6 +137,7 @@ class Figure:
 #: The figures of the terminal table, in display order.
 FIGURES = (
     Figure("samples_per_s", 1),
+    Figure("burst_samples_per_s", 7),  # the best of the first blocks after an idle; throughput is sustained
     Figure("samples_per_s_per_device", 9),
     Figure("algbw_gbps", 2, "GB/s"),
     Figure("busbw_gbps", 8, "GB/s"),
