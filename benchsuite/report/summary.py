@@ -84,8 +84,11 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
 
 def raw(df: pd.DataFrame) -> pd.DataFrame:
     """The numeric columns behind the summary, for csv/json (scripts never parse pretty text)."""
-    wanted = ["id", "workload", "mode", "device", "device_name", "precision", "batch_size", "status", "reason"]
+    wanted = ["id", "workload", "mode", "device", "device_name", "precision", "batch_size", "exec", "status",
+              "reason"]
     wanted += [col for col, how in SUMMARY_COLUMNS.values() if how != "text"]
+    wanted += ["burst_tflop_per_s", "numerics", "numerics_output_err", "numerics_loss_err", "numerics_grad_err",
+               "compile_s"]
     wanted += ["peak_tflop_per_s", "achievable_tflop_per_s", "calibration", "calibration_stale", "flop_per_byte",
                "cache_state",
                "warmup_s", "warmup_settled", "throttled_share", "throttled", "quality_flags"]
