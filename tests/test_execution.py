@@ -94,3 +94,15 @@ def test_list_shows_the_exec_modes():
 def test_a_bad_exec_mode_is_a_usage_error(tmp_path):
     r = CliRunner().invoke(main, ["run", "--exec", "jit", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "unknown exec mode 'jit'" in r.output
+
+
+def test_cnn_memory_format_auto_joins_records_written_before_it_existed():
+    before = {"workload": "cnn", "mode": "train", "precision": "bf16", "batch_size": 4096,
+              "params": {"variant": "fixed", "data": None, "lr": 0.001, "momentum": 0.9}}
+    now = {**before, "params": {**before["params"], "memory_format": "auto"}}
+    assert keys.key(now) == keys.key(before) and keys.text(now) == keys.text(before)
+    nhwc = {**before, "params": {**before["params"], "memory_format": "channels_last"}}
+    assert keys.key(nhwc) != keys.key(before)
+    row = {"workload": "cnn", "mode": "train", "precision": "bf16", "batch_size": 4096.0,
+           "param_variant": "fixed", "param_lr": 0.001, "param_momentum": 0.9, "param_memory_format": "auto"}
+    assert keys.key(row) == keys.key(before)
