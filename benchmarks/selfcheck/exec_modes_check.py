@@ -1,8 +1,8 @@
 """Self-check (issue 16 item 2): eager against compiled and captured, the article's CNN, images/s.
 
 Runs ``benchsuite run -w cnn`` over ``--exec`` modes (and memory formats) in one process and
-prints, per case: sustained and burst images/s, the speed-up over eager of the same mode,
-format and batch, compile and capture seconds with the cache state, the recipe, and the
+prints, per case: sustained and burst images/s, the speed-up over eager of the same mode
+and batch (in the same layout where the run has it), compile and capture seconds with the cache state, the recipe, and the
 numerics check. Goals on an H100 (bf16, batch 4096, the best compiled mode): training >=
 1,000,000 img/s, inference >= 3,300,000 img/s; eager within 1 % of the figures measured before
 issue 16 (496,659 and 1,314,506 img/s, benchsuite at efef368, 2026-11-25; another session, so
@@ -50,6 +50,7 @@ def main() -> None:
         key = (rec["mode"], rec["params"].get("memory_format"), m.get("memory_format"))
         if rec["exec"] == "eager" and rec["status"] == "ok":
             eager[(rec["mode"], m.get("memory_format"))] = m["samples_per_s"]
+            eager.setdefault((rec["mode"], None), m["samples_per_s"])  # any layout: auto's eager is contiguous
         rows.append((rec, m, key))
     print(f"{run.header['devices'][0]['name']}; torch {run.header['host']['torch']}; run {run.dir}")
     print(f"{'case':48s} {'layout':13s} {'img/s':>12s} {'burst':>12s} {'vs eager':>8s} {'compile s':>9s} "
@@ -61,7 +62,7 @@ def main() -> None:
             out.append({"id": rec["id"], "status": rec["status"], "reason": rec.get("reason")})
             continue
         compiled = rec.get("compile") or {}
-        base = eager.get((rec["mode"], m.get("memory_format")))
+        base = eager.get((rec["mode"], m.get("memory_format"))) or eager.get((rec["mode"], None))
         speed = m["samples_per_s"] / base if base else math.nan
         checked = rec.get("numerics") or {}
         errors = " ".join(f"{k}={v:.2e}" if v is not None else f"{k}=inf" for k, v in (checked.get("errors") or {}).items())
