@@ -84,8 +84,8 @@ _DECLARED = (
          "result; the record's numerics section holds the errors",
          "benchsuite.numerics.TOLERANCE"),
     Flag("recompiled", TIME, "compiled again after it was prepared",
-         "torch.compile compiled the step again after it was prepared (in warm-up or the timed window): the "
-         "figures may hold a compile's time or two versions of the step",
+         "the step was compiled again (torch.compile) after it was prepared, in warm-up or the timed window: "
+         "the figures may hold a compile's time or two versions of the step",
          "benchsuite.exec_modes.Prepared.recompiles"),
     Flag("host-busy", BOTH, "other processes used over 25 % of the CPUs during the window",
          "processes other than the run's own used more than 25 % of all logical CPUs on average during "

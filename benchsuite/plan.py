@@ -364,9 +364,10 @@ def with_exec(cases: list[Case], exec_modes: Sequence[str], registry: Registry,
         cls = registry[case.workload]
         for mode in exec_modes:
             reason = case.skip_reason or execution.skip_reason(
-                mode, workload=case.workload, declared=tuple(cls.exec_modes), device_type=types.get(case.device, "cpu"),
-                mode=case.mode, precision=case.precision, needs_process_group=cls.needs_process_group,
-                world_size=case.world_size, backend=backend, compiler=compiler)
+                mode, workload=case.workload, declared=tuple(cls.exec_modes),
+                device_type=types.get(case.device, "cpu"), mode=case.mode, precision=case.precision,
+                needs_process_group=cls.needs_process_group, world_size=case.world_size, backend=backend,
+                compiler=compiler)
             out.append(replace(case, exec=mode, skip_reason=reason))
     return out
 

@@ -23,7 +23,8 @@ def sweep(devs, workloads=("mlp",), exec_modes=("eager", "graphs", "compile", "c
 def test_parse_names_the_allowed_modes():
     assert plan.parse_exec(None) == ["eager"] and plan.parse_exec(["compile,eager", "compile"]) == ["compile", "eager"]
     assert plan.parse_exec("all") == list(execution.EXEC_MODES)
-    with pytest.raises(plan.PlanError, match="unknown exec mode 'inductor'; allowed: eager, graphs, compile, compile-max"):
+    with pytest.raises(plan.PlanError,
+                       match="unknown exec mode 'inductor'; allowed: eager, graphs, compile, compile-max"):
         plan.parse_exec("inductor")
 
 

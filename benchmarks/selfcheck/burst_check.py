@@ -147,8 +147,9 @@ def main() -> None:
     print(f"benchsuite burst     {burst:9.4g} TFLOP/s  vs best of 5 blocks after an idle {ref_burst:9.4g} "
           f"(rounds {', '.join(f'{tf(s):.4g}' for s in blocks)}): ratio {burst / ref_burst:.3f} "
           f"{'PASS' if burst / ref_burst >= GOAL else 'FAIL'} (goal >= {GOAL})")
+    window = rec.get("telemetry") or {}
     print(f"  burst power {m.get('burst_power_w')} W, SM clock {m.get('burst_sm_clock_mhz')} MHz; sustained "
-          f"{(rec.get('telemetry') or {}).get('power_mean_w')} W, {(rec.get('telemetry') or {}).get('sm_clock_mean_mhz')} MHz")
+          f"{window.get('power_mean_w')} W, {window.get('sm_clock_mean_mhz')} MHz")
     if args.trace:
         print("after a 0.25 s idle, TFLOP/s per 0.1 s:", " ".join(f"{v:.4g}" for v in trace(op, device_type, flops)))
     if args.json:

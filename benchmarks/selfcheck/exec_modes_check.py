@@ -2,8 +2,8 @@
 
 Runs ``benchsuite run -w cnn`` over ``--exec`` modes (and memory formats) in one process and
 prints, per case: sustained and burst images/s, the speed-up over eager of the same mode
-and batch (in the same layout where the run has it), compile and capture seconds with the cache state, the recipe, and the
-numerics check. Goals on an H100 (bf16, batch 4096, the best compiled mode): training >=
+and batch (in the same layout where the run has it), compile and capture seconds with the
+cache state, the recipe, and the numerics check. Goals on an H100 (bf16, batch 4096, the best compiled mode): training >=
 1,000,000 img/s, inference >= 3,300,000 img/s; eager within 1 % of the figures measured before
 issue 16 (496,659 and 1,314,506 img/s, benchsuite at efef368, 2026-11-25; another session, so
 only indicative).
@@ -65,7 +65,8 @@ def main() -> None:
         base = eager.get((rec["mode"], m.get("memory_format"))) or eager.get((rec["mode"], None))
         speed = m["samples_per_s"] / base if base else math.nan
         checked = rec.get("numerics") or {}
-        errors = " ".join(f"{k}={v:.2e}" if v is not None else f"{k}=inf" for k, v in (checked.get("errors") or {}).items())
+        errors = " ".join(f"{k}={v:.2e}" if v is not None else f"{k}=inf"
+                          for k, v in (checked.get("errors") or {}).items())
         cache = compiled.get("fxgraph_cache_hits")
         print(f"{rec['id']:48s} {str(m.get('memory_format')):13s} {m['samples_per_s']:12,.0f} "
               f"{(m.get('burst_samples_per_s') or math.nan):12,.0f} {speed:8.2f} "

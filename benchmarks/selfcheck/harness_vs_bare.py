@@ -92,7 +92,8 @@ def main() -> None:
     the_runner = runner.Runner(reg, [dev], None, run_settings, telemetry=tel if args.hz > 0 else None)
     block_settings = settings.timing_settings(dev.type, settle_max_s=args.settle_max)
     params = (("widths", widths), ("lr", 0.001), ("momentum", 0.9))
-    print(f"torch {torch.__version__} on {dev.name} ({torch.get_num_threads()} threads); MLP {'x'.join(map(str, widths))} {prec} inference; "
+    print(f"torch {torch.__version__} on {dev.name} ({torch.get_num_threads()} threads); "
+          f"MLP {'x'.join(map(str, widths))} {prec} inference; "
           f"telemetry {'%g Hz' % args.hz if args.hz > 0 else 'off'}; {args.rounds} interleaved rounds")
     out = []
     with tel:
@@ -135,7 +136,8 @@ def main() -> None:
                 fastest = min(res["bare"]) / min(res[name])  # the least disturbed round of each
                 row.update({f"{name}_step_s": step, f"{name}_ratio": ratio, f"{name}_ratio_fastest": fastest,
                             f"{name}_ratios": ratios})
-                note = " (latency case: every step timed on its own)" if name == "runner" and row["latency_case"] else ""
+                latency = name == "runner" and row["latency_case"]
+                note = " (latency case: every step timed on its own)" if latency else ""
                 print(f"  {name:12s} {step * 1e6:9.2f} µs/step  bare/harness: median of rounds {ratio:.3f} "
                       f"(range {min(ratios):.3f}-{max(ratios):.3f}), fastest rounds {fastest:.3f}{note}  "
                       f"{'PASS' if ratio >= GOAL else 'FAIL'} (goal >= {GOAL})")
