@@ -121,3 +121,22 @@ def test_harness_and_bare_loop_run_the_same_work(batch):
         bare = w.model(w._parts.x)
     with w.block_context():
         assert torch.equal(w.step(), bare)
+
+
+def test_the_fake_third_party_plugin_runs_as_before_and_is_eager_only(tmp_path, third_party):
+    """tests/fakes/tiny_workload.py: written before the contract, it neither opts in nor declares
+    exec modes: it runs as it did, its numerics are "not checked", compile is a skipped case."""
+    from click.testing import CliRunner
+
+    from benchsuite.cli import main
+
+    r = CliRunner().invoke(main, ["run", "-w", "tiny", "-p", "fp32", "--exec", "eager,compile", "--out",
+                                  str(tmp_path), "--min-time", "0.01", "--no-telemetry"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    df = results.load(results.newest_run(tmp_path))
+    eager, compiled = df.iloc[0], df.iloc[1]
+    assert eager["status"] == "ok" and eager["numerics"] == "not checked" and eager["burst_samples_per_s"] > 0
+    assert compiled["status"] == "skipped" and "tiny does not implement exec mode compile" in compiled["reason"]
+    from benchsuite.workload import registry
+
+    assert registry()["tiny"].block_steps is False
