@@ -19,6 +19,11 @@ step times (`benchsuite.stats.summarize`). Latency cases (``per_step``) and ``fl
 time every step on its own, at most ``max_step_times`` steps. Under torch.distributed
 (``agree``) every rank runs the same agreed number of steps (`_agreed_plan`).
 
+Before warm-up a case may measure its **burst** (`measure_burst`: an idle, one untimed step,
+then a few blocks of about 10 ms; `TimingSettings.burst_blocks`). A workload's per-block
+contexts (``block_context``) are entered once around each chunk, so no step runs outside
+them and only the timer's marks run between steps.
+
 `time_reps` times single repetitions of an operation with an optional L2 flush between
 them (the calibration's loop); `settle` is the older readings rule (SM clock and
 temperature) that calibration's warm-up still uses.
