@@ -15,15 +15,16 @@ from typing import Callable
 
 
 def timed_step(case, workload) -> Callable[[], None]:
-    """One workload step, synchronised on CUDA so the call returns when the work is done."""
+    """One workload step (inside its block context: `benchsuite.workload.Workload.run_steps`),
+    synchronised on CUDA so the call returns when the work is done."""
     if not case.device.startswith("cuda"):
-        return workload.step
+        return workload.run_steps
     import torch
 
     device = torch.device(case.device)
 
     def step() -> None:
-        workload.step()
+        workload.run_steps(1)
         torch.cuda.synchronize(device)
 
     return step

@@ -131,6 +131,9 @@ def main() -> None:
               help="Batch sizes (comma list), 'auto' (the largest that fits) and/or 'best' (the highest "
                    "throughput).  [default: the sweep's]")
 @click.option("--mode", "-m", default=None, help="train, infer or both.  [default: both]")
+@click.option("--exec", "exec_modes", multiple=True, metavar="MODES",
+              help="Execution modes (comma list): eager, graphs, compile, compile-max or all; a sweep axis.  "
+                   "[default: eager]")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Workload parameter, repeatable: m=4096, mlp.widths=1024x4096x1024; a comma list sweeps.")
 @MIN_TIME_OPTION
@@ -168,7 +171,7 @@ def main() -> None:
 @PRECISE_OPTION
 def run(workload, device, precision, batch_size, mode, params, min_time, min_iters, warmup, settle_max, flush_l2,
         threads, out_dir, tag, sweep, full, quick, dry_run, fail_fast, sample_hz, cooldown, telemetry, nproc,
-        collective_timeout, fmt, wide, precise) -> None:
+        collective_timeout, fmt, wide, precise, exec_modes=()) -> None:
     """Measure what each device does (the headline sweep), or the workloads x precisions x batch
     sizes you choose, and record every case."""
     from benchsuite import calibration_store, results, session
@@ -194,7 +197,7 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
                              settle_max_s=settle_max, flush_l2=flush_l2, collective_timeout_s=collective_timeout,
                              threads=threads).check()
         planned = session.make_plan(workload, device, precision, batch_size, mode, params, quick=quick, sweep=sweep,
-                                    launch=env)
+                                    launch=env, exec_modes=exec_modes)
         results.check_out_dir(out_dir, create=not dry_run)
     except session.INPUT_ERRORS as exc:
         raise _usage(exc) from None
@@ -443,15 +446,15 @@ def _status_markup(status: str) -> str:
 @main.command(name="list")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def list_(fmt: str) -> None:
-    """Show the workloads (modes, parameters, batch sizes) and the precisions."""
-    from benchsuite import precision
+    """Show the workloads (modes, parameters, batch sizes), the precisions and the exec modes."""
+    from benchsuite import execution, precision
     from benchsuite.workload import registry as load_registry
 
     reg = load_registry()
     described = [reg[name].describe() for name in reg.names()]
     if fmt == "json":
         click.echo(json.dumps({"workloads": described, "precisions": precision.MEANING,
-                               "broken": reg.errors}, indent=2))
+                               "exec_modes": execution.MEANING, "broken": reg.errors}, indent=2))
         return
     m = safe.markup  # a workload is a plug-in: its names and texts are someone else's
     for info in described:
@@ -459,7 +462,8 @@ def list_(fmt: str) -> None:
         batches = ("no batch axis: --batch-size does not apply" if not info["batched"] else
                    "batch sizes " + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in info["batch_sizes"].items()))
         _out().print(m(f"  modes: {', '.join(info['modes'])}   precisions: {', '.join(info['precisions'])}   "
-                       f"{batches}   throughput unit: {info['sample_unit']}/s"), highlight=False)
+                       f"exec: {', '.join(info['exec_modes'])}   {batches}   "
+                       f"throughput unit: {info['sample_unit']}/s"), highlight=False)
         table = Table(show_header=True, box=None, padding=(0, 2))
         for col in ("parameter", "default", "unit", "type", "meaning"):
             table.add_column(col, overflow="fold")
@@ -472,6 +476,12 @@ def list_(fmt: str) -> None:
     table.add_column("name")
     table.add_column("meaning")
     for name, meaning in precision.MEANING.items():
+        table.add_row(name, meaning)
+    _out().print(table)
+    table = Table(title="exec modes (--exec)", box=None, padding=(0, 2))
+    table.add_column("name")
+    table.add_column("meaning")
+    for name, meaning in execution.MEANING.items():
         table.add_row(name, meaning)
     _out().print(table)
     for name, error in reg.errors.items():

@@ -118,10 +118,14 @@ class Estimate:
 def case_seconds(workload: str, device_type: str, timing: TimingSettings, *,
                  search: bool = False) -> tuple[float, float]:
     """(expected, longest) seconds of one measured case from the settings: set-up, a batch
-    search when there is one, warm-up (`warmup_s`) and the timed window (``min_time_s``)."""
+    search when there is one, the burst (its idle and blocks, `benchsuite.timing.measure_burst`),
+    warm-up (`warmup_s`) and the timed window (``min_time_s``). A compiled exec mode's compile
+    time is not in it (tens of seconds on a first compile; a previous run's duration has it)."""
     setup = SETUP_BY_WORKLOAD_S.get((workload, device_type), SETUP_S[device_type])
     if search:
         setup += SEARCH_S[device_type]
+    if timing.burst_blocks:
+        setup += timing.burst_idle_s + timing.burst_blocks * timing.burst_block_s
     warm, warm_most = warmup_s(timing)
     return setup + warm + timing.min_time_s, setup + warm_most + timing.min_time_s
 

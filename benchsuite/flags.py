@@ -77,6 +77,16 @@ _DECLARED = (
     Flag("l2-flush-in-window", ENERGY, "the energy includes the --flush-l2 writes",
          "--flush-l2 wrote a buffer before every timed step inside the energy "
          "window: the energy includes those writes", "runner"),
+    Flag("numerics", BOTH, "its result differs from fp32 eager beyond its precision's tolerance",
+         "one step of the case, in its precision and exec mode, differed from the same step in fp32 eager "
+         "(a deep copy of the same model, TF32 off) by more than its precision's tolerance (norm-wise "
+         "relative error; 4 eps for outputs and the loss, 64 eps for a gradient): fast but wrong is not a "
+         "result; the record's numerics section holds the errors",
+         "benchsuite.numerics.TOLERANCE"),
+    Flag("recompiled", TIME, "compiled again after it was prepared",
+         "the step was compiled again (torch.compile) after it was prepared, in warm-up or the timed window: "
+         "the figures may hold a compile's time or two versions of the step",
+         "benchsuite.exec_modes.Prepared.recompiles"),
     Flag("host-busy", BOTH, "other processes used over 25 % of the CPUs during the window",
          "processes other than the run's own used more than 25 % of all logical CPUs on average during "
          "the window: two jobs sharing a CPU slow each other, so the figures are lower than this CPU "
@@ -126,7 +136,8 @@ def noisy(row: Mapping[str, Any]) -> bool:
 
 def of(row: Mapping[str, Any]) -> list[str]:
     """Every flag of a case (a results DataFrame row or a flat dict): those recorded in
-    ``quality_flags``, ``warmup-not-settled``, and ``noisy`` by its rule; in `FLAGS` order."""
+    ``quality_flags``, ``warmup-not-settled``, ``calibration-stale``, ``numerics`` (the check's
+    status), and ``noisy`` by its rule; in `FLAGS` order."""
     found = set()
     recorded = row.get("quality_flags")
     if isinstance(recorded, (list, tuple)):
@@ -135,6 +146,8 @@ def of(row: Mapping[str, Any]) -> list[str]:
         found.add("warmup-not-settled")
     if row.get("calibration_stale") in (True,):  # a numpy bool too
         found.add("calibration-stale")
+    if row.get("numerics") == "flagged":  # the numerics section's status (`benchsuite.numerics`)
+        found.add("numerics")
     if row.get("status", "ok") == "ok" and noisy(row):
         found.add("noisy")
     order = list(FLAGS)

@@ -30,6 +30,11 @@ from typing import Any, Iterable, Mapping, Sequence
 PARAM_PREFIX = "param_"  # a parameter's column in a results DataFrame
 #: What a field missing from a record means (files written before the field existed).
 DEFAULTS: dict[str, Any] = {"world_size": 1, "exec": "eager"}
+#: Workload parameters added after records were written, with the value that measures what
+#: those records measured: a parameter at this value is left out of a key, so a record written
+#: before it existed and one written after join (cnn's ``memory_format=auto`` is the layout cnn
+#: always had, contiguous, in eager; issue 16).
+ADDED_PARAMS: dict[str, Any] = {"memory_format": "auto"}
 #: The fields that name a device model. The name is enough today; where two models share a
 #: name (one GPU sold with two memory sizes), the field that tells them apart goes here.
 DEVICE_MODEL: tuple[str, ...] = ("device_name",)
@@ -74,13 +79,19 @@ def field(item: Mapping[str, Any], name: str) -> Any:
 
 def params(item: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
     """The given parameters, sorted by name: a record's ``params`` dict or a row's ``param_*``
-    columns (a parameter that is None/NaN -- another workload's column -- is left out)."""
+    columns (a parameter that is None/NaN -- another workload's column -- is left out, and one at
+    its `ADDED_PARAMS` value)."""
     nested = item.get("params")
     if isinstance(nested, Mapping):
         pairs = nested.items()
     else:
         pairs = ((k[len(PARAM_PREFIX):], v) for k, v in item.items() if k.startswith(PARAM_PREFIX))
-    return tuple(sorted((k, v) for k, v in ((k, norm(v)) for k, v in pairs) if v != ""))
+    return tuple(sorted((k, v) for k, v in ((k, norm(v)) for k, v in pairs)
+                        if v != "" and not _added_default(k, v)))
+
+
+def _added_default(name: str, value: Any) -> bool:
+    return name in ADDED_PARAMS and value == ADDED_PARAMS[name]
 
 
 def key(item: Mapping[str, Any], spec: KeySpec = ACROSS_DEVICES) -> tuple:
@@ -137,10 +148,10 @@ def label_of(item: Mapping[str, Any], spec: KeySpec = ACROSS_DEVICES) -> str:
 def text(record: Mapping[str, Any]) -> str:
     """The `ACROSS_DEVICES` key of a record (nested ``params``) as JSON text, the form the
     claims store in ``claims.json``: ``[workload, mode, precision, batch_size, [[param, value],
-    ...]]``; parameters as recorded (a null stays), a world size other than 1 and an ``exec``
-    other than eager appended as ``{"world_size": 2}``."""
+    ...]]``; parameters as recorded (a null stays; one at its `ADDED_PARAMS` value left out), a
+    world size other than 1 and an ``exec`` other than eager appended as ``{"world_size": 2}``."""
     params_ = sorted((k, list(v) if isinstance(v, (list, tuple)) else v)
-                     for k, v in (record.get("params") or {}).items())
+                     for k, v in (record.get("params") or {}).items() if not _added_default(k, v))
     parts: list[Any] = [record.get("workload"), record.get("mode"), record.get("precision"),
                         record.get("batch_size"), params_]
     extra = {f: field(record, f) for f in DEFAULTS if field(record, f) != DEFAULTS[f]}

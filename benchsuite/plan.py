@@ -15,7 +15,7 @@ import itertools
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
-from benchsuite import keys
+from benchsuite import execution, keys
 from benchsuite import precision as precisions_mod
 from benchsuite.devices import Device
 from benchsuite.workload import MODES, Registry
@@ -55,6 +55,7 @@ class Case:
     notes: tuple[str, ...] = ()
     world_size: int = 1  # ranks that run this case together (torchrun); batch_size is per rank
     shown_params: tuple[str, ...] = field(default=(), compare=False)
+    exec: str = execution.DEFAULT  # execution mode (`benchsuite.execution`); eager is not shown in the id
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -72,6 +73,8 @@ class Case:
             parts.append("bs-best")
         if self.world_size > 1:
             parts.append(f"ws{self.world_size}")
+        if self.exec != execution.DEFAULT:
+            parts.append(self.exec)
         text = "/".join(parts)
         shown = [f"{k}={_fmt(v)}" for k, v in self.params if k in self.shown_params]
         return text + (f"[{','.join(shown)}]" if shown else "")
@@ -101,6 +104,7 @@ class Case:
             "auto_batch": self.auto_batch,
             **({"best_batch": True} if self.best_batch else {}),
             "world_size": self.world_size,
+            "exec": self.exec,
             "params": {k: _plain(v) for k, v in self.params},
             "notes": list(self.notes),
         }
@@ -155,6 +159,14 @@ def parse_modes(text: str | Sequence[str] | None) -> list[str]:
         if name not in MODES:
             raise PlanError(f"unknown mode {name!r}; allowed: train, infer, both")
     return list(dict.fromkeys(names))
+
+
+def parse_exec(text: str | Sequence[str] | None) -> list[str]:
+    """Exec modes (`benchsuite.execution.EXEC_MODES`, or ``all``); none given: eager."""
+    try:
+        return execution.parse(split_list(text or []))
+    except ValueError as exc:
+        raise PlanError(str(exc)) from None
 
 
 def parse_batch_sizes(text: str | Sequence[str] | None) -> list[int | str] | None:
@@ -237,6 +249,7 @@ class Sweep:
     quick: bool = False  # the same as name="quick"
     world_size: int | None = None  # None: one process; N: launched by torchrun/srun as N ranks
     name: str = "full"  # one of SWEEPS
+    exec_modes: list[str] = field(default_factory=lambda: [execution.DEFAULT])  # `execution.parse`
 
     @property
     def kind(self) -> str:
@@ -334,7 +347,29 @@ def expand(sweep: Sweep, registry: Registry) -> list[Case]:
                 for mode in modes:
                     for prec in sweep.precisions or axes.precisions:
                         cases.extend(_cases_for(cls, device, mode, prec, values, shown, sweep, explicit, sizes))
-    return cases
+    return with_exec(cases, sweep.exec_modes, registry, sweep.devices)
+
+
+def with_exec(cases: list[Case], exec_modes: Sequence[str], registry: Registry,
+              devices: Sequence[Device]) -> list[Case]:
+    """Each case once per exec mode (right after it, so modes sit side by side); a mode the
+    case cannot run in is a skipped case with the reason (`benchsuite.execution.skip_reason`)."""
+    if list(exec_modes) == [execution.DEFAULT]:
+        return cases
+    types = {d.id: d.type for d in devices}
+    backend = execution.compile_backend()
+    compiler = execution.cpu_compiler() if any(t == "cpu" for t in types.values()) else "unused"
+    out: list[Case] = []
+    for case in cases:
+        cls = registry[case.workload]
+        for mode in exec_modes:
+            reason = case.skip_reason or execution.skip_reason(
+                mode, workload=case.workload, declared=tuple(cls.exec_modes),
+                device_type=types.get(case.device, "cpu"), mode=case.mode, precision=case.precision,
+                needs_process_group=cls.needs_process_group, world_size=case.world_size, backend=backend,
+                compiler=compiler)
+            out.append(replace(case, exec=mode, skip_reason=reason))
+    return out
 
 
 def _param_grid(cls, device: Device, overrides: dict[str, list[Any]]) -> list[tuple[tuple[str, Any], ...]]:

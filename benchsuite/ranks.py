@@ -100,6 +100,7 @@ def _global_metrics(records: Sequence[dict], ranks: list[dict]) -> dict:
         "samples_per_step_global": samples,
     })
     metrics.update(derived)
+    metrics.update(_global_burst(records, samples, derived, flops))
     metrics["calibration_stale"] = metrics_mod.calibration_stale(metrics.get("pct_of_achievable"))
     if all(flops):
         metrics["flops_per_step_global"] = sum(flops)
@@ -112,6 +113,17 @@ def _global_metrics(records: Sequence[dict], ranks: list[dict]) -> dict:
     if power_w is not None:
         metrics["power_mean_w_global"] = power_w
     return metrics
+
+
+def _global_burst(records: Sequence[dict], samples: float, derived: dict, flops: list) -> dict:
+    """The job's burst: every rank's samples per burst block ÷ the slowest rank's fastest burst
+    block (the ranks agree on the block size); None when a rank has no burst."""
+    bursts = [(r.get("timing") or {}).get("burst") or {} for r in records]
+    best = [min(b["block_times_s"]) for b in bursts if b.get("block_times_s")]
+    steps = {b.get("steps_per_block") for b in bursts}
+    if len(best) != len(records) or len(steps) != 1:
+        return metrics_mod.burst(None, None, None, None)
+    return metrics_mod.burst(samples, sum(flops) if all(flops) else None, [max(best)], steps.pop())
 
 
 def is_collective(record: dict) -> bool:

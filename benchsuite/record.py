@@ -127,6 +127,8 @@ TIMING = _fields(
                                "blocks after the run (a compacted file: header `compacted`), s"),
     Field("step_s_q3", NUMBER, "and the 75th percentile, s"),
     Field("span_s", NUMBER, "from the first timed block's start to the last one's end, s"),
+    Field("burst", dict, "the burst blocks before warm-up: block_times_s, steps_per_block, idle_s, warmup_steps "
+                         "(`benchsuite.timing.measure_burst`; missing before issue 16)"),
     Field("min_time_s", NUMBER, "the timing rule: at least this long, s"),
     Field("min_iters", int, "and at least this many steps"),
 )
@@ -156,8 +158,37 @@ _TELEMETRY_TYPES: dict[str, type] = {
 TELEMETRY = _fields(*(Field(name, _TELEMETRY_TYPES.get(name, NUMBER))
                       for name in dict.fromkeys(GPU_SUMMARY_FIELDS + HOST_SUMMARY_FIELDS)))
 
+#: The numerics check (`benchsuite.numerics`): optional, missing in records before issue 16.
+NUMERICS = _fields(
+    Field("status", str, "ok, flagged, not checked, not applicable or error"),
+    Field("errors", dict, "quantity (output, loss, grad) -> norm-wise relative error against fp32 eager"),
+    Field("tolerances", dict, "quantity -> the tolerance of the case's precision"),
+    Field("rows", int, "rows of the batch the check ran on"),
+    Field("seconds", NUMBER, "what the check cost, s (before timing, outside the window)"),
+    Field("reference", str, "what the case was compared with"),
+    Field("note", str, "why flagged, not checked or failed"),
+)
+
+#: How a compiled or captured step was prepared (`benchsuite.exec_modes.Prepared.report`):
+#: optional, only on cases whose exec is not eager.
+COMPILE = _fields(
+    Field("recipe", str, "how the step was built in its exec mode"),
+    Field("backend", str, "torch.compile backend (inductor; eager under the test knob)"),
+    Field("mode", str, "torch.compile mode"),
+    Field("compile_s", NUMBER, "the first, compiling call, s (never inside the timed window)"),
+    Field("capture_s", NUMBER, "side-stream warm-up and CUDA graph capture, s"),
+    Field("graphs", int, "FX graphs dynamo compiled for the step"),
+    Field("graph_breaks", int, "graph breaks (0: the whole step is one graph)"),
+    Field("fxgraph_cache_hits", int, "inductor FX-graph cache hits (a hit makes the compile short)"),
+    Field("fxgraph_cache_misses", int, "inductor FX-graph cache misses"),
+    Field("autograd_cache_hits", int, "AOTAutograd cache hits"),
+    Field("autograd_cache_misses", int, "AOTAutograd cache misses"),
+    Field("recompiles", int, "graphs compiled after the step was prepared (in warm-up or the timed window)"),
+)
+
 #: The measured sections of a case record.
-SECTIONS: dict[str, dict[str, Field]] = {"timing": TIMING, "metrics": METRICS, "telemetry": TELEMETRY}
+SECTIONS: dict[str, dict[str, Field]] = {"timing": TIMING, "metrics": METRICS, "telemetry": TELEMETRY,
+                                         "numerics": NUMERICS, "compile": COMPILE}
 
 #: The figures each rank keeps in a merged record's ``ranks`` list.
 RANK_FIGURES = ("samples_per_s", "step_s_median", "step_s_iqr", "samples_per_step", "tflop_per_s",
@@ -383,6 +414,28 @@ def flatten(case: Mapping[str, Any], header: Mapping[str, Any]) -> dict[str, Any
     row.update(quartiles(timing))
     memory = {d.get("id"): d.get("memory_bytes") for d in header.get("devices") or [] if isinstance(d, Mapping)}
     row["device_memory_bytes"] = memory.get(case.get("device"))
+    row.update(_row_checks(case))
+    return row
+
+
+#: The compile fields a table row carries, under their row names.
+COMPILE_COLUMNS = {"recipe": "compile_recipe", "backend": "compile_backend", "compile_s": "compile_s",
+                   "capture_s": "capture_s", "recompiles": "recompiles", "fxgraph_cache_hits": "fxgraph_cache_hits"}
+
+
+def _row_checks(case: Mapping[str, Any]) -> dict[str, Any]:
+    """The numerics check (``numerics``: its status; ``numerics_<quantity>_err`` each error;
+    ``numerics_note``) and the compile section (`COMPILE_COLUMNS`) of a case, where it has them."""
+    row: dict[str, Any] = {}
+    checked = case.get("numerics")
+    if isinstance(checked, Mapping):
+        row["numerics"] = checked.get("status")
+        row["numerics_note"] = checked.get("note")
+        for quantity, error in (checked.get("errors") or {}).items():
+            row[f"numerics_{quantity}_err"] = error
+    compiled = case.get("compile")
+    if isinstance(compiled, Mapping):
+        row.update({column: compiled.get(key) for key, column in COMPILE_COLUMNS.items()})
     return row
 
 

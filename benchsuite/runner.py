@@ -14,7 +14,7 @@ import traceback
 from dataclasses import replace
 from typing import Any, Callable
 
-from benchsuite import calibration_store, peaks, precision, ranks, results, signals, timing
+from benchsuite import calibration_store, numerics, peaks, precision, ranks, results, signals, timing
 from benchsuite import metrics as metrics_mod
 from benchsuite import record as record_mod
 from benchsuite.devices import Device
@@ -258,21 +258,27 @@ class Runner:
             settings = replace(settings, per_step=True)
         torch_device = torch.device(case.device)
         with precision.numerics(case.precision), _cudnn_benchmark(device.type == "cuda"):
-            workload.setup(case)
+            workload.setup(case)  # compiles or captures the step in the case's exec mode
             flops = workload.flops_per_step()  # runs one step: part of the warm-up
             nbytes = workload.bytes_per_step()
+            checked = check_numerics(workload, case)  # before timing, outside the window
             # The L2 flush buffer is made before the peak-memory reset: it is not the workload's.
             flush = timing.l2_flush(torch_device)[0] if device.type == "cuda" and settings.flush_l2 else None
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(torch_device)
             window = self._window(device, case)
+            span = getattr(self.telemetry, "span", None)  # the burst's power and clocks
+            burst_span = span(device, case.id) if span is not None else None
             latest = getattr(self.telemetry, "latest", None) if device.type == "cuda" else None
             readings = ((lambda: latest(device.telemetry_id))
                         if latest is not None and device.telemetry_id is not None else None)
             timings = measure(workload.step, device.type, settings, device=torch_device, window=window,
                               readings=readings, flush=flush,
-                              agree=self.dist.agree_max if self.dist is not None else None)
+                              agree=self.dist.agree_max if self.dist is not None else None,
+                              block_context=workload.block_context if workload.block_steps else None,
+                              burst_window=burst_span)
             mem_peak = torch.cuda.max_memory_allocated(torch_device) if device.type == "cuda" else None
+        prepared = workload.exec_report()  # after the timed steps: recompiles in them are counted
         median = timings.median_s
         samples = workload.samples_per_step
         summary = getattr(window, "summary", None) if window is not None else None
@@ -311,6 +317,10 @@ class Runner:
             **{k: derived[k] for k in metrics_mod.ENERGY},
         }
         metrics.update({k: v for k, v in derived.items() if k not in metrics})  # a newer derived figure
+        burst = timings.burst or {}
+        metrics.update(metrics_mod.burst(samples, flops, burst.get("block_times_s"), burst.get("steps_per_block")))
+        spanned = getattr(burst_span, "summary", None) or {}
+        metrics.update({"burst_power_w": spanned.get("power_w"), "burst_sm_clock_mhz": spanned.get("sm_clock_mhz")})
         out = {"timing": record_mod.timing_section(timings, settings), "metrics": record_mod.numbers(metrics)}
         if summary is not None:
             summary = dict(summary)
@@ -323,6 +333,14 @@ class Runner:
         others = getattr(window, "node_summaries", None)
         if others:
             out["node_telemetry"] = {d: record_mod.numbers(s or {}) for d, s in others.items()}
+        out["numerics"] = record_mod.numbers(checked)
+        if prepared is not None:
+            out["compile"] = record_mod.numbers(prepared)
+        flags = ([numerics.FLAG] if numerics.flagged(checked) else []) + \
+            ([RECOMPILED_FLAG] if (prepared or {}).get("recompiles") else [])
+        if flags:  # judgements of the result, beside the window's own (`benchsuite.flags`)
+            telemetry = out.setdefault("telemetry", {})
+            telemetry["quality_flags"] = [*(telemetry.get("quality_flags") or []), *flags]
         return out
 
     def _window(self, device: Device, case: Case):
@@ -420,14 +438,13 @@ class Runner:
             with precision.numerics(case.precision), _cudnn_benchmark(device.type == "cuda" and timed):
                 workload.setup(case.with_batch(size))
                 if timed:
-                    for _ in range(BEST_PROBE_WARMUP):
-                        workload.step()
+                    workload.run_steps(BEST_PROBE_WARMUP)
                     sync()
-                    step_s, steps = self._fastest_block(workload.step, sync)
+                    with workload.block_context() if workload.block_steps else contextlib.nullcontext():
+                        step_s, steps = self._fastest_block(workload.step, sync)
                 else:
                     t0 = self.clock()
-                    workload.step()
-                    workload.step()
+                    workload.run_steps(2)
                     sync()
                     step_s, steps = (self.clock() - t0) / 2, 2
                 used = psutil.Process().memory_info().rss - rss_before  # weights, data, state
@@ -448,6 +465,29 @@ class Runner:
             elif step_s > AUTO_BATCH_CPU_STEP_S:
                 probe["stop"] = f"time: a step took over {AUTO_BATCH_CPU_STEP_S} s"
         return probe
+
+
+#: The quality flag of a compiled case that compiled again after it was prepared (in warm-up
+#: or the timed window): its figures may mix the compiles' time or two versions of the step.
+RECOMPILED_FLAG = "recompiled"
+
+
+def check_numerics(workload, case: Case) -> dict[str, Any]:
+    """The case's ``numerics`` section (`benchsuite.numerics`): the workload's check, "not
+    checked" for a workload without one, "not applicable" for collectives; a check that fails
+    is recorded as status "error" and the case is still timed."""
+    if workload.needs_process_group:
+        return numerics.not_checked("a collective moves data: there is no fp32 result to compare",
+                                    numerics.NOT_APPLICABLE)
+    try:
+        checked = workload.numerics()
+    except Exception as exc:
+        if is_oom(exc):
+            raise
+        return {"status": "error", "note": f"{type(exc).__name__}: {exc}".strip()}
+    if checked is None:
+        return numerics.not_checked(f"{case.workload} has no numerics check (Workload.numerics)")
+    return checked
 
 
 #: Latency cases time every step (`TimingSettings.per_step`): their p50/p99 are of single

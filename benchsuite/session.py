@@ -114,7 +114,8 @@ def launcher() -> LaunchEnv | None:
 
 def make_plan(workloads: Any = None, devices: Any = "all", precisions: Any = None, batch_sizes: Any = None,
               modes: Any = None, params: Any = None, *, quick: bool = False, sweep: str | None = None,
-              launch: LaunchEnv | None = None, registry: Registry | None = None) -> Plan:
+              launch: LaunchEnv | None = None, registry: Registry | None = None,
+              exec_modes: Any = None) -> Plan:
     """The cases of a sweep from user-level options, as ``benchsuite run`` takes them.
 
     Each option is a comma list or a list of them (``"mlp,cnn"``, ``["mlp", "cnn"]``,
@@ -122,8 +123,8 @@ def make_plan(workloads: Any = None, devices: Any = "all", precisions: Any = Non
     "mlp.widths": "32x64x10"}`` or ``["m=4096", ...]``; a list value sweeps. ``sweep`` names
     the sweep whose defaults fill the axes not given (`benchsuite.plan.SWEEPS`; None: as
     `benchsuite.plan.pick_sweep` decides: the headline when no workload, precision, batch
-    size or mode is given). Raises `PlanError` or `DeviceError` naming a bad value and what
-    is allowed.
+    size or mode is given); ``exec_modes``: eager when None. Raises `PlanError` or
+    `DeviceError` naming a bad value and what is allowed.
     """
     from benchsuite import devices as devices_mod
     from benchsuite.workload import registry as load_registry
@@ -146,6 +147,7 @@ def make_plan(workloads: Any = None, devices: Any = "all", precisions: Any = Non
         modes=plan_mod.parse_modes(_items(modes)) if _items(modes) else None,
         world_size=launch.world_size if launch is not None else None,
         name=kind,
+        exec_modes=plan_mod.parse_exec(_items(exec_modes)),
     )
     the_sweep = replace(the_sweep, params=plan_mod.parse_params(_param_items(params),
                                                                 plan_mod.sweep_workloads(the_sweep, reg), reg))
@@ -205,7 +207,7 @@ def run(workloads: Any = None, devices: Any = "all", precisions: Any = None, bat
         warmup: int | None = None, settle_max: float | None = None, flush_l2: bool = False,
         threads: int | None = None, out: str | Path = "reports", tag: str | None = None, quick: bool = False,
         fail_fast: bool = False, telemetry: bool = True, sample_hz: float = SAMPLE_HZ,
-        cooldown: float | None = None, collective_timeout: float | None = None,
+        cooldown: float | None = None, collective_timeout: float | None = None, exec_modes: Any = None,
         on_ready: Callable[[Run], None] | None = None, on_start: Callable[[int, int, Case], None] | None = None,
         on_end: Callable[[int, int, dict], None] | None = None) -> Run:
     """Measure a sweep, as ``benchsuite run`` does, and return the `Run`.
@@ -221,13 +223,14 @@ def run(workloads: Any = None, devices: Any = "all", precisions: Any = None, bat
              "modes": modes, "params": params, "sweep": sweep, "min_time": min_time, "min_iters": min_iters, "warmup": warmup,
              "settle_max": settle_max, "flush_l2": flush_l2, "threads": threads, "out": out, "tag": tag,
              "quick": quick, "fail_fast": fail_fast, "telemetry": telemetry, "sample_hz": sample_hz,
-             "cooldown": cooldown, "collective_timeout": collective_timeout}
+             "cooldown": cooldown, "collective_timeout": collective_timeout, "exec_modes": exec_modes}
     options = RunOptions(quick=quick, telemetry=telemetry, sample_hz=sample_hz, cooldown_s=cooldown,
                          fail_fast=fail_fast, min_time_s=min_time, min_iters=min_iters, warmup_iters=warmup,
                          settle_max_s=settle_max, flush_l2=flush_l2, collective_timeout_s=collective_timeout,
                          threads=threads).check()
     the_plan = make_plan(workloads, devices, precisions, batch_sizes, modes, params, quick=quick, sweep=sweep,
-                         launch=launcher())
+                         launch=launcher(),
+                         exec_modes=exec_modes)
     if the_plan.sweep == "quick" and not quick:  # --sweep quick is --quick: quick timing too
         options = replace(options, quick=True)
     results.check_out_dir(Path(out))

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from benchsuite import metrics
 from benchsuite.timing import TimingSettings
 
 # Default timing per device type (issue 14, from the H100 runs of 2026-11-25):
@@ -20,19 +21,24 @@ from benchsuite.timing import TimingSettings
 # - CPU: a fixed warm-up of 0.25 s of the timed pattern (not judged: a 4 s judgement per
 #   case would spend the CPU part of a sweep on warm-up) and 1 s timed, so that a default
 #   sweep finishes in about a minute on two cores.
+# Every case also measures its burst first (`benchsuite.timing.measure_burst`, definitions in
+# `benchsuite.metrics`): the device idles 0.25 s, then 1 untimed step and 5 blocks of 10 ms.
+BURST = {"burst_blocks": metrics.BURST_BLOCKS, "burst_block_s": metrics.BURST_BLOCK_S,
+         "burst_idle_s": metrics.BURST_IDLE_S}
 TIMING_DEFAULTS = {
     "cpu": TimingSettings(min_time_s=1.0, min_iters=3, warmup_iters=2, warmup_time_s=0.25,
-                          judge_steady=False, fixed_warmup_why="CPU"),
-    "cuda": TimingSettings(min_time_s=2.0, min_iters=10, warmup_iters=10, warmup_time_s=1.0, judge_steady=True),
+                          judge_steady=False, fixed_warmup_why="CPU", **BURST),
+    "cuda": TimingSettings(min_time_s=2.0, min_iters=10, warmup_iters=10, warmup_time_s=1.0, judge_steady=True,
+                           **BURST),
 }
 # --quick: no rule can judge steady state in under 1 s (0.25 s spans of the H100 matmuls
 # differ by up to 4.2 %), so warm-up is fixed and recorded as "not judged (--quick)"; 1 s on a
 # GPU covers the first second's load step (the SM clock falls within it at the power cap).
 TIMING_QUICK = {
     "cpu": TimingSettings(min_time_s=0.2, min_iters=2, warmup_iters=1, warmup_time_s=0.05,
-                          judge_steady=False, fixed_warmup_why="--quick"),
+                          judge_steady=False, fixed_warmup_why="--quick", **BURST),
     "cuda": TimingSettings(min_time_s=0.5, min_iters=5, warmup_iters=3, warmup_time_s=1.0,
-                           judge_steady=False, fixed_warmup_why="--quick"),
+                           judge_steady=False, fixed_warmup_why="--quick", **BURST),
 }
 IDLE_S = 3.0  # idle power is measured for this long per device before the sweep
 IDLE_QUICK_S = 1.0  # ... and for this long with --quick

@@ -19,6 +19,11 @@ step times (`benchsuite.stats.summarize`). Latency cases (``per_step``) and ``fl
 time every step on its own, at most ``max_step_times`` steps. Under torch.distributed
 (``agree``) every rank runs the same agreed number of steps (`_agreed_plan`).
 
+Before warm-up a case may measure its **burst** (`measure_burst`: an idle, one untimed step,
+then a few blocks of about 10 ms; `TimingSettings.burst_blocks`). A workload's per-block
+contexts (``block_context``) are entered once around each chunk, so no step runs outside
+them and only the timer's marks run between steps.
+
 `time_reps` times single repetitions of an operation with an optional L2 flush between
 them (the calibration's loop); `settle` is the older readings rule (SM clock and
 temperature) that calibration's warm-up still uses.
@@ -93,6 +98,13 @@ class TimingSettings:
     # GPU only: write a buffer larger than L2 before every timed step (outside its events),
     # so that no step finds its operands in L2; results then say cache_state "flushed".
     flush_l2: bool = False
+    # Burst (`measure_burst`): before warm-up, the device idles burst_idle_s, runs 1 untimed
+    # step, then burst_blocks blocks of at least burst_block_s of work each; the fastest is
+    # the burst figure. 0 blocks: no burst measured (the default here; `benchsuite.settings`
+    # turns it on for runs).
+    burst_blocks: int = 0
+    burst_block_s: float = 0.010
+    burst_idle_s: float = 0.25
 
     @property
     def steady_rule(self) -> steady.SteadyRule:
@@ -122,6 +134,9 @@ class Timings:
     # Seconds from the first timed block's start to the last one's end (with the L2 flushes
     # between steps, if any): the device's rate over the timed run is steps ÷ span_s.
     span_s: float | None = None
+    # The burst blocks (`measure_burst`): {"block_times_s", "steps_per_block", "idle_s",
+    # "warmup_steps"}; None when not measured.
+    burst: dict | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, block_times_s: Sequence[float], steps_per_block: int, method: str, warmup_iters: int,
@@ -175,18 +190,18 @@ class _CpuBlocks:
     def launch(self, blocks: int, steps: int, budget_s: float = math.inf) -> tuple[list[float], float]:
         """Run the chunk; stop early once it has run ``budget_s`` (a busy machine can make
         blocks far slower than estimated: the loop must come back to its limits)."""
-        step, clock, context = self._step, self._clock, self._context
+        step, clock = self._step, self._clock
         out = []
-        first = last = clock()
-        for _ in range(blocks):
-            with context():
+        with self._context():  # once per chunk: between its blocks only clock reads run
+            first = last = clock()
+            for _ in range(blocks):
                 for _ in range(steps):
                     step()
-            now = clock()
-            out.append(now - last)
-            last = now
-            if last - first >= budget_s:
-                break
+                now = clock()
+                out.append(now - last)
+                last = now
+                if last - first >= budget_s:
+                    break
         return out, last - first
 
     @staticmethod
@@ -215,24 +230,24 @@ class _CudaBlocks:
         self._event = lambda: torch.cuda.Event(enable_timing=True)
 
     def launch(self, blocks: int, steps: int, budget_s: float = math.inf) -> tuple[Any, list[tuple[Any, Any]]]:
-        step, context, flush, event = self._step, self._context, self._flush, self._event
-        mark = event()
-        mark.record()
-        pairs, last = [], mark
-        for _ in range(blocks):
-            if flush is not None:
-                flush()
-                start = event()
-                start.record()
-            else:
-                start = last
-            with context():
+        step, flush, event = self._step, self._flush, self._event
+        with self._context():  # once per chunk: between its blocks only events (and flushes) run
+            mark = event()
+            mark.record()
+            pairs, last = [], mark
+            for _ in range(blocks):
+                if flush is not None:
+                    flush()
+                    start = event()
+                    start.record()
+                else:
+                    start = last
                 for _ in range(steps):
                     step()
-            end = event()
-            end.record()
-            pairs.append((start, end))
-            last = end
+                end = event()
+                end.record()
+                pairs.append((start, end))
+                last = end
         return mark, pairs
 
     @staticmethod
@@ -303,6 +318,7 @@ class _Loop:
         self.recent: deque[tuple[float, int]] = deque()  # warm-up blocks the rule reads
         self._recent_s = 0.0
         self.store = _Store(cap)
+        self.burst_times: list[float] = []
         self.timed_raw = self.timed_steps = 0
         self.timed_s = self.timed_span_s = 0.0
 
@@ -313,7 +329,7 @@ class _Loop:
         handle = self.backend.launch(blocks, steps, max(2 * planned_s, CHUNK_S) if planned_s > 0 else math.inf)
         blocks = self.backend.blocks(handle)
         self.in_flight.append((phase, blocks, steps, handle))
-        if phase == "warm":
+        if phase in ("warm", "burst"):
             self.warm_steps += blocks * steps
         else:
             self.timed_raw += blocks
@@ -328,7 +344,11 @@ class _Loop:
             self.step_s = total / n
         if span > 0:
             self.cycle_s = span / n
-        if phase == "warm":
+        if phase == "burst":  # warm-up steps too, but not judged with the blocks of the timed pattern
+            self.warm_steps_done += n
+            self.warm_s += total
+            self.burst_times.extend(times)
+        elif phase == "warm":
             self.warm_steps_done += n
             self.warm_s += total
             keep = self.settings.steady_rule.judged_s + CHUNK_S
@@ -528,15 +548,20 @@ def measure(step: Callable[[], None], device_type: str, settings: TimingSettings
             flush: Callable[[], Any] | None = None,
             agree: Callable[[Sequence[int]], Sequence[int]] | None = None,
             block_context: Callable[[], contextlib.AbstractContextManager] | None = None,
-            clock: Callable[[], float] = time.perf_counter) -> Timings:
+            burst_window: contextlib.AbstractContextManager | None = None,
+            clock: Callable[[], float] = time.perf_counter,
+            sleep: Callable[[float], None] = time.sleep) -> Timings:
     """Warm up, then time ``step`` on a "cpu" or "cuda" device, in blocks (module docstring).
 
     ``window`` (a telemetry window) is entered when warm-up ends and left once the last timed
     chunk is launched. ``readings()`` (the device's latest telemetry row) gives the temperature
     as warm-up starts. ``flush`` (GPU: `l2_flush`) runs before every step, outside its events:
     cache state "flushed", one step per block. ``agree`` (torch.distributed) makes every rank
-    run the same steps; steady state is then not judged. ``block_context`` is entered around
-    each block's steps (a hook for per-block contexts; default none).
+    run the same steps; steady state is then not judged. ``block_context`` (the workload's
+    per-block contexts, `benchsuite.workload`) is entered once around each chunk of blocks: no
+    step runs outside it, and between its steps only the timer's marks run. With
+    ``settings.burst_blocks``, warm-up starts with the burst (`measure_burst`), during which
+    ``burst_window`` (a telemetry span) is entered.
     """
     context = block_context or contextlib.nullcontext
     settings = replace(settings, flush_l2=flush is not None)  # --flush-l2 does nothing on a CPU
@@ -555,6 +580,7 @@ def measure(step: Callable[[], None], device_type: str, settings: TimingSettings
             backend = _CpuBlocks(step, clock, context)
         loop = _Loop(backend, settings, cap)
         start = clock()
+        burst = measure_burst(loop, settings, agree, burst_window, sleep) if settings.burst_blocks > 0 else None
         loop.launch("warm", max(1, settings.warmup_iters), 1)  # the probe: a first step time
         loop.resolve()
         windows = outer.enter_context(contextlib.ExitStack())
@@ -583,7 +609,43 @@ def measure(step: Callable[[], None], device_type: str, settings: TimingSettings
                       warmup_drift_pct=100 * verdict.drift if verdict is not None else None,
                       warmup_rough_pct=100 * verdict.rough if verdict is not None else None,
                       warmup_temp_start_c=temp_start,
-                      span_s=loop.timed_span_s - store.pending_s)
+                      span_s=loop.timed_span_s - store.pending_s, burst=burst)
+
+
+def _device_idle(backend: Any) -> None:
+    """On a GPU, wait until the queued work has run (polling an event, never a blocking
+    synchronize), so that the idle before a burst is an idle device."""
+    if backend.method == "cuda-event":
+        import torch
+
+        event = torch.cuda.Event()
+        event.record()
+        wait_event(event)
+
+
+def measure_burst(loop: _Loop, settings: TimingSettings, agree: Callable[[Sequence[int]], Sequence[int]] | None,
+                  window: contextlib.AbstractContextManager | None,
+                  sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """The burst: the device idles ``burst_idle_s`` (nothing queued: clocks and power recover, as
+    mamf-finder idles 0.25 s before each burst), runs 1 untimed step (first-call effects), then
+    ``burst_blocks`` blocks of ``ceil(burst_block_s / step)`` steps (1 under an L2 flush) back to
+    back. On an H100 the SM clock holds its boost for about 0.1 s after a lighter load, so 5
+    blocks of 10 ms sit inside it. The blocks are warm-up steps too; ``window`` (a telemetry
+    span) is entered around them. Under torch.distributed the ranks agree on the block size."""
+    _device_idle(loop.backend)
+    sleep(settings.burst_idle_s)
+    loop.launch("burst", 1, 1)  # the untimed step; its time sizes the blocks
+    loop.resolve()
+    loop.burst_times.clear()
+    step_s = loop.step_s or settings.burst_block_s
+    steps = 1 if settings.flush_l2 else max(1, math.ceil(settings.burst_block_s / step_s))
+    if agree is not None:
+        steps = int(agree([steps])[0])
+    with window if window is not None else contextlib.nullcontext():
+        loop.launch("burst", settings.burst_blocks, steps)
+        loop.resolve()
+    return {"block_times_s": [round(float(t), 9) for t in loop.burst_times], "steps_per_block": steps,
+            "idle_s": settings.burst_idle_s, "warmup_steps": 1}
 
 def warm_up(step: Callable[[], None], settings: TimingSettings, sync: Callable[[], None],
             clock: Callable[[], float] = time.perf_counter) -> tuple[int, float]:

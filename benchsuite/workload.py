@@ -6,10 +6,28 @@ group::
 
     [project.entry-points."benchsuite.workloads"]
     mywork = "mypackage.module:MyWorkload"
+
+**The step contract.** By default (``block_steps = False``, every plugin written before
+issue 16) ``step()`` is self-contained: it enters whatever contexts it needs
+(``torch.inference_mode``, autocast) itself, and the harness enters nothing. A workload
+that sets ``block_steps = True`` opts in to *per-block contexts*: the harness enters
+``block_context()`` once around each run of consecutive steps (a chunk of timed blocks in
+warm-up and measurement, where only the timer's marks run between steps; the FLOP count, the
+numerics check and the batch search through `Workload.run_steps`), and ``step()`` may assume
+it runs inside it and must assume nothing else between steps.
+Entering ``inference_mode`` costs about 3-5 µs and autocast about 5-8 µs, which a 50 µs
+launch-bound step cannot hide (issue 16). Training steps keep autocast inside the step,
+around the forward and the loss only, as the autocast documentation asks.
+
+**Exec modes and numerics (optional).** ``exec_modes`` lists the execution modes the
+workload builds its step in (`benchsuite.execution`; ``setup`` reads ``case.exec``);
+``numerics()`` checks one step against fp32 eager (`benchsuite.numerics`); ``exec_report()``
+says what compiling or capturing did. The defaults: eager only, "not checked", nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -156,6 +174,12 @@ class Workload:
     #: set by the runner before setup under torch.distributed: the case's process group,
     #: rank and world size (`benchsuite.distributed.Comm`); None in a single-process run
     comm: Any = None
+    #: True: ``step()`` runs inside ``block_context()``, entered once per block of steps by the
+    #: harness (module docstring). False: ``step()`` enters its own contexts (the default).
+    block_steps: ClassVar[bool] = False
+    #: execution modes ``setup`` can build the step in (`benchsuite.execution.EXEC_MODES`);
+    #: a mode not listed is a skipped case with the reason
+    exec_modes: ClassVar[tuple[str, ...]] = ("eager",)
 
     def __init__(self, **params: Any) -> None:
         self.p = params
@@ -166,8 +190,22 @@ class Workload:
         raise NotImplementedError
 
     def step(self) -> None:
-        """One iteration: a forward pass, or forward + backward + optimizer step."""
+        """One iteration: a forward pass, or forward + backward + optimizer step. With
+        ``block_steps`` it runs inside ``block_context()``; call it through `run_steps`."""
         raise NotImplementedError
+
+    def block_context(self) -> contextlib.AbstractContextManager:
+        """The contexts every step of a block needs (e.g. ``torch.inference_mode()``), entered
+        once per block when ``block_steps`` is True; a fresh context manager on each call."""
+        return contextlib.nullcontext()
+
+    def run_steps(self, n: int = 1) -> None:
+        """Run ``n`` steps as one block, as the harness does: inside ``block_context()`` when
+        the workload opts in (``block_steps``), else the bare steps."""
+        step = self.step
+        with self.block_context() if self.block_steps else contextlib.nullcontext():
+            for _ in range(n):
+                step()
 
     def flops_per_step(self) -> float | None:
         """Floating-point operations of one step (counts one step, which also warms up)."""
@@ -175,8 +213,18 @@ class Workload:
 
         counter = FlopCounterMode(display=False)
         with counter:
-            self.step()
+            self.run_steps(1)
         return float(counter.get_total_flops()) or None
+
+    def numerics(self) -> dict[str, Any] | None:
+        """Check one step of the case against fp32 eager (`benchsuite.numerics.check`): a
+        `benchsuite.numerics` result dict, or None for "not checked" (the default)."""
+        return None
+
+    def exec_report(self) -> dict[str, Any] | None:
+        """After the timed steps: what preparing the step in its exec mode did (compile and
+        capture seconds, dynamo's counts, recompiles since; `benchsuite.exec_modes`), or None."""
+        return None
 
     def bytes_per_step(self) -> float | None:
         """Fewest bytes one step must move through device memory, where known."""
@@ -206,6 +254,7 @@ class Workload:
             "modes": list(cls.modes),
             "precisions": list(cls.precisions),
             "batched": cls.batched,
+            "exec_modes": list(cls.exec_modes),
             "batch_sizes": {k: list(v) for k, v in cls.batch_sizes.items()} if cls.batched else None,
             "sample_unit": cls.sample_unit,
             "params": [

@@ -3,6 +3,7 @@ calibration grid."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -63,6 +64,31 @@ pytest_plugins = ("pytester",)
 
 
 @pytest.fixture(autouse=True)
+def _no_burst_idle(monkeypatch):
+    """Cases in tests skip the 0.25 s idle before their burst: it is a sleep, hundreds of cases
+    would spend a minute in it, and `benchsuite.timing.measure_burst` is tested with an
+    injected sleep (tests/test_burst.py). The burst blocks themselves still run."""
+    from dataclasses import replace
+
+    from benchsuite import settings
+
+    for table in (settings.TIMING_DEFAULTS, settings.TIMING_QUICK):
+        for device_type, timing in list(table.items()):
+            monkeypatch.setitem(table, device_type, replace(timing, burst_idle_s=0.0))
+
+
+@pytest.fixture(autouse=True)
 def _own_calibration_dir(tmp_path_factory, monkeypatch):
     """No test reads or writes the user's calibration files (~/.cache/benchsuite/calibration)."""
     monkeypatch.setenv("BENCHSUITE_CALIBRATION_DIR", str(tmp_path_factory.mktemp("calibration")))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` (a real inductor compile: 10-70 s on two cores) run only when asked
+    for: ``-m slow`` or ``BENCHSUITE_SLOW=1``; the default suite stays within minutes."""
+    if "slow" in (config.getoption("-m") or "") or os.environ.get("BENCHSUITE_SLOW"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow or BENCHSUITE_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -104,11 +104,28 @@ def test_a_newer_schema_is_refused_as_before(tmp_path):
 
 
 def test_undeclared_fields_are_kept():
-    case = {"record": "case", "id": "x", "status": "ok", "exec": "compile", "numerics": {"max_abs_err": 0.1},
+    # ("numerics" was the example of an undeclared field until issue 16 declared it: a newer one stands in)
+    case = {"record": "case", "id": "x", "status": "ok", "exec": "compile", "energy_model": {"max_abs_err": 0.1},
             "metrics": {"my_own_metric": "words", "samples_per_s": 3.0}}
     record.validate_case(case)
     row = record.flatten(case, {"run_id": "r"})
-    assert row["numerics"] == {"max_abs_err": 0.1} and row["my_own_metric"] == "words" and row["exec"] == "compile"
+    assert row["energy_model"] == {"max_abs_err": 0.1} and row["my_own_metric"] == "words" and row["exec"] == "compile"
+
+
+def test_numerics_and_compile_sections_are_typed_and_flattened():
+    case = {"record": "case", "id": "x", "status": "ok", "exec": "compile",
+            "numerics": {"status": "flagged", "errors": {"output": 0.9}, "tolerances": {"output": 0.03},
+                         "rows": 32, "seconds": 0.1, "note": "output error 0.9 > 0.0312"},
+            "compile": {"recipe": "torch.compile default mode", "backend": "inductor", "compile_s": 8.9,
+                        "graphs": 1, "graph_breaks": 0, "recompiles": 0, "fxgraph_cache_hits": 1}}
+    record.validate_case(case)
+    row = record.flatten(case, {"run_id": "r"})
+    assert row["numerics"] == "flagged" and row["numerics_output_err"] == 0.9 and row["compile_s"] == 8.9
+    assert row["recompiles"] == 0 and row["fxgraph_cache_hits"] == 1 and row["compile_backend"] == "inductor"
+    with pytest.raises(record.RecordError, match="numerics.rows"):
+        record.validate_case({**case, "numerics": {"rows": "32"}})
+    with pytest.raises(record.RecordError, match="compile.compile_s"):
+        record.validate_case({**case, "compile": {"compile_s": "slow"}})
 
 
 def test_build_case_keeps_file_order_and_refuses_an_undeclared_field():

@@ -36,9 +36,11 @@ class Matmul(Workload):
 
         m, n, k = self.p["m"], self.p["n"], self.p["k"]
         device = torch.device(case.device)
+        self._precision = case.precision
         g = torch.Generator(device="cpu").manual_seed(0)
         a = torch.randn(m, k, generator=g)
         b = torch.randn(n, k, generator=g)  # stored (n, k) so that b.t() is column-major for fp8
+        self._fp32 = (a, b)  # host copies: the numerics check's reference operands, dropped after it
         self.samples_per_step = 1
         if case.precision == "fp8":
             fp8 = precision.dtype("fp8")
@@ -47,8 +49,9 @@ class Matmul(Workload):
             self.scale = torch.ones((), device=device, dtype=torch.float32)
             self.out_bytes = 2  # bf16 output
 
-            def step() -> None:
-                torch._scaled_mm(self.a, self.b, scale_a=self.scale, scale_b=self.scale, out_dtype=torch.bfloat16)
+            def step():
+                return torch._scaled_mm(self.a, self.b, scale_a=self.scale, scale_b=self.scale,
+                                        out_dtype=torch.bfloat16)
         else:
             dtype = precision.dtype(case.precision)
             self.a = a.to(device=device, dtype=dtype)
@@ -56,12 +59,31 @@ class Matmul(Workload):
             self.c = torch.empty(m, n, device=device, dtype=dtype)
             self.out_bytes = self.c.element_size()
 
-            def step() -> None:
-                torch.mm(self.a, self.b, out=self.c)
+            def step():
+                return torch.mm(self.a, self.b, out=self.c)
         self._step = step
 
-    def step(self) -> None:
-        self._step()
+    def step(self):
+        return self._step()
+
+    def numerics(self) -> dict:
+        """The product against an fp32 product (TF32 off) of the same fp32 matrices
+        (`benchsuite.numerics`): the error of the precision's rounding and its tensor cores."""
+        import time
+
+        import torch
+
+        from benchsuite import numerics, precision
+
+        t0 = time.perf_counter()
+        a, b = self._fp32
+        self._fp32 = None
+        got = self.step().float()
+        with precision.numerics("fp32"):
+            device = got.device
+            want = torch.mm(a.to(device), b.to(device).t())
+        return numerics.result(self._precision, {"output": numerics.rel_err(got, want)}, rows=None,
+                               seconds=time.perf_counter() - t0, reference="fp32 product, TF32 off, same matrices")
 
     def flops_per_step(self) -> float:
         self.step()  # keep the same warm-up step the counted workloads get

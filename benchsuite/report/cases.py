@@ -27,6 +27,7 @@ NOT_MEASURED = "not measured"
 #: under a header naming the unit). ``rank`` is unused here (every column is shown).
 CASE_FIGURES = (
     Figure("samples_per_s", 0),
+    Figure("burst_samples_per_s", 0),
     Figure("tflop_per_s", 0, ""),
     Figure("pct_of_peak", 0, "%"),
     Figure("step_s_median", 0, "s"),
@@ -41,6 +42,8 @@ TEXT_COLUMNS = ("run", "case", "device", "status")
 NOTES = "notes"
 #: Telemetry figures: an ok case the run did not measure reads "not measured" rather than "—".
 TELEMETRY_COLUMNS = {f.metric for f in CASE_FIGURES if metrics.metric(f.metric).basis == "telemetry"}
+#: Figures shown only when some case has them (runs before issue 16 have no burst).
+WHEN_MEASURED = {"burst_samples_per_s"}
 
 
 def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -74,6 +77,8 @@ def cases(df: pd.DataFrame, digits: int | None = DIGITS) -> pd.DataFrame:
     out["device"] = [device_heading(r.get("device"), r.get("device_name")) for r in rows]
     out["status"] = [fmt_value(r.get("status"), "text") for r in rows]
     for fig in CASE_FIGURES:
+        if fig.metric in WHEN_MEASURED and not any(r.get(fig.metric) is not None for r in rows):
+            continue
         cells = []
         for r in rows:
             shown = fig.cell(_with_memory(r) if fig.metric == "mem_peak_bytes" else r, digits)

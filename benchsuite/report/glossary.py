@@ -18,8 +18,8 @@ from benchsuite import flags as flags_mod
 GLOSSARY: dict[str, str] = {
     "noisy": "step times spread widely: interquartile range over median above 10 % "
              "(torch.utils.benchmark warns at that level); the throughput may move between runs",
-    "numerics": "the case's outputs failed a numerical check against a reference: its speed is not a "
-                "result to use",
+    "numerics": "one step differed from fp32 eager beyond its precision's tolerance (benchsuite.numerics): "
+                "its speed is not a result to use",
     "throttled": "the GPU slowed its clocks (a power, thermal or clock cap) during more than 5 % of the "
                  "window; the figures describe the capped GPU",
     "short-window": "the timed window lasted under 5 s: NVML's 1 s power average makes its energy uncertain",
@@ -31,6 +31,8 @@ GLOSSARY: dict[str, str] = {
     "other-process": "another process used the GPU during the window",
     "sampler-errors": "the telemetry sampler met read errors during the window",
     "l2-flush-in-window": "the L2-cache flush writes ran inside the window: their energy is in the figure",
+    "recompiled": "torch.compile compiled the step again after it was prepared: the figures may hold a "
+                  "compile's time or two versions of the step",
 }
 #: flags that make a case's figures unusable or unreliable: its row is marked red
 RED: tuple[str, ...] = ("numerics", "noisy")

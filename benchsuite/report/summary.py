@@ -32,6 +32,7 @@ SUMMARY_COLUMNS = {
     "case": ("id", "text"),
     "status": ("status", "text"),
     **columns("samples_per_s",
+              "burst_samples_per_s",  # the best of the first blocks after an idle (samples/s is sustained)
               "samples_per_s_per_device",  # torch.distributed runs: global ÷ world size
               "algbw_gbps", "busbw_gbps",  # collectives (nccl-tests formulas)
               "step_s_median", "step_s_iqr", "step_s_p99", "tflop_per_s", "pct_of_peak", "pct_of_achievable",
@@ -83,8 +84,11 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
 
 def raw(df: pd.DataFrame) -> pd.DataFrame:
     """The numeric columns behind the summary, for csv/json (scripts never parse pretty text)."""
-    wanted = ["id", "workload", "mode", "device", "device_name", "precision", "batch_size", "status", "reason"]
+    wanted = ["id", "workload", "mode", "device", "device_name", "precision", "batch_size", "exec", "status",
+              "reason"]
     wanted += [col for col, how in SUMMARY_COLUMNS.values() if how != "text"]
+    wanted += ["burst_tflop_per_s", "numerics", "numerics_output_err", "numerics_loss_err", "numerics_grad_err",
+               "compile_s"]
     wanted += ["peak_tflop_per_s", "achievable_tflop_per_s", "calibration", "calibration_stale", "flop_per_byte",
                "cache_state",
                "warmup_s", "warmup_settled", "throttled_share", "throttled", "quality_flags"]
@@ -136,6 +140,7 @@ class Figure:
 #: The figures of the terminal table, in display order.
 FIGURES = (
     Figure("samples_per_s", 1),
+    Figure("burst_samples_per_s", 7),  # the best of the first blocks after an idle; throughput is sustained
     Figure("samples_per_s_per_device", 9),
     Figure("algbw_gbps", 2, "GB/s"),
     Figure("busbw_gbps", 8, "GB/s"),

@@ -30,7 +30,7 @@ from .host import POWERCAP_ROOT, HostSampler
 from .ids import TelemetryId
 from .nvml import NvmlError, NvmlUnavailable
 from .sampler import Sampler, validate_hz
-from .window import NodeWindows, UnmatchedWindow, Window
+from .window import NodeWindows, Span, UnmatchedWindow, Window, unmatched_note
 
 __all__ = ["Telemetry", "TelemetryId", "Window", "Sampler", "NvmlError", "NvmlUnavailable", "IDLE_CASE_ID",
            "validate_hz"]
@@ -167,6 +167,15 @@ class Telemetry:
         if not others:
             return own
         return NodeWindows(own, {str(o): self.window(o, label, align=align) for o in dict.fromkeys(others)})
+
+    def span(self, device: Any, label: str) -> Span:
+        """A short span over ``device`` (a `benchsuite.devices.Device`) for power and clocks
+        without energy: the burst's (`benchsuite.telemetry.window.Span`)."""
+        tid = device.telemetry_id
+        if tid is None:
+            return Span(device.id, label, sampler=None, host=False, reason=unmatched_note(device.id))
+        return Span(str(tid), label, sampler=self._sampler, host=tid.index is None,
+                    reason=self.device_reason(tid) or (None if self._sampler is not None else "telemetry not started"))
 
     def latest(self, device: TelemetryId | str, max_age_s: float | None = None) -> dict[str, Any] | None:
         """The sampler's newest row for GPU ``device`` if under ``max_age_s`` old (default:

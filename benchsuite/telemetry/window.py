@@ -23,7 +23,8 @@ from typing import Any, Callable, Iterable
 
 from .nvml import SLOWING_REASONS, THROTTLE_REASONS, decode_throttle
 
-__all__ = ["Window", "UnmatchedWindow", "NodeWindows", "unmatched_note", "summarize_gpu", "summarize_host",
+__all__ = ["Window", "UnmatchedWindow", "NodeWindows", "Span", "summarize_span", "SPAN_FIELDS", "unmatched_note",
+           "summarize_gpu", "summarize_host",
            "align_edges", "min_window_s", "MIN_WINDOW_S", "MIN_SAMPLES", "EDGE_POLL_S", "EDGE_WAIT_S",
            "ALIGNED", "MISMATCH_TOLERANCE", "THROTTLED_SHARE_THRESHOLD", "HOST_BUSY_PCT", "GPU_SUMMARY_FIELDS",
            "HOST_SUMMARY_FIELDS"]
@@ -546,3 +547,65 @@ class NodeWindows:
     @property
     def node_summaries(self) -> dict[str, dict[str, Any] | None]:
         return {d: getattr(w, "summary", None) for d, w in self.others.items()}
+
+
+#: What a `Span` (the burst's telemetry) summarises.
+SPAN_FIELDS: tuple[str, ...] = ("power_w", "sm_clock_mhz", "temp_c", "cpu_util_pct", "span_s", "samples",
+                                "source", "telemetry_note")
+
+
+def summarize_span(rows: list[Row], *, host: bool, t_open: float, t_close: float, open_row: Row | None,
+                   close_row: Row | None) -> dict[str, Any]:
+    """Power and clocks over a short span (the burst, ~50 ms: at 20 Hz about one sample).
+
+    GPU: means of the sampler's rows inside the span (power from the instant field where the
+    sampler reads it), else the reading taken as the span closed (``source`` says which).
+    Host: power from the RAPL energy counter's change between the edge readings, mean CPU
+    utilisation of the rows inside."""
+    span_s = t_close - t_open
+    out: dict[str, Any] = {"span_s": span_s, "samples": len(rows)}
+    if host:
+        e0, e1 = (open_row or {}).get("cpu_energy_j"), (close_row or {}).get("cpu_energy_j")
+        out["power_w"] = (e1 - e0) / span_s if e0 is not None and e1 is not None and e1 >= e0 and span_s > 0 \
+            else None
+        out["cpu_util_pct"] = _mean(_values(rows, "cpu_util_pct"))
+        out["source"] = "rapl counter at the edges" if out["power_w"] is not None else None
+        return out
+    used = rows or ([close_row] if close_row is not None else [])
+    out["power_w"] = _mean(_values(used, "power_w"))
+    out["sm_clock_mhz"] = _mean(_values(used, "sm_clock_mhz"))
+    temps = _values(used, "temp_c")
+    out["temp_c"] = max(temps) if temps else None
+    out["source"] = "samples inside the span" if rows else ("read as the span closed" if used else None)
+    return out
+
+
+class Span:
+    """A short telemetry span without energy (the burst): the sampler's rows between its edges,
+    labelled with the case, and a reading at each edge (`summarize_span`). ``summary`` is set on
+    exit; with nothing to read it says why (``telemetry_note``)."""
+
+    def __init__(self, device: str, case_id: str, *, sampler: Any, host: bool, reason: str | None = None) -> None:
+        self.device, self.case_id = device, case_id
+        self.summary: dict[str, Any] | None = None
+        self._sampler, self._host, self._reason = sampler, host, reason
+        self._row_device = "host" if host else device
+        self._token: int | None = None
+
+    def __enter__(self) -> "Span":
+        if self._sampler is not None and self._reason is None:
+            self._token = self._sampler.push_label(self.case_id)
+            self._open_row = self._sampler.read_now(self._row_device) if self._host else None
+            self._t_open = self._sampler.elapsed()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._sampler is None or self._reason is not None:
+            self.summary = {"telemetry_note": self._reason or "telemetry not started"}
+            return
+        t_close = self._sampler.elapsed()
+        close_row = self._sampler.read_now(self._row_device)
+        rows = self._sampler.samples(self._row_device, self._t_open, t_close)
+        self._sampler.pop_label(self._token)
+        self.summary = summarize_span(rows, host=self._host, t_open=self._t_open, t_close=t_close,
+                                      open_row=self._open_row, close_row=close_row)

@@ -1,0 +1,164 @@
+"""Self-check (issue 16 item 4): sustained and burst against outside references, one process.
+
+On one matmul shape (default bf16 8192³ on a GPU, fp32 1024³ on a CPU):
+
+- benchsuite's case (``benchsuite.run``): sustained TFLOP/s (median block over the steady
+  window) and burst TFLOP/s (the fastest of 5 blocks of >= 10 ms after a 0.25 s idle);
+- do_bench's median: ``triton.testing.do_bench(warmup=100, rep=500, return_mode="median")``
+  when triton is installed, else benchsuite's re-implementation (`calibrate.dobench_like`);
+  do_bench writes a 256 MiB buffer before every repetition (a gap that lets clocks rise), so
+  the same events back to back without the flush are printed beside it;
+- best-of-blocks, as mamf-finder reports a burst: the device idles 0.25 s, one untimed
+  product, then 5 blocks of ceil(10 ms / product) products between CUDA events, the fastest;
+  repeated ``--rounds`` times, the median of the rounds.
+
+Goals (H100): sustained >= 0.99 of do_bench's median; burst >= 0.99 of best-of-blocks.
+Run: python benchmarks/selfcheck/burst_check.py [--device cuda:0] [--precision bf16] [--size 8192]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+
+import torch
+
+import benchsuite
+from benchsuite import calibrate, timing
+
+GOAL = 0.99
+
+
+def best_of_blocks(op, device_type: str, idle_s: float = 0.25, blocks: int = 5, block_s: float = 0.010) -> float:
+    """Seconds per product in the fastest of ``blocks`` blocks after an idle (module docstring)."""
+    if device_type == "cuda":
+        torch.cuda.synchronize()
+    time.sleep(idle_s)
+    t0 = time.perf_counter()
+    op()
+    if device_type == "cuda":
+        torch.cuda.synchronize()
+    per = max(1, math.ceil(block_s / (time.perf_counter() - t0)))
+    times = []
+    if device_type == "cuda":
+        events = [torch.cuda.Event(enable_timing=True) for _ in range(blocks + 1)]
+        events[0].record()
+        for i in range(blocks):
+            for _ in range(per):
+                op()
+            events[i + 1].record()
+        events[-1].synchronize()
+        times = [a.elapsed_time(b) / 1e3 for a, b in zip(events, events[1:])]
+    else:
+        for _ in range(blocks):
+            t0 = time.perf_counter()
+            for _ in range(per):
+                op()
+            times.append(time.perf_counter() - t0)
+    return min(times) / per
+
+
+def trace(op, device_type: str, flops: float, seconds: float = 2.0, block_s: float = 0.001,
+          bucket_s: float = 0.1) -> list[float]:
+    """TFLOP/s per ``bucket_s`` over ``seconds`` of back-to-back ~1 ms blocks after an idle."""
+    if device_type == "cuda":
+        torch.cuda.synchronize()
+    time.sleep(0.25)
+    t0 = time.perf_counter()
+    op()
+    if device_type == "cuda":
+        torch.cuda.synchronize()
+    per = max(1, math.ceil(block_s / (time.perf_counter() - t0)))
+    count = max(1, int(seconds / (per * (time.perf_counter() - t0) or block_s)))
+    times = []
+    if device_type == "cuda":
+        events = [torch.cuda.Event(enable_timing=True) for _ in range(count + 1)]
+        events[0].record()
+        for i in range(count):
+            for _ in range(per):
+                op()
+            events[i + 1].record()
+        events[-1].synchronize()
+        times = [a.elapsed_time(b) / 1e3 for a, b in zip(events, events[1:])]
+    else:
+        for _ in range(count):
+            t = time.perf_counter()
+            for _ in range(per):
+                op()
+            times.append(time.perf_counter() - t)
+    out, acc, work = [], 0.0, 0
+    for t in times:
+        acc, work = acc + t, work + per
+        if acc >= bucket_s:
+            out.append(flops * work / acc / 1e12)
+            acc, work = 0.0, 0
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cuda = torch.cuda.is_available()
+    ap.add_argument("--device", default="cuda:0" if cuda else "cpu")
+    ap.add_argument("--precision", default="bf16" if cuda else "fp32")
+    ap.add_argument("--size", type=int, default=8192 if cuda else 1024)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", default="reports")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--trace", action="store_true",
+                    help="also: after a 0.25 s idle, 2 s of 1 ms blocks, TFLOP/s per 0.1 s (how long the boost lasts)")
+    args = ap.parse_args()
+    n = args.size
+    device_type = "cuda" if args.device.startswith("cuda") else "cpu"
+    run = benchsuite.run(workloads="matmul", devices=args.device, precisions=args.precision,
+                         params={"m": n, "n": n, "k": n}, out=args.out, tag="selfcheck: burst and sustained")
+    rec = run.records[0]
+    if rec["status"] != "ok":
+        raise SystemExit(f"{rec['id']}: {rec['status']}: {rec.get('reason')}")
+    m = rec["metrics"]
+    flops = m["flops_per_step"]
+    tf = lambda s: flops / s / 1e12  # noqa: E731
+    op = calibrate._operands(torch.device(args.device), args.precision, (n, n, n))  # as calibration_check.py
+    flush = timing.l2_flush(torch.device(args.device))[0] if device_type == "cuda" else None
+    try:
+        if device_type != "cuda":
+            raise ImportError("do_bench needs a GPU")
+        import triton.testing
+
+        dobench = [triton.testing.do_bench(op, warmup=100, rep=500, return_mode="median") / 1e3
+                   for _ in range(args.rounds)]
+        how = "triton.testing.do_bench"
+    except ImportError:
+        rule = calibrate.FINAL[device_type]  # do_bench(warmup=100, rep=500) on a GPU
+        dobench = [statistics.median(calibrate.dobench_like(op, device_type, rule, flush=flush, device=args.device))
+                   for _ in range(args.rounds)]
+        how = "calibrate.dobench_like (no triton)"
+    unflushed = statistics.median(timing.time_reps(op, device_type, 200, warmup=20, device=args.device))
+    blocks = [best_of_blocks(op, device_type) for _ in range(args.rounds)]
+    sustained, burst = m["tflop_per_s"], m["burst_tflop_per_s"]
+    ref_sustained, ref_burst = tf(statistics.median(dobench)), tf(statistics.median(blocks))
+    print(f"{run.header['devices'][0]['name']}; {rec['id']}; torch {run.header['host']['torch']}")
+    print(f"benchsuite sustained {sustained:9.4g} TFLOP/s  vs do_bench median {ref_sustained:9.4g} "
+          f"({how}; rounds {', '.join(f'{tf(s):.4g}' for s in dobench)}): ratio {sustained / ref_sustained:.3f} "
+          f"{'PASS' if sustained / ref_sustained >= GOAL else 'FAIL'} (goal >= {GOAL})")
+    print(f"  (the same product timed back to back without do_bench's flush: {tf(unflushed):.4g} TFLOP/s)")
+    print(f"benchsuite burst     {burst:9.4g} TFLOP/s  vs best of 5 blocks after an idle {ref_burst:9.4g} "
+          f"(rounds {', '.join(f'{tf(s):.4g}' for s in blocks)}): ratio {burst / ref_burst:.3f} "
+          f"{'PASS' if burst / ref_burst >= GOAL else 'FAIL'} (goal >= {GOAL})")
+    window = rec.get("telemetry") or {}
+    print(f"  burst power {m.get('burst_power_w')} W, SM clock {m.get('burst_sm_clock_mhz')} MHz; sustained "
+          f"{window.get('power_mean_w')} W, {window.get('sm_clock_mean_mhz')} MHz")
+    if args.trace:
+        print("after a 0.25 s idle, TFLOP/s per 0.1 s:", " ".join(f"{v:.4g}" for v in trace(op, device_type, flops)))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"record": rec["id"], "sustained": sustained, "burst": burst, "dobench": ref_sustained,
+                       "dobench_method": how, "unflushed": tf(unflushed), "best_of_blocks": ref_burst,
+                       "burst_power_w": m.get("burst_power_w"), "burst_sm_clock_mhz": m.get("burst_sm_clock_mhz")},
+                      fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
