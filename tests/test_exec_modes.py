@@ -13,7 +13,6 @@ from benchsuite import devices, exec_modes, execution, results, runner
 from benchsuite.cli import main
 from benchsuite.plan import Case
 from benchsuite.workload import Registry, registry
-from tests.conftest import TINY
 from tests.fakes.fake_cuda_graphs import FakeCudaGraphs
 from tests.fakes.runner_workloads import FAST, Add
 
