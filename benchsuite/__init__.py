@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from benchsuite._version import __version__
-
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
@@ -25,6 +23,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from benchsuite.session import Run
 
 __all__ = ["__version__", "run", "load"]
+
+
+def __getattr__(name: str) -> Any:
+    """``benchsuite.__version__``, read on first use (importlib.metadata takes tens of ms, and
+    the package's own import must stay short: see `benchsuite.__main__`)."""
+    if name == "__version__":
+        from benchsuite._version import __version__
+
+        return __version__
+    raise AttributeError(f"module 'benchsuite' has no attribute {name!r}")
 
 
 def run(*args: Any, **options: Any) -> "Run":

@@ -11,9 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from benchsuite import files, signals
+from benchsuite import files, metrics, signals
 from benchsuite._version import __version__
-from benchsuite.compare import METRICS as COMPARE_METRICS  # torch-free: the choices of `compare --metric`
 from benchsuite.files import WriteError
 from benchsuite.options import Number, OutPath, Threads, Threshold
 from benchsuite.plan import SWEEPS  # torch-free: the choices of `run --sweep`
@@ -861,7 +860,7 @@ def report(runs, output, baseline) -> None:
 @main.command()
 @click.argument("base", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
-@click.option("--metric", type=click.Choice(list(COMPARE_METRICS)),
+@click.option("--metric", type=click.Choice(list(metrics.directions())),
               default="samples_per_s", show_default=True, help="What to compare.")
 @click.option("--threshold", type=Threshold(), default="5%", show_default=True,
               help="Smallest change called a regression (5% or 0.05).")

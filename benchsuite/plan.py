@@ -169,8 +169,15 @@ def parse_exec(text: str | Sequence[str] | None) -> list[str]:
         raise PlanError(str(exc)) from None
 
 
+#: The largest batch size taken: a 32-bit count. Past it torch's own size arithmetic overflows
+#: (``-b 99999999999999999999`` ended every case in an overflow TypeError), and no built-in
+#: workload's default shapes fit such a batch in any device's memory.
+MAX_BATCH_SIZE = 2**31 - 1
+
+
 def parse_batch_sizes(text: str | Sequence[str] | None) -> list[int | str] | None:
-    """Positive integers and/or ``auto`` / ``best`` (`BATCH_SEARCHES`); None means the sweep's defaults."""
+    """Integers from 1 to `MAX_BATCH_SIZE` and/or ``auto`` / ``best`` (`BATCH_SEARCHES`); None
+    means the sweep's defaults."""
     items = split_list(text or [])
     if not items:
         return None
@@ -183,9 +190,9 @@ def parse_batch_sizes(text: str | Sequence[str] | None) -> list[int | str] | Non
             value = int(item)
         except ValueError:
             value = 0
-        if value <= 0 or str(value) != item.lstrip("+"):
-            raise PlanError(f"batch size {item!r} is not allowed; allowed: positive integers or 'auto' / 'best' "
-                            "(searches: the largest that fits / the highest throughput)")
+        if not 0 < value <= MAX_BATCH_SIZE or str(value) != item.lstrip("+"):
+            raise PlanError(f"batch size {item!r} is not allowed; allowed: integers from 1 to {MAX_BATCH_SIZE:,} "
+                            "or 'auto' / 'best' (searches: the largest that fits / the highest throughput)")
         sizes.append(value)
     return list(dict.fromkeys(sizes))
 

@@ -68,10 +68,14 @@ def test_quick_takes_the_first_batch_size_and_explicit_sizes_win():
     assert asked[1].id == "cnn/train/cpu/fp32/bs-auto"
 
 
-@pytest.mark.parametrize("text", ["0", "-1", "abc", "1.5", "8,x"])
+@pytest.mark.parametrize("text", ["0", "-1", "abc", "1.5", "8,x", "99999999999999999999", str(2**31)])
 def test_bad_batch_sizes(text):
-    with pytest.raises(plan.PlanError, match="positive integers or 'auto'"):
+    with pytest.raises(plan.PlanError, match=r"allowed: integers from 1 to 2,147,483,647 or 'auto'"):
         plan.parse_batch_sizes(text)
+
+
+def test_the_largest_batch_size_is_taken():
+    assert plan.parse_batch_sizes(str(2**31 - 1)) == [2**31 - 1]
 
 
 def test_parse_lists_and_errors():

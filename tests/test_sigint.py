@@ -103,3 +103,27 @@ def test_ctrl_c_under_nproc_exits_130_and_keeps_the_cases(tmp_path):
     assert "SignalException" not in err and "Traceback" not in err
     run = results.read_run(path)
     assert run.status == "interrupted" and len(run.cases) >= 1, err
+
+
+def test_ctrl_c_while_the_command_line_loads_exits_130_without_a_traceback(monkeypatch, capsys):
+    """The first second of `benchsuite` is spent importing the command line (pandas, rich,
+    click); a Ctrl-C there ends like one later on: a message and 130, no traceback."""
+    import types
+
+    from benchsuite import __main__ as entry
+
+    class Loading(types.ModuleType):
+        def __getattr__(self, name):
+            raise KeyboardInterrupt  # what Python raises in the importing thread on SIGINT
+
+    monkeypatch.setitem(sys.modules, "benchsuite.cli", Loading("benchsuite.cli"))
+    with pytest.raises(SystemExit) as stop:
+        entry.main()
+    assert stop.value.code == 130
+    err = capsys.readouterr().err
+    assert "Interrupted by Ctrl-C." in err and "Traceback" not in err
+
+
+def test_the_console_script_starts_through_the_guarded_entry_point():
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert 'benchsuite = "benchsuite.__main__:main"' in pyproject

@@ -306,6 +306,8 @@ ROWS = [
                                                           f"data={w.root}/y[/nosuch]", "--out", str(w.out)], 2,
             r"y\[/nosuch\]", check=_literal("[/nosuch]")),
     Hostile("run-batch-size-0", lambda w: w.run("-b", "0"), 2, r"batch"),
+    Hostile("run-batch-size-past-int64", lambda w: w.run("-b", "99999999999999999999"), 2,
+            r"batch size .* integers from 1 to"),
     Hostile("run-precision-fp64", lambda w: w.run("-p", "fp64"), 2, r"fp64"),
     Hostile("run-device-cuda-99", lambda w: w.run("-d", "cuda:99"), 2, r"cuda:99"),
     Hostile("run-workload-unknown", lambda w: ["run", "-w", "nosuch", "--out", str(w.out)], 2, r"nosuch"),
