@@ -557,23 +557,24 @@ def _free_bytes(device) -> int | None:
 
 
 def _warm_device(device, budget_s: float) -> dict[str, Any]:
-    """Bring a GPU to steady clocks and temperature before the search (the settle rule,
-    readings straight from NVML), within ``budget_s``; a CPU is not warmed."""
+    """Bring a GPU to its steady state before the search: 4096³ products (bf16, else fp16) in the
+    cases' own warm-up (`benchsuite.timing.measure`: blocks of work until the steady rule on
+    their times holds, capped at the smaller of `TimingSettings.settle_max_s` and ``budget_s``),
+    then a token window. A CPU is not warmed. (Before, the readings rule judged it: SM clock and
+    temperature steady; at the power cap the clock wanders while the step time is flat, so that
+    rule ran to its cap.)"""
     if device.type != "cuda":
         return {"settled": None, "seconds": 0.0, "note": "CPU: no settle rule"}
     import torch
 
-    from benchsuite.telemetry import nvml
-
-    ok, why = nvml.status()
-    readings = (lambda: nvml.sample(device.nvml_index)) if ok and device.nvml_index is not None else None
     op = _operands(torch.device(device.id), "bf16" if "bf16" in device.native_precisions else "fp16",
                    (4096, 4096, 4096))
-    settings = timing.TimingSettings(warmup_iters=10, warmup_time_s=1.0,
+    settings = timing.TimingSettings(judge_steady=True, min_time_s=0.05, min_iters=1,
                                      settle_max_s=max(1.0, min(timing.TimingSettings.settle_max_s, budget_s)))
-    warm = timing.settle(op, settings, lambda: torch.cuda.synchronize(device.index), readings)
+    warm = timing.measure(op, "cuda", settings, device=torch.device(device.id))
     del op
-    return {"settled": warm.settled, "seconds": warm.seconds, "note": warm.note or (None if ok else why)}
+    return {"settled": warm.warmup_settled, "seconds": warm.warmup_s, "rule": warm.warmup_rule,
+            "note": warm.warmup_note}
 
 
 def _start_telemetry(device) -> Any:

@@ -25,8 +25,7 @@ contexts (``block_context``) are entered once around each chunk, so no step runs
 them and only the timer's marks run between steps.
 
 `time_reps` times single repetitions of an operation with an optional L2 flush between
-them (the calibration's loop); `settle` is the older readings rule (SM clock and
-temperature) that calibration's warm-up still uses.
+them (the calibration's loop); calibration warms a GPU with `measure` itself.
 """
 
 from __future__ import annotations
@@ -89,9 +88,11 @@ class TimingSettings:
     steady_noisy_rough: float = steady.SteadyRule.noisy_rough
     steady_noisy_k: float = steady.SteadyRule.noisy_k
     settle_max_s: float = 30.0
-    # The readings rule of `settle` (SM clock and temperature), used by calibration's warm-up:
-    # settled when, over the last settle_window_s, the SM clock varied by at most
-    # settle_clock_pct % of its median and the temperature by at most settle_temp_c °C.
+    # The readings rule that warm-ups used before issue 14 (settled when, over the last
+    # settle_window_s, the SM clock varied by at most settle_clock_pct % of its median and the
+    # temperature by at most settle_temp_c °C). No warm-up reads them now (at the power cap the
+    # clock wanders while the step time is flat); they stay in the run headers' timing
+    # settings, so that runs before and after compare as one (`report.hardware.comparable`).
     settle_window_s: float = 3.0
     settle_clock_pct: float = 2.0
     settle_temp_c: float = 2.0
@@ -646,94 +647,6 @@ def measure_burst(loop: _Loop, settings: TimingSettings, agree: Callable[[Sequen
         loop.resolve()
     return {"block_times_s": [round(float(t), 9) for t in loop.burst_times], "steps_per_block": steps,
             "idle_s": settings.burst_idle_s, "warmup_steps": 1}
-
-def warm_up(step: Callable[[], None], settings: TimingSettings, sync: Callable[[], None],
-            clock: Callable[[], float] = time.perf_counter) -> tuple[int, float]:
-    """Run ``step`` (and ``sync``) until ``warmup_iters`` and ``warmup_time_s`` are both met;
-    return (iters, seconds). The start of `settle` (calibration's warm-up); the timed cases
-    warm up with their own launch pattern instead (`measure`)."""
-    start = clock()
-    iters = 0
-    while iters < settings.warmup_iters or clock() - start < settings.warmup_time_s:
-        step()
-        iters += 1
-        if iters >= settings.max_iters:
-            break
-        if iters % 8 == 0 or iters >= settings.warmup_iters:
-            sync()
-    sync()
-    return iters, clock() - start
-
-
-#: The settle rule reads telemetry at most this often (the sampler's default rate is 20 Hz).
-SETTLE_POLL_S = 0.05
-
-
-@dataclass(frozen=True)
-class WarmUp:
-    """What a warm-up did: steps, seconds, and whether clocks and temperature settled."""
-
-    iters: int
-    seconds: float
-    settled: bool | None  # None: no rule applied or no readings to judge by
-    note: str | None = None
-
-
-def _spread_ok(history: list[tuple[float, float, float]], now: float, settings: TimingSettings) -> bool:
-    """Whether the readings of the last ``settle_window_s`` seconds are steady enough."""
-    if not history or history[0][0] > now - settings.settle_window_s:
-        return False  # the readings do not yet cover a whole window
-    recent = [h for h in history if h[0] >= now - settings.settle_window_s]
-    clocks = sorted(h[1] for h in recent)
-    temps = [h[2] for h in recent]
-    median = clocks[len(clocks) // 2]
-    if median <= 0:
-        return False
-    return (100.0 * (clocks[-1] - clocks[0]) / median <= settings.settle_clock_pct
-            and max(temps) - min(temps) <= settings.settle_temp_c)
-
-
-def settle(step: Callable[[], None], settings: TimingSettings, sync: Callable[[], None],
-           readings: Callable[[], dict[str, Any] | None] | None,
-           clock: Callable[[], float] = time.perf_counter) -> WarmUp:
-    """Warm up by count and time (`warm_up`), then until clocks and temperature settle: the
-    readings rule that calibration's warm-up uses (the cases use `measure`'s block rule).
-
-    ``readings()`` returns the device's latest ``{"sm_clock_mhz": ..., "temp_c": ...}``
-    (a telemetry sample) or None. The rule is in `TimingSettings`; without readings, or
-    with ``settle_max_s`` 0, warm-up ends at the minimum and ``settled`` is None.
-    """
-    start = clock()
-    iters, _ = warm_up(step, settings, sync, clock)
-    if readings is None or settings.settle_max_s <= 0:
-        return WarmUp(iters, clock() - start, None,
-                      "settle rule off" if readings is not None else None)
-    history: list[tuple[float, float, float]] = []
-    last_poll = None
-    while True:
-        now = clock()
-        fresh = last_poll is None or now - last_poll >= SETTLE_POLL_S
-        if fresh:
-            last_poll = now
-            reading = readings() or {}
-            sm, temp = reading.get("sm_clock_mhz"), reading.get("temp_c")
-            if sm is not None and temp is not None:
-                history.append((now, float(sm), float(temp)))
-            elif not history:
-                return WarmUp(iters, now - start, None, "no SM clock or temperature readings")
-        if fresh and _spread_ok(history, now, settings):
-            return WarmUp(iters, now - start, True)
-        if now - start >= settings.settle_max_s or iters >= settings.max_iters:
-            recent = [h for h in history if h[0] >= now - settings.settle_window_s] or history[-1:]
-            return WarmUp(iters, now - start, False,
-                          f"not settled after {now - start:.1f} s: SM clock "
-                          f"{min(h[1] for h in recent):.0f}-{max(h[1] for h in recent):.0f} MHz, "
-                          f"temperature {min(h[2] for h in recent):.0f}-{max(h[2] for h in recent):.0f} °C "
-                          f"over the last {settings.settle_window_s:g} s")
-        step()
-        sync()
-        iters += 1
-
 
 def time_reps(op: Callable[[], Any], device_type: str, reps: int, warmup: int = 1,
               flush: Callable[[], Any] | None = None, device=None,

@@ -421,3 +421,26 @@ def test_a_budget_that_is_not_a_finite_positive_number_is_refused_before_anythin
     with pytest.raises(ValueError, match="must be a finite number of seconds above 0"):
         calibrate.run([devices.cpu()], ["fp32"], budget, tmp_path, hostname="box", driver=None, store_dir=tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_gpu_warms_up_with_the_cases_block_rule_within_the_budget(monkeypatch):
+    """Calibration's warm-up is the cases' own (`timing.measure`, steady state judged on block
+    times), capped at the budget's share; not the clock-and-temperature rule that never ended
+    at the power cap. A CPU is not warmed."""
+    seen = {}
+
+    def measure(op, device_type, settings, device=None, **_):
+        seen.update(device_type=device_type, settings=settings, device=str(device))
+        return timing.Timings.of([1e-3] * 4, 1, "cuda-event", 10, 4.2, warmup_settled=True, warmup_rule="trend")
+
+    monkeypatch.setattr(calibrate, "_operands", lambda device, precision, shape: (lambda: None))
+    monkeypatch.setattr(calibrate.timing, "measure", measure)
+    gpu = devices.Device(id="cuda:0", type="cuda", name="NVIDIA H100 80GB HBM3", index=0,
+                         compute_capability=(9, 0), native_precisions=frozenset({"bf16", "fp16"}))
+    assert calibrate._warm_device(gpu, 12.0) == {"settled": True, "seconds": 4.2, "rule": "trend", "note": None}
+    assert seen["device_type"] == "cuda" and seen["device"] == "cuda:0"
+    assert seen["settings"].judge_steady and seen["settings"].settle_max_s == 12.0
+    calibrate._warm_device(gpu, 300.0)
+    assert seen["settings"].settle_max_s == timing.TimingSettings.settle_max_s  # the cases' cap, 30 s
+    cpu = devices.Device(id="cpu", type="cpu", name="cpu")
+    assert calibrate._warm_device(cpu, 12.0)["settled"] is None

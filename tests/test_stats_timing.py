@@ -24,16 +24,6 @@ class FakeClock:
         self.t += self.step
 
 
-def test_warm_up_needs_both_count_and_time():
-    clock = FakeClock(0.125)
-    settings = timing.TimingSettings(warmup_iters=2, warmup_time_s=1.0)
-    iters, seconds = timing.warm_up(clock.tick, settings, lambda: None, clock)
-    assert iters == 8 and seconds == 1.0
-    clock = FakeClock(1.0)
-    iters, _ = timing.warm_up(clock.tick, timing.TimingSettings(warmup_iters=5, warmup_time_s=0.1), lambda: None, clock)
-    assert iters == 5
-
-
 def test_timed_loop_stops_when_count_and_time_are_met():
     """(Was time_cpu's test; the block loop of `measure` replaced it.) 0.25 s steps: blocks of one step."""
     def timed(settings, step_s):
