@@ -125,7 +125,7 @@ def main() -> None:
 @click.option("--device", "-d", default="all", show_default=True, help="cpu, cuda, cuda:N or all (comma list).")
 @click.option("--precision", "-p", multiple=True,
               help="fp32, tf32, fp16, bf16, fp8 or all (comma list).  [default: the sweep's; full: fp32,bf16 on "
-                   "a CPU with native bf16, fp32,tf32,bf16,fp16 on a GPU]")
+                   "a CPU (bf16 a skipped case where it is not native), fp32,tf32,bf16,fp16 on a GPU]")
 @click.option("--batch-size", "-b", multiple=True,
               help="Batch sizes (comma list), 'auto' (the largest that fits) and/or 'best' (the highest "
                    "throughput).  [default: the sweep's]")

@@ -105,11 +105,11 @@ def test_the_check_catches_a_changed_figure(tmp_path):
 
 
 def test_the_shipped_h100_references_are_compacted_by_it():
-    """Each shipped H100 run says how it was compacted and from which file; the CPU one is as written."""
+    """Each shipped H100 run says how it was compacted and from which file; the CPU runs are as written."""
     for path in sorted(results.reference_dir().glob("*/results.jsonl")):
         run = results.read_run(path)
-        if run.header["schema"] == 1:
-            assert "compacted" not in run.header
+        if not any(d.get("type") == "cuda" for d in run.header.get("devices") or []):
+            assert "compacted" not in run.header  # measured on the 2-core CPU box: small as written
             continue
         assert run.header["compacted"]["by"] == "benchmarks/selfcheck/compact_reference.py"
         for case in run.cases:
