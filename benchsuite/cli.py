@@ -471,18 +471,13 @@ def list_(fmt: str) -> None:
             table.add_row(*(safe.cell(v) for v in (p["name"], default, p["unit"], p["type"], p["help"])))
         _out().print(table)
         _out().print()
-    table = Table(title="precisions", box=None, padding=(0, 2))
-    table.add_column("name")
-    table.add_column("meaning")
-    for name, meaning in precision.MEANING.items():
-        table.add_row(name, meaning)
-    _out().print(table)
-    table = Table(title="exec modes (--exec)", box=None, padding=(0, 2))
-    table.add_column("name")
-    table.add_column("meaning")
-    for name, meaning in execution.MEANING.items():
-        table.add_row(name, meaning)
-    _out().print(table)
+    for title, meanings in (("precisions", precision.MEANING), ("exec modes (--exec)", execution.MEANING)):
+        table = Table(title=title, box=None, padding=(0, 2))
+        table.add_column("name")
+        table.add_column("meaning")
+        for name, meaning in meanings.items():
+            table.add_row(name, meaning)
+        _out().print(table)
     for name, error in reg.errors.items():
         _stderr.print(f"[red]workload {m(name)} failed to load[/]: {m(error)}", highlight=False)
 

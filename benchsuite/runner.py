@@ -352,45 +352,47 @@ class Runner:
 
     def find_auto_batch(self, case: Case, device: Device) -> tuple[int | None, list[dict]]:
         """Largest power of two that fits: doubles until OOM (GPU) or a memory/time cap (CPU)."""
-        best, probes, size = None, [], 1
-        while size <= AUTO_BATCH_MAX:
-            probe = self._probe(case, device, size, timed=False)
-            probes.append(probe)
-            if not probe["fits"]:
-                break
-            best = size
-            if probe.get("stop"):
-                break
-            size *= 2
-        else:
-            probes[-1]["stop"] = f"cap: --batch-size auto goes no higher than {AUTO_BATCH_MAX}"
-        return best, probes
+        probes = self._doubling(case, device, "auto", timed=False)
+        fitted = [p["batch_size"] for p in probes if p["fits"]]
+        return (fitted[-1] if fitted else None), probes
 
     def find_best_batch(self, case: Case, device: Device) -> tuple[int | None, list[dict]]:
         """The power of two of highest throughput: doubles from 1 until `BEST_FALLS` probes in a
         row fall below the best so far, or OOM, or auto's caps; returns it and every probe."""
+
+        def fell(probes: list[dict]) -> str | None:
+            best = _fastest(probes)
+            if len(probes) - 1 - best < BEST_FALLS:
+                return None
+            return (f"fell: {BEST_FALLS} probes in a row below the best "
+                    f"({_rate(probes[best]):.4g} samples/s at batch {probes[best]['batch_size']})")
+
+        probes = self._doubling(case, device, "best", timed=True, stop=fell)
+        fitted = [p for p in probes if p["fits"]]
+        return (fitted[_fastest(fitted)]["batch_size"] if fitted else None), probes
+
+    def _doubling(self, case: Case, device: Device, option: str, *, timed: bool,
+                  stop: Callable[[list[dict]], str | None] = lambda probes: None) -> list[dict]:
+        """Probes batch 1, 2, 4, ... up to `AUTO_BATCH_MAX` (`_probe`) until one does not fit, one
+        names a cap (its ``stop``), or ``stop(the probes so far, all fitting)`` gives a reason (then
+        the last probe's ``stop``); past `AUTO_BATCH_MAX` the last probe names that cap
+        (``--batch-size <option>``). Returns every probe."""
         probes: list[dict] = []
-        best, best_rate, falls, size = None, 0.0, 0, 1
+        size = 1
         while size <= AUTO_BATCH_MAX:
-            probe = self._probe(case, device, size, timed=True)
+            probe = self._probe(case, device, size, timed=timed)
             probes.append(probe)
             if not probe["fits"]:
                 break
-            rate = probe.get("samples_per_s") or 0.0
-            if rate > best_rate or best is None:
-                best, best_rate, falls = size, rate, 0
-            else:
-                falls += 1
-                if falls >= BEST_FALLS:
-                    probe["stop"] = (f"fell: {BEST_FALLS} probes in a row below the best "
-                                     f"({best_rate:.4g} samples/s at batch {best})")
-                    break
+            reason = stop(probes)
+            if reason:
+                probe["stop"] = reason
             if probe.get("stop"):
                 break
             size *= 2
         else:
-            probes[-1]["stop"] = f"cap: --batch-size best goes no higher than {AUTO_BATCH_MAX}"
-        return best, probes
+            probes[-1]["stop"] = f"cap: --batch-size {option} goes no higher than {AUTO_BATCH_MAX}"
+        return probes
 
     def _fastest_block(self, step: Callable[[], None], sync: Callable[[], None]) -> tuple[float, int]:
         """(seconds per step of the fastest of `BEST_PROBE_BLOCKS` blocks, steps run in all). The
@@ -513,6 +515,16 @@ def energy_metrics(summary: dict | None, samples_in_window: int, samples_per_s: 
     None where not measured."""
     return metrics_mod.energy((summary or {}).get("energy_j"), samples_in_window,
                               (summary or {}).get("power_mean_w"), samples_per_s, tflop_per_s)
+
+
+def _rate(probe: dict) -> float:
+    """A timed probe's samples/s, 0 where it has none."""
+    return probe.get("samples_per_s") or 0.0
+
+
+def _fastest(probes: list[dict]) -> int:
+    """Index of the probe of highest samples/s; the first of equals (the smaller batch)."""
+    return max(range(len(probes)), key=lambda i: _rate(probes[i]))
 
 
 @contextlib.contextmanager

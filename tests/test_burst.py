@@ -11,9 +11,9 @@ import pytest
 from benchsuite import devices, metrics, ranks, results, runner, settings, timing
 from benchsuite.plan import Case
 from benchsuite.telemetry.window import summarize_span
-from tests.test_timing_cuda_paths import FakeCuda
-from tests.test_timing_blocks import Clock
+from tests.fakes.fake_cuda import FakeCuda
 from tests.fakes.runner_workloads import REG
+from tests.fakes.step_clock import Clock
 
 BURST = {"burst_blocks": 5, "burst_block_s": 0.010, "burst_idle_s": 0.25}
 
@@ -52,12 +52,8 @@ def test_measure_starts_warm_up_with_an_idle_and_the_burst_blocks():
 
 
 def test_a_burst_on_a_gpu_waits_for_the_queue_by_polling_then_idles(monkeypatch):
-    cuda = FakeCuda()
-    cuda.install(monkeypatch)
-
-    def step():
-        cuda.log.append("op")
-        cuda.now_ms += 4.0
+    cuda = FakeCuda().install(monkeypatch)
+    step = cuda.work(4.0)
 
     slept = []
     got = timing.measure(step, "cuda", timing.TimingSettings(min_time_s=0.05, warmup_time_s=0.0, **BURST),
@@ -69,11 +65,8 @@ def test_a_burst_on_a_gpu_waits_for_the_queue_by_polling_then_idles(monkeypatch)
 
 
 def test_under_a_flush_a_burst_block_is_one_step(monkeypatch):
-    cuda = FakeCuda()
-    cuda.install(monkeypatch)
-
-    def step():
-        cuda.now_ms += 1.0
+    cuda = FakeCuda().install(monkeypatch)
+    step = cuda.work(1.0)
 
     got = timing.measure(step, "cuda", timing.TimingSettings(min_time_s=0.01, warmup_time_s=0.0, **BURST),
                          device="cuda:0", flush=lambda: None, sleep=lambda s: None)

@@ -12,6 +12,7 @@ from benchsuite.calibrate import Trial, search_matmul
 from benchsuite.report import calibration
 from benchsuite.telemetry import nvml
 from benchsuite.telemetry.window import THROTTLED_SHARE_THRESHOLD
+from tests.fakes.fake_cuda import FakeCuda
 from tests.fakes.fake_pynvml import NVML_ERROR_DRIVER_NOT_LOADED, FakeGpu, install
 
 
@@ -235,18 +236,8 @@ def test_search_conditions_flag_only_above_the_threshold():
 
 
 def test_dobench_like_warms_up_and_repeats_by_time_with_a_flush_before_each_rep(monkeypatch):
-    from tests.test_timing_cuda_paths import FakeCuda
-
-    cuda = FakeCuda()
-    cuda.install(monkeypatch)
-
-    def op():
-        cuda.log.append("op")
-        cuda.now_ms += 2.0
-
-    def flush():
-        cuda.log.append("flush")
-        cuda.now_ms += 0.5  # outside every timed repetition's events: never in a time
+    cuda = FakeCuda().install(monkeypatch)
+    op, flush = cuda.work(2.0), cuda.work(0.5, "flush")  # outside every timed repetition's events: never in a time
 
     rule = calibrate.FINAL["cuda"]  # do_bench(warmup=100 ms, rep=500 ms)
     times = calibrate.dobench_like(op, "cuda", rule, flush=flush, device="cuda:0")

@@ -19,10 +19,16 @@ def invoke(*args):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+def calibrate_cpu(tmp_path, precisions, budget_s, *more):
+    """`benchsuite calibrate` of the CPU in ``precisions`` within ``budget_s``, its run folders in
+    tmp_path/cal-runs; the CLI's result."""
+    return invoke("calibrate", "--device", "cpu", "--precision", precisions, "--budget", budget_s,
+                  "--out", str(tmp_path / "cal-runs"), *more)
+
+
 def test_calibrate_then_run_reports_pct_of_achievable(tmp_path, monkeypatch, tiny_grid):
     monkeypatch.setenv(calibration_store.ENV_DIR, str(tmp_path / "cal"))
-    r = invoke("calibrate", "--device", "cpu", "--precision", "fp32,fp8", "--budget", "1.5",
-               "--out", str(tmp_path / "cal-runs"), "--format", "json")
+    r = calibrate_cpu(tmp_path, "fp32,fp8", "1.5", "--format", "json")
     assert r.exit_code == 0, r.output
     rec = json.loads(r.stdout)[0]
     assert rec["matmul"]["fp32"]["tflop_per_s"] > 0 and "fp8" not in rec["matmul"]
@@ -139,8 +145,7 @@ def restore_threads():
 def test_a_cpu_calibration_is_not_used_by_a_run_with_other_threads(tmp_path, monkeypatch, tiny_grid,
                                                                    restore_threads):
     monkeypatch.setenv(calibration_store.ENV_DIR, str(tmp_path / "cal"))
-    r = invoke("calibrate", "--device", "cpu", "--precision", "fp32", "--budget", "1",
-               "--out", str(tmp_path / "cal-runs"), "--format", "json")
+    r = calibrate_cpu(tmp_path, "fp32", "1", "--format", "json")
     assert r.exit_code == 0, r.output
     rec = json.loads(r.stdout)[0]
     other = restore_threads + 1
@@ -178,8 +183,7 @@ def test_calibration_table_notes_throttling_missing_telemetry_and_cpu_threads():
 
 def test_calibrate_keeps_a_better_stored_calibration_unless_forced(tmp_path, monkeypatch, tiny_grid):
     monkeypatch.setenv(calibration_store.ENV_DIR, str(tmp_path / "cal"))
-    r = invoke("calibrate", "--device", "cpu", "--precision", "fp32", "--budget", "1.5",
-               "--out", str(tmp_path / "cal-runs"), "--format", "json")
+    r = calibrate_cpu(tmp_path, "fp32", "1.5", "--format", "json")
     assert r.exit_code == 0, r.output
     first = json.loads(r.stdout)[0]
     assert first["stored"]["action"] == "stored" and first["version"] == calibration_store.CALIBRATION_VERSION
@@ -192,8 +196,7 @@ def test_calibrate_keeps_a_better_stored_calibration_unless_forced(tmp_path, mon
     held["bandwidth"]["d2d"]["gb_per_s"] = 1e9
     path.write_text(json.dumps(held))
     runs_before = set((tmp_path / "cal-runs").iterdir())
-    r = invoke("calibrate", "--device", "cpu", "--precision", "fp32", "--budget", "1.5",
-               "--out", str(tmp_path / "cal-runs"))
+    r = calibrate_cpu(tmp_path, "fp32", "1.5")
     assert r.exit_code == 0, r.output
     (second_run,) = set((tmp_path / "cal-runs").iterdir()) - runs_before
     second = calibration_store.read_run_copy(second_run)[0]
@@ -203,8 +206,7 @@ def test_calibrate_keeps_a_better_stored_calibration_unless_forced(tmp_path, mon
             f"{found:.4g}; use --force to replace") in err
     assert f"Calibration {second['id']}: not stored, the stored one kept in {path}" in err
     assert json.loads(path.read_text()) == held
-    r = invoke("calibrate", "--device", "cpu", "--precision", "fp32", "--budget", "1.5", "--force",
-               "--out", str(tmp_path / "cal-runs"))
+    r = calibrate_cpu(tmp_path, "fp32", "1.5", "--force")
     assert r.exit_code == 0, r.output
     third = calibration_store.load(first["machine_key"])
     assert f"replaced calibration {first['id']} (--force)" in r.stderr
@@ -215,8 +217,7 @@ def test_an_incomplete_calibration_is_not_stored_and_exits_1(tmp_path, monkeypat
     monkeypatch.setenv(calibration_store.ENV_DIR, str(tmp_path / "cal"))
     calibration_id = calibrations.save_cpu(tflop_per_s=0.25)
     before = {p.name: p.read_text() for p in (tmp_path / "cal").glob("*.json")}
-    r = invoke("calibrate", "--device", "cpu", "--precision", "fp32", "--budget", "0.01",
-               "--out", str(tmp_path / "cal-runs"), "--format", "json")
+    r = calibrate_cpu(tmp_path, "fp32", "0.01", "--format", "json")
     assert r.exit_code == 1
     rec = json.loads(r.stdout)[0]
     assert rec["matmul"]["fp32"]["tflop_per_s"] is None and rec["stored"]["action"] == "refused"

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 
-from pathlib import Path
-
 from click.testing import CliRunner
 
 from benchsuite import compare, results
 from benchsuite.cli import main
+from tests.fakes.fixture_paths import DA35, H100
 
-H100 = Path(__file__).resolve().parent / "fixtures" / "h100"
-QUICK, DEFAULT = H100 / "20261125-215237-6bcb", H100 / "20261125-220824-da35"
+QUICK, DEFAULT = H100 / "20261125-215237-6bcb", DA35
 
 
 def _rows():

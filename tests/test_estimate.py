@@ -2,7 +2,6 @@
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -11,12 +10,12 @@ from benchsuite.devices import Device
 from benchsuite.settings import RunSettings
 from benchsuite.timing import TimingSettings
 from benchsuite.workload import registry
+from tests.fakes.fixture_paths import DA35
 
 REG = registry()
 CPU = Device(id="cpu", type="cpu", name="cpu with bf16", native_precisions=frozenset({"bf16"}))
 H100 = Device(id="cuda:0", type="cuda", name="NVIDIA H100 80GB HBM3", index=0, compute_capability=(9, 0))
 TYPES = {"cpu": "cpu", "cuda:0": "cuda"}
-CUT_SHORT = Path(__file__).parent / "fixtures" / "cut_short" / "20261125-220824-da35"
 # Settings of the test's own, so that the arithmetic below does not move with the defaults.
 SETTINGS = RunSettings(
     timing={"cpu": TimingSettings(min_time_s=1.0, warmup_time_s=0.25, judge_steady=False),
@@ -60,12 +59,12 @@ def test_a_batch_search_adds_its_probes():
 
 
 def da35_timing():
-    header = json.loads(CUT_SHORT.joinpath("results.jsonl").read_text().splitlines()[0])
+    header = json.loads(DA35.joinpath("results.jsonl").read_text().splitlines()[0])
     return header["settings"]["timing"]
 
 
 def test_the_previous_run_on_this_host_gives_its_case_durations(tmp_path):
-    shutil.copytree(CUT_SHORT, tmp_path / CUT_SHORT.name)
+    shutil.copytree(DA35, tmp_path / DA35.name)
     run_id, durations = estimate.previous_run(tmp_path, "vm", da35_timing())
     assert run_id == "20261125-220824-da35" and len(durations) == 46
     assert durations["cnn/train/cuda:0/fp32/bs128"] == 10.0  # 22:08:57 -> 22:09:07
@@ -77,7 +76,7 @@ def test_the_previous_run_on_this_host_gives_its_case_durations(tmp_path):
 
 
 def test_the_estimate_takes_the_measured_cases_and_says_so(tmp_path):
-    shutil.copytree(CUT_SHORT, tmp_path / CUT_SHORT.name)
+    shutil.copytree(DA35, tmp_path / DA35.name)
     previous = estimate.previous_run(tmp_path, "vm", da35_timing())
     cases = plan.expand(plan.Sweep(["matmul"], [H100], precisions=["fp32", "fp8"]), REG)
     got = estimate.estimate(cases, TYPES, SETTINGS, previous=previous)
@@ -90,7 +89,7 @@ def test_the_estimate_takes_the_measured_cases_and_says_so(tmp_path):
 
 
 def test_a_newer_run_of_another_host_or_a_damaged_file_is_passed_over(tmp_path):
-    shutil.copytree(CUT_SHORT, tmp_path / CUT_SHORT.name)
+    shutil.copytree(DA35, tmp_path / DA35.name)
     (tmp_path / "20301231-000000-ffff").mkdir()
     (tmp_path / "20301231-000000-ffff" / "results.jsonl").write_text("not json\n")
     newer = tmp_path / "20301230-000000-eeee"

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from benchsuite import export, results
 from benchsuite.cli import main
+from tests.fakes.fixture_paths import DA35
 from tests.fakes.runs import scaled_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -277,14 +278,11 @@ def test_round_trip_with_benchsuite_compare(run_dir, tmp_path):
     assert "regression" in worse.output
 
 
-H100_DEFAULT = Path(__file__).resolve().parent / "fixtures" / "h100" / "20261125-220824-da35"
-
-
 def test_csv_export_of_the_default_h100_run_is_small_and_keeps_batch_sizes_whole(tmp_path):
     """The 46 cases of the cut-short default H100 run: statistics, not raw step times (the
     original's CSV was 4.7 MB with one cell of 952,611 characters), batch sizes as integers."""
     out = tmp_path / "cases.csv"
-    r = cli("export", str(H100_DEFAULT), "--format", "csv", "-o", str(out))
+    r = cli("export", str(DA35), "--format", "csv", "-o", str(out))
     assert r.exit_code == 0, r.output
     assert out.stat().st_size < 100_000
     import csv
@@ -301,10 +299,10 @@ def test_csv_export_of_the_default_h100_run_is_small_and_keeps_batch_sizes_whole
 
 def test_times_csv_holds_every_recorded_step_time_one_row_each(tmp_path):
     out = tmp_path / "times.csv"
-    r = cli("export", str(H100_DEFAULT), "--format", "times-csv", "-o", str(out))
+    r = cli("export", str(DA35), "--format", "times-csv", "-o", str(out))
     assert r.exit_code == 0, r.output
     times = pd.read_csv(out)
-    run = results.read_run(H100_DEFAULT)
+    run = results.read_run(DA35)
     assert list(times.columns) == results.TIMES_COLUMNS
     assert len(times) == sum(len(c["timing"]["times_s"]) for c in run.cases)
     first = run.cases[0]

@@ -7,8 +7,7 @@ import pytest
 from benchsuite import compare, keys, record, results
 from benchsuite.claims import planning
 from benchsuite.telemetry.window import GPU_SUMMARY_FIELDS, HOST_SUMMARY_FIELDS
-
-OLD_RUNS = Path(__file__).parent / "fixtures" / "old_runs"
+from tests.fakes.fixture_paths import OLD_RUNS
 
 
 def test_every_old_run_still_loads():

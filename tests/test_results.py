@@ -3,6 +3,7 @@ import json
 import pytest
 
 from benchsuite import results
+from tests.fakes.fixture_paths import CPU_5532, DA35
 
 
 def write_run(tmp_path, cases=2, end="completed"):
@@ -92,9 +93,6 @@ def test_telemetry_never_overwrites_the_case_device(tmp_path):
 
 
 # -- a run cut short: planned minus written ---------------------------------------------------
-from pathlib import Path  # noqa: E402
-
-CUT_SHORT = Path(__file__).parent / "fixtures" / "cut_short" / "20261125-220824-da35"
 
 
 def planned_run(tmp_path, planned, written, end):
@@ -107,10 +105,10 @@ def planned_run(tmp_path, planned, written, end):
 
 
 def test_a_run_without_end_record_or_planned_list_is_cut_short_after_its_cases():
-    run = results.read_run(CUT_SHORT)  # the H100 default run stopped at 46 of its 70 cases
+    run = results.read_run(DA35)  # the H100 default run stopped at 46 of its 70 cases
     assert run.end is None and run.not_run is None
     assert run.cut_short == "cut short after 46 cases; the planned list was not recorded"
-    df = results.load(CUT_SHORT)
+    df = results.load(DA35)
     assert df.attrs["runs"][0]["cut_short"] == run.cut_short and df.attrs["runs"][0]["not_run"] is None
 
 
@@ -135,5 +133,5 @@ def test_a_searched_batch_matches_its_planned_id(tmp_path):
 
 
 def test_an_old_completed_run_is_not_cut_short():
-    run = results.read_run(Path(__file__).parent / "fixtures" / "old_runs" / "20261125-192644-5532")
+    run = results.read_run(CPU_5532)
     assert run.status == "completed" and run.cut_short is None and run.not_run is None

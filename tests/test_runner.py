@@ -60,16 +60,6 @@ def test_auto_batch_doubles_until_out_of_memory(tmp_path):
     assert rec["auto_batch_probes"][-1]["fits"] is False
 
 
-def test_auto_batch_on_cpu_stops_at_the_memory_cap(tmp_path, monkeypatch):
-    class NoMemory:
-        available = 0
-
-    monkeypatch.setattr("psutil.virtual_memory", lambda: NoMemory)
-    r, store = make_runner(tmp_path)
-    size, probes = r.find_auto_batch(Case("add", "infer", "cpu", "fp32", None, auto_batch=True), devices.cpu())
-    assert size == 1 and "memory" in probes[-1]["stop"]
-
-
 def best_runner(tmp_path):
     store = results.RunStore(tmp_path, {"tag": None})
     r = runner.Runner(BEST_REG, [devices.cpu()], store, RunSettings(timing=FAST.timing))
@@ -119,13 +109,17 @@ def test_best_batch_stops_at_out_of_memory_and_takes_the_best_that_fitted(tmp_pa
     assert size == 32 and probes[-1] == {"batch_size": 64, "fits": False}
 
 
-def test_best_batch_on_cpu_stops_at_the_memory_cap(tmp_path, monkeypatch):
+@pytest.mark.parametrize("runner_for, find, case", [
+    (make_runner, runner.Runner.find_auto_batch, Case("add", "infer", "cpu", "fp32", None, auto_batch=True)),
+    (best_runner, runner.Runner.find_best_batch, Case("peaked", "infer", "cpu", "fp32", None, best_batch=True)),
+], ids=["auto", "best"])
+def test_a_batch_search_on_cpu_stops_at_the_memory_cap(tmp_path, monkeypatch, runner_for, find, case):
     class NoMemory:
         available = 0
 
     monkeypatch.setattr("psutil.virtual_memory", lambda: NoMemory)
-    r, _ = best_runner(tmp_path)
-    size, probes = r.find_best_batch(Case("peaked", "infer", "cpu", "fp32", None, best_batch=True), devices.cpu())
+    r, _ = runner_for(tmp_path)
+    size, probes = find(r, case, devices.cpu())
     assert size == 1 and "memory" in probes[-1]["stop"]
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from benchsuite import steady, timing
+from tests.fakes.fixture_paths import H100
 
-H100 = Path(__file__).parent / "fixtures" / "h100"
 RULE = steady.SteadyRule()
 STEADY_TRACES = ["h100_matmul8192_bf16_ff7d", "h100_matmul8192_fp16_ff7d", "h100_matmul8192_tf32_ff7d",
                  "h100_matmul8192_fp8_ff7d", "h100_cnn_infer_bf16_bs4096_da35_devicebound",

@@ -8,21 +8,8 @@ import pytest
 from benchsuite import devices, record, results, runner, stats, timing
 from benchsuite.plan import Case
 from benchsuite.settings import RunSettings
-from tests.test_runner import REG
-
-
-class Clock:
-    """Each step advances time by ``step_s``; reading the clock is free."""
-
-    def __init__(self, step_s):
-        self.t, self.step_s, self.steps = 0.0, step_s, 0
-
-    def __call__(self):
-        return self.t
-
-    def step(self):
-        self.t += self.step_s
-        self.steps += 1
+from tests.fakes.runner_workloads import REG
+from tests.fakes.step_clock import Clock
 
 
 def measure(step_s, **settings):

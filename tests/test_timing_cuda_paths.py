@@ -6,58 +6,15 @@ No GPU here: these check the order of operations and the bookkeeping; the real t
 owed on a GPU (benchmarks/selfcheck/calibration_check.py).
 """
 
-import contextlib
-
 import pytest
-import torch
 
 from benchsuite import calibrate, timing
-
-
-class FakeCuda:
-    """torch.cuda.Event/device/synchronize stand-ins over a fake device clock (ms)."""
-
-    def __init__(self):
-        self.now_ms, self.log = 0.0, []
-        fake = self
-
-        class Event:
-            def __init__(self, enable_timing=False):
-                self.t = None
-
-            def record(self):
-                fake.log.append("record")
-                self.t = fake.now_ms
-
-            def synchronize(self):
-                raise AssertionError("a blocking Event.synchronize(): signals could not run while it waits")
-
-            def query(self):
-                fake.log.append("query")
-                return True
-
-            def elapsed_time(self, other):
-                return other.t - self.t
-
-        self.Event = Event
-
-    def install(self, monkeypatch):
-        monkeypatch.setattr(torch.cuda, "Event", self.Event)
-        monkeypatch.setattr(torch.cuda, "device", lambda d: contextlib.nullcontext())
-        monkeypatch.setattr(torch.cuda, "synchronize", lambda d=None: self.log.append("sync"))
+from tests.fakes.fake_cuda import FakeCuda
 
 
 def test_cuda_reps_are_bracketed_by_events_and_the_flush_is_outside(monkeypatch):
-    cuda = FakeCuda()
-    cuda.install(monkeypatch)
-
-    def op():
-        cuda.log.append("op")
-        cuda.now_ms += 2.0
-
-    def flush():
-        cuda.log.append("flush")
-        cuda.now_ms += 50.0
+    cuda = FakeCuda().install(monkeypatch)
+    op, flush = cuda.work(2.0), cuda.work(50.0, "flush")
 
     times = timing.time_reps(op, "cuda", reps=3, warmup=1, flush=flush, device="cuda:0")
     assert times == [0.002, 0.002, 0.002]
@@ -75,12 +32,8 @@ def test_l2_flush_buffer_is_twice_l2_and_at_least_the_minimum():
 def test_measure_on_cuda_judges_steady_state_on_its_blocks(monkeypatch):
     """(Was: settles on SM clock and temperature readings.) The rule now reads the blocks'
     times: a flat 2 ms step is steady at the first judgement, after 4 s of blocks."""
-    cuda = FakeCuda()
-    cuda.install(monkeypatch)
-
-    def step():
-        cuda.log.append("op")
-        cuda.now_ms += 2.0
+    cuda = FakeCuda().install(monkeypatch)
+    step = cuda.work(2.0)
 
     settings = timing.TimingSettings(min_time_s=0.5, warmup_iters=2, warmup_time_s=0.0, judge_steady=True,
                                      settle_max_s=30.0)
@@ -112,16 +65,8 @@ def test_host_link_copies_need_a_gpu():
 
 
 def test_measure_with_flush_times_every_step_cold_and_says_so(monkeypatch):
-    cuda = FakeCuda()
-    cuda.install(monkeypatch)
-
-    def step():
-        cuda.log.append("op")
-        cuda.now_ms += 100.0
-
-    def flush():
-        cuda.log.append("flush")
-        cuda.now_ms += 1000.0
+    cuda = FakeCuda().install(monkeypatch)
+    step, flush = cuda.work(100.0), cuda.work(1000.0, "flush")
 
     settings = timing.TimingSettings(min_time_s=0.5, min_iters=3, warmup_iters=1, warmup_time_s=0.0)
     got = timing.measure(step, "cuda", settings, device="cuda:0", flush=flush)
@@ -177,12 +122,8 @@ def test_wait_event_lets_a_signal_handler_interrupt_the_wait():
 def test_blocks_are_launched_back_to_back_with_one_wait_per_chunk(monkeypatch):
     """(Was time_cuda's test.) No synchronisation inside a block: between two events only
     steps; the host waits once per chunk, by a poll of its last event."""
-    cuda = FakeCuda()
-    cuda.install(monkeypatch)
-
-    def step():
-        cuda.log.append("op")
-        cuda.now_ms += 0.25  # 0.25 ms steps: four per 1 ms block
+    cuda = FakeCuda().install(monkeypatch)
+    step = cuda.work(0.25)  # 0.25 ms steps: four per 1 ms block
 
     settings = timing.TimingSettings(min_time_s=1.0, min_iters=3, warmup_iters=4, warmup_time_s=0.5)
     got = timing.measure(step, "cuda", settings, device="cuda:0")

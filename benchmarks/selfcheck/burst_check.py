@@ -32,8 +32,9 @@ from benchsuite import calibrate, timing
 GOAL = 0.99
 
 
-def best_of_blocks(op, device_type: str, idle_s: float = 0.25, blocks: int = 5, block_s: float = 0.010) -> float:
-    """Seconds per product in the fastest of ``blocks`` blocks after an idle (module docstring)."""
+def _after_idle(op, device_type: str, idle_s: float, block_s: float) -> tuple[int, float]:
+    """The device drained and idle for ``idle_s``, then one untimed product: (products per block of
+    about ``block_s``, that product's seconds)."""
     if device_type == "cuda":
         torch.cuda.synchronize()
     time.sleep(idle_s)
@@ -41,8 +42,13 @@ def best_of_blocks(op, device_type: str, idle_s: float = 0.25, blocks: int = 5, 
     op()
     if device_type == "cuda":
         torch.cuda.synchronize()
-    per = max(1, math.ceil(block_s / (time.perf_counter() - t0)))
-    times = []
+    once = time.perf_counter() - t0
+    return max(1, math.ceil(block_s / once)), once
+
+
+def _block_times(op, device_type: str, blocks: int, per: int) -> list[float]:
+    """Seconds of each of ``blocks`` back-to-back blocks of ``per`` products: between CUDA events
+    on a GPU (one wait at the end), by perf_counter on a CPU."""
     if device_type == "cuda":
         events = [torch.cuda.Event(enable_timing=True) for _ in range(blocks + 1)]
         events[0].record()
@@ -51,44 +57,28 @@ def best_of_blocks(op, device_type: str, idle_s: float = 0.25, blocks: int = 5, 
                 op()
             events[i + 1].record()
         events[-1].synchronize()
-        times = [a.elapsed_time(b) / 1e3 for a, b in zip(events, events[1:])]
-    else:
-        for _ in range(blocks):
-            t0 = time.perf_counter()
-            for _ in range(per):
-                op()
-            times.append(time.perf_counter() - t0)
-    return min(times) / per
+        return [a.elapsed_time(b) / 1e3 for a, b in zip(events, events[1:])]
+    times = []
+    for _ in range(blocks):
+        t0 = time.perf_counter()
+        for _ in range(per):
+            op()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def best_of_blocks(op, device_type: str, idle_s: float = 0.25, blocks: int = 5, block_s: float = 0.010) -> float:
+    """Seconds per product in the fastest of ``blocks`` blocks after an idle (module docstring)."""
+    per, _ = _after_idle(op, device_type, idle_s, block_s)
+    return min(_block_times(op, device_type, blocks, per)) / per
 
 
 def trace(op, device_type: str, flops: float, seconds: float = 2.0, block_s: float = 0.001,
           bucket_s: float = 0.1) -> list[float]:
     """TFLOP/s per ``bucket_s`` over ``seconds`` of back-to-back ~1 ms blocks after an idle."""
-    if device_type == "cuda":
-        torch.cuda.synchronize()
-    time.sleep(0.25)
-    t0 = time.perf_counter()
-    op()
-    if device_type == "cuda":
-        torch.cuda.synchronize()
-    per = max(1, math.ceil(block_s / (time.perf_counter() - t0)))
-    count = max(1, int(seconds / (per * (time.perf_counter() - t0) or block_s)))
-    times = []
-    if device_type == "cuda":
-        events = [torch.cuda.Event(enable_timing=True) for _ in range(count + 1)]
-        events[0].record()
-        for i in range(count):
-            for _ in range(per):
-                op()
-            events[i + 1].record()
-        events[-1].synchronize()
-        times = [a.elapsed_time(b) / 1e3 for a, b in zip(events, events[1:])]
-    else:
-        for _ in range(count):
-            t = time.perf_counter()
-            for _ in range(per):
-                op()
-            times.append(time.perf_counter() - t)
+    per, once = _after_idle(op, device_type, 0.25, block_s)
+    count = max(1, int(seconds / (per * once or block_s)))
+    times = _block_times(op, device_type, count, per)
     out, acc, work = [], 0.0, 0
     for t in times:
         acc, work = acc + t, work + per

@@ -21,6 +21,11 @@ import math
 import statistics
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
+
+from benchmarks.selfcheck.gpu_needed import nvml_gpu  # noqa: E402
 
 
 def main() -> int:
@@ -29,27 +34,15 @@ def main() -> int:
     ap.add_argument("--rest", type=float, default=3.0, help="the rest compared with none, seconds (default 3)")
     ap.add_argument("--json", help="also write every run's figures to this file")
     args = ap.parse_args()
-    try:
-        import torch
-    except ImportError:
-        print("cooldown_check: needs torch with CUDA; nothing measured", file=sys.stderr)
+    gpu = nvml_gpu("cooldown_check")
+    if gpu is None:
         return 2
-    if not torch.cuda.is_available():
-        print("cooldown_check: needs a CUDA GPU (torch.cuda.is_available() is False); nothing measured",
-              file=sys.stderr)
-        return 2
-    from benchsuite import devices, runner
+    from benchsuite import runner
     from benchsuite.plan import Case
     from benchsuite.settings import RunSettings
-    from benchsuite.telemetry import Telemetry, nvml
+    from benchsuite.telemetry import Telemetry
     from benchsuite.workload import registry
 
-    ok, why = nvml.status()
-    gpu = devices.cuda()[0]
-    if not ok or gpu.telemetry_id is None:
-        print(f"cooldown_check: needs NVML for {gpu.id}: {why or 'no NVML device matches it'}; nothing measured",
-              file=sys.stderr)
-        return 2
     cases = [Case("matmul", "infer", gpu.id, "bf16", None, (("m", 8192), ("n", 8192), ("k", 8192))),
              Case("cnn", "train", gpu.id, "bf16", 1024)]
     runs: list[dict] = []

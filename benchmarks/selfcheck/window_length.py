@@ -25,6 +25,11 @@ import json
 import statistics
 import sys
 from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
+
+from benchmarks.selfcheck.gpu_needed import nvml_gpu  # noqa: E402
 
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "tf32": "float32"}
 
@@ -41,25 +46,15 @@ def main() -> int:
     args = ap.parse_args()
     lengths = [float(x) for x in args.lengths.split(",") if x.strip()]
 
-    try:
-        import torch
-    except ImportError:
-        print("window_length: needs torch with CUDA; nothing measured", file=sys.stderr)
+    gpu = nvml_gpu("window_length")
+    if gpu is None:
         return 2
-    if not torch.cuda.is_available():
-        print("window_length: needs a CUDA GPU (torch.cuda.is_available() is False); nothing measured",
-              file=sys.stderr)
-        return 2
-    from benchsuite import devices, metrics, timing
-    from benchsuite.settings import TIMING_DEFAULTS
-    from benchsuite.telemetry import Telemetry, nvml
+    import torch
 
-    ok, why = nvml.status()
-    gpu = devices.cuda()[0]
-    if not ok or gpu.telemetry_id is None:
-        print(f"window_length: needs NVML for {gpu.id}: {why or 'no NVML device matches it'}; nothing measured",
-              file=sys.stderr)
-        return 2
+    from benchsuite import metrics, timing
+    from benchsuite.settings import TIMING_DEFAULTS
+    from benchsuite.telemetry import Telemetry
+
     torch.backends.cuda.matmul.allow_tf32 = args.precision == "tf32"
     dtype = getattr(torch, DTYPES[args.precision])
     device = torch.device(gpu.id)

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from benchsuite.results import RESULTS_FILE
+from tests.fakes.fixture_paths import CPU_5532
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "old_runs"
 #: The shipped CPU reference run: a header, two ok cases (cnn and mlp train on the CPU), an end.
-CPU_RUN = FIXTURES / "20261125-192644-5532"
+CPU_RUN = CPU_5532
 
 # What a results file copied from another machine may hold in any text field.
 OSC_TITLE = "\x1b]0;pwned\x07"  # sets the terminal's window title

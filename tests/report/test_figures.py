@@ -4,16 +4,13 @@ timeline's power limit and temperature, CPU cases in their own panels."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from benchsuite import results
 from benchsuite.report import figures, scaling
+from tests.fakes.fixture_paths import OLD_RUNS
 from tests.fakes.report_runs import make_run
-
-OLD = Path(__file__).resolve().parents[1] / "fixtures" / "old_runs"
 
 
 def _legend(fig) -> list[str]:
@@ -123,7 +120,7 @@ def test_pct_of_peak_is_one_dot_per_workload_precision_and_device(tmp_path):
 
 
 def test_single_rank_collectives_show_algorithm_bandwidth():
-    df, _ = results.load_runs([OLD / "20261125-220110-a88d"])
+    df, _ = results.load_runs([OLD_RUNS / "20261125-220110-a88d"])
     frame = scaling.bandwidth_frame(df)
     fig = scaling.bandwidth_figure(frame)
     assert "algorithm bandwidth" in fig.layout.title.text
@@ -135,7 +132,7 @@ def test_single_rank_collectives_show_algorithm_bandwidth():
 
 
 def test_timeline_of_a_real_case_has_the_power_limit_and_temperature():
-    run = OLD / "20261125-215237-6bcb"
+    run = OLD_RUNS / "20261125-215237-6bcb"
     df, _ = results.load_runs([run])
     entries = figures.timeline_data([("20261125-215237-6bcb", figures.read_samples(run))], df)
     case = entries[-1]

@@ -3,15 +3,13 @@ real H100 runs (tests/fixtures/old_runs) and on synthetic runs."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from benchsuite import results
 from benchsuite.report import headline
+from tests.fakes.fixture_paths import OLD_RUNS
 from tests.fakes.report_runs import make_run
 
-OLD = Path(__file__).resolve().parents[1] / "fixtures" / "old_runs"
 H100 = "NVIDIA H100 80GB HBM3"
 XEON = "Intel(R) Xeon(R) Processor"
 
@@ -24,13 +22,13 @@ def test_three_significant_figures_and_si_prefixes(value, sig, si):
 
 
 def test_title_names_the_devices_and_the_date_not_the_run():
-    df, _ = results.load_runs([OLD / "20261125-220824-da35"])
+    df, _ = results.load_runs([OLD_RUNS / "20261125-220824-da35"])
     assert headline.title(df) == f"{H100} and {XEON}, 2026-11-25"
     assert headline.devices(df) == [H100, XEON]  # GPUs first
 
 
 def test_h100_headline_from_the_real_run():
-    df, _ = results.load_runs([OLD / "20261125-220824-da35"])
+    df, _ = results.load_runs([OLD_RUNS / "20261125-220824-da35"])
     h = headline.headline(df, H100)
     assert h["gpu"] and h["power_limits_w"] == [700.0] and h["datasheet"] == "H100 SXM"
     best = h["compute"][0]
@@ -46,7 +44,7 @@ def test_h100_headline_from_the_real_run():
 
 
 def test_cpu_headline_says_why_power_was_not_measured():
-    df, _ = results.load_runs([OLD / "20261125-220824-da35"])
+    df, _ = results.load_runs([OLD_RUNS / "20261125-220824-da35"])
     h = headline.headline(df, XEON)
     assert not h["gpu"] and h["power"] is None
     assert headline.power_sentence(h) == "Power: not measured (no RAPL on this CPU)."
@@ -54,7 +52,7 @@ def test_cpu_headline_says_why_power_was_not_measured():
 
 
 def test_runs_of_one_model_share_a_block_whose_best_names_its_run():
-    df, _ = results.load_runs([OLD / "20261125-215237-6bcb", OLD / "20261125-215448-ff7d"])
+    df, _ = results.load_runs([OLD_RUNS / "20261125-215237-6bcb", OLD_RUNS / "20261125-215448-ff7d"])
     assert headline.devices(df) == [H100]
     h = headline.headline(df, H100)
     assert len(h["runs"]) == 2

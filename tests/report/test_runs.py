@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from benchsuite import results
 from benchsuite.report import runs
-
-H100 = Path(__file__).resolve().parents[1] / "fixtures" / "h100"
+from tests.fakes.fixture_paths import DA35, H100
 
 
 def test_a_run_without_an_end_record_is_cut_short():
-    df = results.load(H100 / "20261125-220824-da35")
+    df = results.load(DA35)
     assert runs.frame_lines(df) == ["run 20261125-220824-da35: cut short after 46 cases; "
                                     "the planned list was not recorded"]
     assert runs.frame_lines(results.load(H100 / "20261125-215237-6bcb")) == []

@@ -5,7 +5,6 @@ No line is wider than the terminal, no number is cut, and a pipe gets one line p
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -13,9 +12,9 @@ from click.testing import CliRunner
 from benchsuite import results
 from benchsuite.cli import main
 from benchsuite.report import summary
+from tests.fakes.fixture_paths import H100
 from tests.fakes.golden import check_golden
 
-H100 = Path(__file__).resolve().parents[1] / "fixtures" / "h100"
 QUICK, MATMUL, CLAIMS, DEFAULT = (H100 / r for r in ("20261125-215237-6bcb", "20261125-215448-ff7d",
                                                       "20261125-215901-8b88", "20261125-220824-da35"))
 WIDTHS = (80, 120, 200)

@@ -8,7 +8,6 @@ import bisect
 import json
 import math
 import random
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,7 @@ from benchsuite.telemetry import Telemetry
 from benchsuite.telemetry.window import (ALIGNED, EDGE_POLL_S, EDGE_WAIT_S, MIN_WINDOW_S, align_edges,
                                          min_window_s, summarize_gpu)
 from tests.fakes.fake_pynvml import FakeGpu, install
-
-H100 = Path(__file__).parents[1] / "fixtures" / "h100"
+from tests.fakes.fixture_paths import H100
 
 
 class FakeTime:
