@@ -25,7 +25,8 @@ import pandas as pd
 
 from benchsuite import files
 from benchsuite import record as record_mod
-from benchsuite.record import clean_number  # noqa: F401  (results.clean_number: NaN -> null)
+
+clean_number = record_mod.clean_number  # re-exported as results.clean_number (NaN -> null); pyflakes-clean
 
 # 2: block timing (issue 14): ``timing.block_times_s`` and ``timing.steps_per_block`` instead
 # of every step's ``timing.times_s``.
