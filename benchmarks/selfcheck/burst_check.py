@@ -5,7 +5,10 @@ On one matmul shape (default bf16 8192³ on a GPU, fp32 1024³ on a CPU):
 - benchsuite's case (``benchsuite.run``): sustained TFLOP/s (median block over the steady
   window) and burst TFLOP/s (the fastest of 5 blocks of >= 10 ms after a 0.25 s idle);
 - do_bench's median: ``triton.testing.do_bench(warmup=100, rep=500, return_mode="median")``
-  when triton is installed, else benchsuite's re-implementation (`calibrate.dobench_like`);
+  when triton is installed, else benchsuite's re-implementation (`calibrate.dobench_like`),
+  ``--rounds`` times just before the case and again just after it, as issue 16 measured (676
+  before, 678 after); sustained is compared with the mean of the two medians, and each ratio is
+  printed, so a drift of the card during the case shows instead of biasing one side;
   do_bench writes a 256 MiB buffer before every repetition (a gap that lets clocks rise), so
   the same events back to back without the flush are printed beside it;
 - best-of-blocks, as mamf-finder reports a burst: the device idles 0.25 s, one untimed
@@ -102,13 +105,7 @@ def main() -> None:
     args = ap.parse_args()
     n = args.size
     device_type = "cuda" if args.device.startswith("cuda") else "cpu"
-    run = benchsuite.run(workloads="matmul", devices=args.device, precisions=args.precision,
-                         params={"m": n, "n": n, "k": n}, out=args.out, tag="selfcheck: burst and sustained")
-    rec = run.records[0]
-    if rec["status"] != "ok":
-        raise SystemExit(f"{rec['id']}: {rec['status']}: {rec.get('reason')}")
-    m = rec["metrics"]
-    flops = m["flops_per_step"]
+    flops = calibrate.flops((n, n, n))  # 2·n³
     tf = lambda s: flops / s / 1e12  # noqa: E731
     op = calibrate._operands(torch.device(args.device), args.precision, (n, n, n))  # as calibration_check.py
     flush = timing.l2_flush(torch.device(args.device))[0] if device_type == "cuda" else None
@@ -117,22 +114,37 @@ def main() -> None:
             raise ImportError("do_bench needs a GPU")
         import triton.testing
 
-        dobench = [triton.testing.do_bench(op, warmup=100, rep=500, return_mode="median") / 1e3
-                   for _ in range(args.rounds)]
+        def reference() -> list[float]:
+            return [triton.testing.do_bench(op, warmup=100, rep=500, return_mode="median") / 1e3
+                    for _ in range(args.rounds)]
         how = "triton.testing.do_bench"
     except ImportError:
         rule = calibrate.FINAL[device_type]  # do_bench(warmup=100, rep=500) on a GPU
-        dobench = [statistics.median(calibrate.dobench_like(op, device_type, rule, flush=flush, device=args.device))
-                   for _ in range(args.rounds)]
+
+        def reference() -> list[float]:
+            return [statistics.median(calibrate.dobench_like(op, device_type, rule, flush=flush, device=args.device))
+                    for _ in range(args.rounds)]
         how = "calibrate.dobench_like (no triton)"
+    dobench_before = reference()
+    run = benchsuite.run(workloads="matmul", devices=args.device, precisions=args.precision,
+                         params={"m": n, "n": n, "k": n}, out=args.out, tag="selfcheck: burst and sustained")
+    rec = run.records[0]
+    if rec["status"] != "ok":
+        raise SystemExit(f"{rec['id']}: {rec['status']}: {rec.get('reason')}")
+    m = rec["metrics"]
+    dobench_after = reference()
     unflushed = statistics.median(timing.time_reps(op, device_type, 200, warmup=20, device=args.device))
     blocks = [best_of_blocks(op, device_type) for _ in range(args.rounds)]
     sustained, burst = m["tflop_per_s"], m["burst_tflop_per_s"]
-    ref_sustained, ref_burst = tf(statistics.median(dobench)), tf(statistics.median(blocks))
+    ref_before, ref_after = tf(statistics.median(dobench_before)), tf(statistics.median(dobench_after))
+    ref_sustained, ref_burst = (ref_before + ref_after) / 2, tf(statistics.median(blocks))
     print(f"{run.header['devices'][0]['name']}; {rec['id']}; torch {run.header['host']['torch']}")
-    print(f"benchsuite sustained {sustained:9.4g} TFLOP/s  vs do_bench median {ref_sustained:9.4g} "
-          f"({how}; rounds {', '.join(f'{tf(s):.4g}' for s in dobench)}): ratio {sustained / ref_sustained:.3f} "
-          f"{'PASS' if sustained / ref_sustained >= GOAL else 'FAIL'} (goal >= {GOAL})")
+    print(f"do_bench median ({how}) before the case {ref_before:.4g} TFLOP/s (rounds "
+          f"{', '.join(f'{tf(s):.4g}' for s in dobench_before)}), after it {ref_after:.4g} (rounds "
+          f"{', '.join(f'{tf(s):.4g}' for s in dobench_after)}): {100 * (ref_after / ref_before - 1):+.2f} % across")
+    print(f"benchsuite sustained {sustained:9.4g} TFLOP/s  vs the mean of before and after {ref_sustained:9.4g}: "
+          f"ratio {sustained / ref_sustained:.3f} {'PASS' if sustained / ref_sustained >= GOAL else 'FAIL'} "
+          f"(goal >= {GOAL}; vs before {sustained / ref_before:.3f}, vs after {sustained / ref_after:.3f})")
     print(f"  (the same product timed back to back without do_bench's flush: {tf(unflushed):.4g} TFLOP/s)")
     print(f"benchsuite burst     {burst:9.4g} TFLOP/s  vs best of 5 blocks after an idle {ref_burst:9.4g} "
           f"(rounds {', '.join(f'{tf(s):.4g}' for s in blocks)}): ratio {burst / ref_burst:.3f} "
@@ -145,7 +157,7 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"record": rec["id"], "sustained": sustained, "burst": burst, "dobench": ref_sustained,
-                       "dobench_method": how, "unflushed": tf(unflushed), "best_of_blocks": ref_burst,
+                       "dobench_before": ref_before, "dobench_after": ref_after, "dobench_method": how, "unflushed": tf(unflushed), "best_of_blocks": ref_burst,
                        "burst_power_w": m.get("burst_power_w"), "burst_sm_clock_mhz": m.get("burst_sm_clock_mhz")},
                       fh, indent=2)
 
