@@ -902,13 +902,23 @@ def compare(base, new, metric, threshold, fail_on_regression, fmt, wide, precise
         click.echo(safe.plain(line), err=True)
     summary = ", ".join(f"{n} {v}" for v, n in counts.items()) or "no cases"
     click.echo(f"{summary} (metric {metric}, threshold {limit:.1%}); nothing written", err=True)
+    for line in compare_mod.timing_lines(result):
+        click.echo(f"warning: {safe.plain(line)}", err=True)
     too_little = compare_mod.coverage_problem(result)
     if too_little and fail_on_regression:
         click.echo(f"error: {too_little}: --fail-on-regression does not pass a comparison of too little", err=True)
         sys.exit(1)
     if too_little:
         click.echo(f"warning: {too_little}", err=True)
-    if fail_on_regression and counts.get("regression", 0):
+    unjudged = compare_mod.gate_problem(result)
+    if unjudged and fail_on_regression:  # a gate that could judge nothing must not pass
+        click.echo(f"error: {safe.plain(unjudged)}: --fail-on-regression does not pass a comparison it cannot judge",
+                   err=True)
+        sys.exit(1)
+    judged, not_judged = compare_mod.gated_regressions(result)
+    if fail_on_regression and not_judged:
+        click.echo(f"{not_judged} regression(s) not judged by --fail-on-regression: timing settings differ", err=True)
+    if fail_on_regression and judged:
         sys.exit(1)
 
 

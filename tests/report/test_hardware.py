@@ -180,3 +180,31 @@ def test_the_title_fits_two_lines_at_80_columns(base):
     assert len(text.wrap(hardware.title(base), 80)) <= 2
     said = " ".join(hardware.explanation(base, False))
     assert hardware.RULE in said and "one per device model" in said and base in said  # nothing lost
+
+
+def test_timing_difference_names_what_differs():
+    full = {"settings": {"quick": False, "timing": {"cuda": {"min_time_s": 2.0, "warmup_iters": 10}}}}
+    quick = {"settings": {"quick": True, "timing": {"cuda": {"min_time_s": 0.5, "warmup_iters": 3}}}}
+    longer = {"settings": {"quick": False, "timing": {"cuda": {"min_time_s": 5.0, "warmup_iters": 10}}}}
+    assert hardware.timing_difference(full, full, "cuda") is None
+    assert hardware.timing_difference(quick, full, "cuda") == "--quick vs full"
+    assert hardware.timing_difference(full, longer, "cuda") == "min_time_s 2.0 vs 5.0"
+    # across device types each has its own defaults: only --quick tells
+    assert hardware.timing_difference(full, longer, "cpu", "cuda") is None
+    assert hardware.timing_difference(quick, longer, "cpu", "cuda") == "--quick vs full"
+    assert not hardware.comparable(quick, full, "cuda") and hardware.comparable(full, full, "cuda")
+
+
+def test_a_quick_column_gets_no_ratios_against_a_full_baseline():
+    """The shipped --quick H100 run beside the full ones: its figures are shown, its speedup and
+    efficiency are not (quick against full measures the settings), and the table says why."""
+    df, _ = results.load_runs(H100_RUNS)
+    frame, devices, base = hardware.hardware(df)
+    quick = "NVIDIA H100 80GB HBM3 (--quick)"
+    assert quick in devices and base == "NVIDIA H100 80GB HBM3"
+    assert f"{quick} | samples/s" in frame.columns
+    assert not [c for c in frame.columns if c.startswith(f"{quick} | ") and " vs " in c]
+    assert "Intel(R) Xeon(R) Processor | speedup vs NVIDIA H100 80GB HBM3" in frame.columns  # full vs full
+    assert frame.attrs[hardware.NOT_COMPARABLE] == {quick: "--quick vs full"}
+    md = hardware.render_hardware(df, "markdown")
+    assert f"speedup {quick}" not in md and f"No ratios for {quick}" in md and "(--quick vs full)" in md
