@@ -107,3 +107,17 @@ def test_compare_of_the_h100_runs(width):
         gate = _cli(width, "compare", str(QUICK), str(DEFAULT), "--fail-on-regression")
         assert gate.exit_code == 1 and "REGRESSION" not in gate.stdout
         assert "only 12 case(s) compared: 60% of BASE's 20 and 26% of NEW's 46" in gate.stderr
+
+
+def test_burst_power_clock_and_compile_time_are_the_first_columns_to_go(tmp_path):
+    """Shown in a wide table where measured; at 120 columns they go before any other figure."""
+    from tests.report.test_cases import _compiled_run
+
+    df = results.load(_compiled_run(tmp_path))
+    wide = summary.text_table(df, None)
+    header = wide.splitlines()[0]
+    assert all(f" {h}" in header for h in ("burst", "burst power", "burst MHz", "compile"))
+    assert "31.0 s" in wide and "652 W" in wide and "1,980" in wide
+    narrow = summary.text_table(df, 100)  # the two burst telemetry columns go; every other figure stays
+    assert "(not shown at 100 columns: burst power, burst MHz;" in narrow and "31.0 s" in narrow
+    assert "1.28 ms" in narrow.split("not shown")[0]  # step median (rank 11) kept
