@@ -385,13 +385,17 @@ def hardware_display(frame: pd.DataFrame, devices: list[str], base: str | None,
 
 
 def _footnotes(frame: pd.DataFrame, devices: list[str]) -> list[tuple[str, str]]:
-    """The marks' footnotes: which flags put the marked figures in doubt, with how many cells."""
+    """The marks' footnotes: which flags put the marked figures in doubt, with how many cells;
+    a flag counts only where its cell shows the figure it marks (no samples/J: no ``*``)."""
     notes = []
-    for mark, suffix, what in ((ENERGY_MARK, "energy flags", "energy"), (TIME_MARK, "time flags", "timed figure")):
+    for mark, suffix, what, marked in ((ENERGY_MARK, "energy flags", "energy", "samples/J"),
+                                       (TIME_MARK, "time flags", "timed figure", "samples/s")):
         counts: dict[str, int] = {}
         for dev in devices:
-            for value in frame.get(f"{dev} | {suffix}", pd.Series(dtype=object)):
-                if isinstance(value, str):
+            flagged = frame.get(f"{dev} | {suffix}", pd.Series(dtype=object))
+            shown = frame.get(f"{dev} | {marked}", pd.Series(math.nan, index=frame.index))
+            for value, figure in zip(flagged, shown):
+                if isinstance(value, str) and figure == figure:
                     for name in value.split(","):
                         counts[name] = counts.get(name, 0) + 1
         if counts:
