@@ -795,16 +795,18 @@ def _load_or_exit(paths):
     return df
 
 
-def _warn_fingerprints(runs: list[dict], gpus_paired: bool, references=()) -> None:
+def _warn_fingerprints(runs: list[dict], gpus_paired: bool, references=(), limit: int | None = None) -> None:
     """Warn where the user's runs differ in fingerprint; say once where the shipped
-    ``references`` (run ids) were measured instead of warning about each."""
+    ``references`` (run ids) were measured instead of warning about each (that note wrapped
+    to ``limit`` columns where one is given)."""
     from benchsuite import fingerprint
+    from benchsuite.report import text
 
     for line in fingerprint.warning_lines(runs, gpus_paired=gpus_paired, references=references):
         click.echo(f"warning: {safe.plain(line)}", err=True)
     note = fingerprint.reference_note(runs, references)
     if note:
-        click.echo(safe.plain(note), err=True)
+        click.echo("\n".join(text.wrap(safe.plain(note), limit, "  ") if limit else [safe.plain(note)]), err=True)
 
 
 def _default_report_path(runs: list[Path]) -> Path:
@@ -896,13 +898,23 @@ def compare(base, new, metric, threshold, fail_on_regression, fmt, wide, precise
         click.echo(safe.plain(line), err=True)
     summary = ", ".join(f"{n} {v}" for v, n in counts.items()) or "no cases"
     click.echo(f"{summary} (metric {metric}, threshold {limit:.1%}); nothing written", err=True)
+    for line in compare_mod.timing_lines(result):
+        click.echo(f"warning: {safe.plain(line)}", err=True)
     too_little = compare_mod.coverage_problem(result)
     if too_little and fail_on_regression:
         click.echo(f"error: {too_little}: --fail-on-regression does not pass a comparison of too little", err=True)
         sys.exit(1)
     if too_little:
         click.echo(f"warning: {too_little}", err=True)
-    if fail_on_regression and counts.get("regression", 0):
+    unjudged = compare_mod.gate_problem(result)
+    if unjudged and fail_on_regression:  # a gate that could judge nothing must not pass
+        click.echo(f"error: {safe.plain(unjudged)}: --fail-on-regression does not pass a comparison it cannot judge",
+                   err=True)
+        sys.exit(1)
+    judged, not_judged = compare_mod.gated_regressions(result)
+    if fail_on_regression and not_judged:
+        click.echo(f"{not_judged} regression(s) not judged by --fail-on-regression: timing settings differ", err=True)
+    if fail_on_regression and judged:
         sys.exit(1)
 
 
@@ -923,16 +935,19 @@ def compare(base, new, metric, threshold, fail_on_regression, fmt, wide, precise
 def table_(runs, fmt, baseline, reference, output, wide, precise) -> None:
     """Hardware comparison: rows are cases less the device, columns are device models."""
     from benchsuite import results
-    from benchsuite.report import hardware, scaling
+    from benchsuite.report import hardware, scaling, text
     from benchsuite.report import runs as runs_view
 
     df = _load_or_exit(list(runs))
     ref = results.reference_dir()
+    limit = text.width(wide, stream=sys.stderr)  # stderr's notes wrap as the table does
     if reference is not False and any(ref.glob(f"*/{results.RESULTS_FILE}")):
         df, note = hardware.with_references(df, _load_or_exit([ref]), reference)
         if note:
-            click.echo(note, err=True)
-    _warn_fingerprints(df.attrs["runs"], gpus_paired=False, references=df.attrs.get(hardware.REFERENCE_RUNS))
+            click.echo("\n".join(text.wrap(safe.plain(note), limit, "  ") if limit else [safe.plain(note)]),
+                       err=True)
+    _warn_fingerprints(df.attrs["runs"], gpus_paired=False, references=df.attrs.get(hardware.REFERENCE_RUNS),
+                       limit=limit)
     try:
         hardware.hardware(df, baseline)
     except ValueError as exc:

@@ -30,7 +30,7 @@ Torch-free.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -107,6 +107,9 @@ class Comparison:
     rows: pd.DataFrame
     metric: str
     threshold: float
+    #: {device type: how BASE's timing settings differ from NEW's} where they are not comparable
+    #: (`timing_apart`); the pairs on those devices are shown, never gated.
+    not_comparable: dict[str, str] = field(default_factory=dict)
 
 
 def _with_model(df: pd.DataFrame) -> pd.DataFrame:
@@ -156,6 +159,7 @@ def compare(base: pd.DataFrame, new: pd.DataFrame, metric: str = "samples_per_s"
         raise CompareError(f"unknown metric {metric!r}; allowed: {', '.join(METRICS)}")
     from benchsuite.report import labels
 
+    apart = timing_apart(base, new)
     base, new = _with_model(base), _with_model(new)
     base_keys, new_keys = keys.frame_keys(base, MATCH), keys.frame_keys(new, MATCH)
     records = base.to_dict("records") + new.to_dict("records")
@@ -178,7 +182,65 @@ def compare(base: pd.DataFrame, new: pd.DataFrame, metric: str = "samples_per_s"
                                       "ratio", "change_pct", "noise", "verdict"])
     order = {"regression": 0, "status changed": 1, "improvement": 2}
     rows = rows.sort_values(by="verdict", key=lambda s: s.map(lambda v: order.get(v, 3)), kind="stable")
-    return Comparison(rows.reset_index(drop=True), metric, threshold)
+    rows = rows.reset_index(drop=True)
+    present = set(device_types(rows["base_device"])) | set(device_types(rows["new_device"]))
+    return Comparison(rows, metric, threshold, {t: why for t, why in apart.items() if t in present})
+
+
+def _header(df: pd.DataFrame) -> dict:
+    runs = df.attrs.get("runs") or [{}]
+    return runs[0].get("header") or {}
+
+
+def device_types(devices: pd.Series) -> pd.Series:
+    """``cuda`` for ``cuda:0``: the device type of each device id (None stays None)."""
+    return devices.map(lambda d: d.split(":")[0] if isinstance(d, str) else None)
+
+
+def timing_apart(base: pd.DataFrame, new: pd.DataFrame) -> dict[str, str]:
+    """{device type: why BASE's timing settings are not comparable with NEW's} for each device
+    type the two runs' cases share, by the hardware table's rule
+    (`benchsuite.report.hardware.timing_difference`: a ``--quick`` run and a full one never are)."""
+    from benchsuite.report.hardware import timing_difference
+
+    shared = [t for t in dict.fromkeys(device_types(base.get("device", pd.Series(dtype=object))))
+              if t and t in set(device_types(new.get("device", pd.Series(dtype=object))))]
+    found = {t: timing_difference(_header(base), _header(new), t) for t in shared}
+    return {t: why for t, why in found.items() if why}
+
+
+def gated(comparison: Comparison) -> pd.Series:
+    """Per row: whether ``--fail-on-regression`` judges it (its pair's timing settings are
+    comparable, `Comparison.not_comparable`)."""
+    rows = comparison.rows
+    return ~device_types(rows["base_device"]).isin(list(comparison.not_comparable))
+
+
+def timing_lines(comparison: Comparison) -> list[str]:
+    """A warning per device type whose two runs' timing settings differ: what differs, and that
+    its changes are not judged by ``--fail-on-regression``."""
+    matched = ~comparison.rows["verdict"].isin(ONE_SIDED)
+    types = device_types(comparison.rows["base_device"])
+    return [f"timing settings differ on {kind} (BASE vs NEW: {why}): its {int((matched & (types == kind)).sum())} "
+            "matched case(s) measure the settings as well as any change, so --fail-on-regression does not judge them"
+            for kind, why in comparison.not_comparable.items()]
+
+
+def gate_problem(comparison: Comparison) -> str | None:
+    """Why ``--fail-on-regression`` cannot judge ``comparison`` at all: every matched pair has
+    timing settings that are not comparable (None: some pair can be judged)."""
+    matched = ~comparison.rows["verdict"].isin(ONE_SIDED)
+    if not comparison.not_comparable or not matched.any() or (matched & gated(comparison)).any():
+        return None
+    return ("nothing comparable: BASE's and NEW's timing settings differ ("
+            + "; ".join(f"{k}: {why}" for k, why in comparison.not_comparable.items()) + ")")
+
+
+def gated_regressions(comparison: Comparison) -> tuple[int, int]:
+    """(regressions ``--fail-on-regression`` judges, regressions it does not: timing not comparable)."""
+    regression = comparison.rows["verdict"] == "regression"
+    judged = gated(comparison)
+    return int((regression & judged).sum()), int((regression & ~judged).sum())
 
 
 def _judge(label: str, b: pd.Series | None, n: pd.Series | None, metric: str, threshold: float) -> dict:

@@ -120,7 +120,7 @@ def label(key_: tuple, spec: KeySpec = ACROSS_DEVICES, shown: Sequence[str] | No
     given = dict(key_[len(spec.fields)]) if len(key_) > len(spec.fields) else {}
     names = list(given) if shown is None else [n for n in shown if n in given]
     if names:
-        text += f"[{_params_text([(k, given[k]) for k in names])}]"
+        text += f"[{params_text([(k, given[k]) for k in names])}]"
     model = " ".join(str(parts[f]) for f in DEVICE_MODEL if parts.get(f, "") != "")
     if "device" in parts:
         text += f" on {parts['device']}"
@@ -129,7 +129,7 @@ def label(key_: tuple, spec: KeySpec = ACROSS_DEVICES, shown: Sequence[str] | No
     return text
 
 
-def _params_text(pairs: list[tuple[str, Any]]) -> str:
+def params_text(pairs: list[tuple[str, Any]]) -> str:
     """``m=n=k=2048`` where neighbouring parameters share a value, else ``k=v,k=v``."""
     groups: list[tuple[list[str], Any]] = []
     for name, value in pairs:

@@ -20,8 +20,9 @@ HIGHER, LOWER, NEITHER = +1, -1, 0  # which way is better
 #: What a figure comes from. ``time``: the step times (their spread is its noise, see
 #: `benchsuite.compare`); ``telemetry``: a power/energy window; ``workload``: what the workload
 #: states (FLOPs, bytes, samples); ``reference``: a datasheet or calibration figure; ``memory``:
-#: the allocator; ``ranks``: the rank merge.
-BASES = ("time", "telemetry", "workload", "reference", "memory", "ranks")
+#: the allocator; ``ranks``: the rank merge; ``compile``: how a compiled or captured step was
+#: prepared (`benchsuite.exec_modes`, the record's ``compile`` section).
+BASES = ("time", "telemetry", "workload", "reference", "memory", "ranks", "compile")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ _DECLARED = (
        "power during the burst blocks (GPU: NVML samples inside them, else read as they ended; CPU: RAPL)"),
     _m("burst_sm_clock_mhz", "burst MHz", "MHz", NEITHER, "num", "telemetry",
        "mean SM clock during the burst blocks (GPU)"),
+    # preparation of a compiled or captured step (the record's ``compile`` section; eager: none)
+    _m("compile_s", "compile s", "s", LOWER, "num", "compile",
+       "the first, compiling call of a compiled case (torch.compile), never inside the timed window"),
     _m("peak_tflop_per_s", "peak TFLOP/s", "TFLOP/s", NEITHER, "num", "reference",
        "datasheet dense peak of the device for the precision"),
     _m("achievable_tflop_per_s", "achievable TFLOP/s", "TFLOP/s", NEITHER, "num", "reference",
@@ -155,6 +159,7 @@ HEADINGS: dict[str, str] = {
     "step_s_max": "slowest step", "step_s_total": "timed", "power_mean_w": "power", "energy_j": "energy",
     "mem_peak_bytes": "peak memory", "algbw_gbps": "algbw", "busbw_gbps": "busbw",
     "samples_per_s_per_w": "samples/s/W", "tflop_per_s_per_w": "TFLOP/s/W",
+    "burst_power_w": "burst power", "compile_s": "compile",
 }
 #: The energy figures `energy` derives, in the order a case record holds them.
 ENERGY: tuple[str, ...] = ("samples_per_j", "j_per_sample", "samples_per_s_per_w", "tflop_per_s_per_w")

@@ -130,6 +130,29 @@ def test_cli_exit_codes_format_and_fingerprint_warning(tmp_path):
     assert _cli("compare", base, new, "--threshold", "x").returncode == 2
 
 
+def test_a_quick_run_against_a_full_one_is_warned_and_never_gated(tmp_path):
+    """--quick against full timing (issue 15: the same H100 case reads 17-63 % apart): compare
+    shows the pairs, warns naming the difference, and --fail-on-regression does not judge them;
+    a gate left with nothing it can judge exits 1 (PLAN.md: compare found nothing to compare)."""
+    cases = lambda center: [_case("a", _spread(center, 0.01)), _case("b", _spread(center, 0.01), batch=8)]  # noqa: E731
+    full = _run(tmp_path, "full", cases(1.0))
+    quick = _run(tmp_path, "quick", cases(1.3), quick=True)
+    result = compare.compare(results.load(full), results.load(quick))
+    assert result.not_comparable == {"cuda": "full vs --quick"}
+    assert compare.gated_regressions(result) == (0, 2)
+    assert "timing settings differ on cuda (BASE vs NEW: full vs --quick)" in compare.timing_lines(result)[0]
+    shown = _cli("compare", full, quick)
+    assert shown.returncode == 0 and "REGRESSION" in shown.stdout  # the change is shown, as measured
+    assert "warning: timing settings differ on cuda (BASE vs NEW: full vs --quick): its 2 matched" in shown.stderr
+    gate = _cli("compare", full, quick, "--fail-on-regression")
+    assert gate.returncode == 1
+    assert ("error: nothing comparable: BASE's and NEW's timing settings differ (cuda: full vs --quick): "
+            "--fail-on-regression does not pass a comparison it cannot judge") in gate.stderr
+    same = _run(tmp_path, "quick2", cases(1.3), quick=True)  # quick against quick: judged as ever
+    assert compare.compare(results.load(quick), results.load(same)).not_comparable == {}
+    assert _cli("compare", quick, same, "--fail-on-regression").returncode == 0
+
+
 def test_compare_markdown_golden(tmp_path):
     small = dict(workloads=("mlp",), batch_sizes=(32, 128))
     base = report_runs.make_run(tmp_path, "base", **small)

@@ -56,7 +56,8 @@ def test_compare_and_the_tables_read_the_declarations():
     for label, (column, kind) in summary.SUMMARY_COLUMNS.items():
         if column in metrics.METRICS:
             assert (label, kind) == (metrics.label(column), metrics.METRICS[column].kind)
-    assert cases.TELEMETRY_COLUMNS == {"power_mean_w", "j_per_sample", "samples_per_j"}
+    assert cases.TELEMETRY_COLUMNS == {"power_mean_w", "j_per_sample", "samples_per_j", "burst_power_w",
+                                      "burst_sm_clock_mhz"}
 
 
 def test_calibration_stale_is_judged_on_the_sustained_pct_of_achievable_and_typed_as_a_flag():

@@ -28,6 +28,8 @@ NOT_MEASURED = "not measured"
 CASE_FIGURES = (
     Figure("samples_per_s", 0),
     Figure("burst_samples_per_s", 0),
+    Figure("burst_power_w", 0, "W"),
+    Figure("burst_sm_clock_mhz", 0, ""),
     Figure("tflop_per_s", 0, ""),
     Figure("pct_of_peak", 0, "%"),
     Figure("step_s_median", 0, "s"),
@@ -36,14 +38,16 @@ CASE_FIGURES = (
     Figure("j_per_sample", 0, None, header="energy/sample"),
     Figure("samples_per_j", 0),
     Figure("mem_peak_bytes", 0, "B"),
+    Figure("compile_s", 0, "s"),
 )
 #: The text columns before the figures and the notes column after them.
 TEXT_COLUMNS = ("run", "case", "device", "status")
 NOTES = "notes"
 #: Telemetry figures: an ok case the run did not measure reads "not measured" rather than "—".
 TELEMETRY_COLUMNS = {f.metric for f in CASE_FIGURES if metrics.metric(f.metric).basis == "telemetry"}
-#: Figures shown only when some case has them (runs before issue 16 have no burst).
-WHEN_MEASURED = {"burst_samples_per_s"}
+#: Figures shown only when some case has them (runs before issue 16 have no burst, its power
+#: and SM clock; only compiled cases have a compile time).
+WHEN_MEASURED = {"burst_samples_per_s", "burst_power_w", "burst_sm_clock_mhz", "compile_s"}
 
 
 def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:

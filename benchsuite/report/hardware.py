@@ -13,7 +13,9 @@ most results, which keeps the model's name).
 
 Every cell carries its units (``86.8 k img/s · 391 img/J · 2.53%``); an energy figure a
 quality flag doubts is marked ``*`` and a timed one ``~`` (`benchsuite.flags`), with a
-footnote; ratios have two significant figures (``0.043×``).
+footnote; ratios have two significant figures (``0.043×``). A column whose timing settings are
+not comparable with the baseline's (`timing_difference`: a ``(--quick)`` column beside full
+runs) gets no ratios, and a line says why (`ratio_notes`).
 """
 
 from __future__ import annotations
@@ -67,19 +69,39 @@ def _headers(df: pd.DataFrame) -> dict[str, dict]:
     return {(r.get("header") or {}).get("run_id"): r.get("header") or {} for r in df.attrs.get("runs", [])}
 
 
-def _state(header: Mapping[str, Any], device_type: str) -> dict[str, Any]:
-    """What must match for two runs' results on one device model to share a column."""
+def _timing(header: Mapping[str, Any], device_type: str) -> tuple[bool, dict]:
+    """(whether the run was ``--quick``, its timing settings for ``device_type``) from its header."""
     settings = header.get("settings") or {}
-    state: dict[str, Any] = {"timing": (settings.get("timing") or {}).get(device_type),
-                             "quick": bool(settings.get("quick"))}
-    if device_type == "cpu":
-        state["threads"] = header.get("threads")
-    return state
+    return bool(settings.get("quick")), dict((settings.get("timing") or {}).get(device_type) or {})
+
+
+#: How many differing timing fields `timing_difference` names before it says how many more.
+SHOWN_FIELDS = 3
+
+
+def timing_difference(a: Mapping[str, Any], b: Mapping[str, Any], a_type: str, b_type: str | None = None) -> str | None:
+    """Why two runs' results (headers ``a`` and ``b``, on devices of type ``a_type`` and
+    ``b_type``, default the same) are not comparable in their timing settings, ``a``'s side
+    first ("--quick vs full", "min_time_s 0.5 vs 2.0"), or None where they are. One is
+    ``--quick`` and the other not: never comparable (the same H100 cnn bs128 case reads 17-63 %
+    apart). On one device type, any timing setting recorded differently also differs; across
+    device types only ``--quick`` is judged (each type has its own defaults by design).
+    The hardware table's columns and ratios and `benchsuite compare`'s gate all use this rule."""
+    (quick_a, timing_a), (quick_b, timing_b) = _timing(a, a_type), _timing(b, b_type or a_type)
+    if quick_a != quick_b:
+        return f"{'--quick' if quick_a else 'full'} vs {'--quick' if quick_b else 'full'}"
+    if (b_type or a_type) != a_type or timing_a == timing_b:
+        return None
+    fields = [f for f in dict.fromkeys([*timing_a, *timing_b]) if timing_a.get(f) != timing_b.get(f)]
+    said = ", ".join(f"{f} {timing_a.get(f, MISSING)} vs {timing_b.get(f, MISSING)}" for f in fields[:SHOWN_FIELDS])
+    return said + (f" (+{len(fields) - SHOWN_FIELDS} more)" if len(fields) > SHOWN_FIELDS else "")
 
 
 def comparable(a: Mapping[str, Any], b: Mapping[str, Any], device_type: str) -> bool:
     """Two run headers whose results on one device model may share a column (module docstring)."""
-    if _state(a, device_type) != _state(b, device_type):
+    if timing_difference(a, b, device_type) is not None:
+        return False
+    if device_type == "cpu" and a.get("threads") != b.get("threads"):
         return False
     fields = fingerprint.differences(fingerprint.fingerprint(dict(a)), fingerprint.fingerprint(dict(b)),
                                      gpus_paired=False)
@@ -175,6 +197,7 @@ def hardware(df: pd.DataFrame, baseline: str | None = None) -> tuple[pd.DataFram
     ok["_device"] = model_columns(ok).values
     devices = list(dict.fromkeys(ok["_device"]))
     base = _pick_baseline(devices, baseline) if baseline is not None else default_baseline(ok)
+    apart = not_comparable(ok, devices, base)
     ok = _newest_first(ok)
     records_ = ok.to_dict("records")
     case_keys = [keys.key(r, HARDWARE_KEY) for r in records_]
@@ -195,7 +218,7 @@ def hardware(df: pd.DataFrame, baseline: str | None = None) -> tuple[pd.DataFram
                 rec[f"{dev} | energy flags"] = ",".join(flags.doubting(found, flags.ENERGY)) or None
                 rec[f"{dev} | time flags"] = ",".join(flags.doubting(found, flags.TIME)) or None
         for dev in devices:
-            if dev == base:
+            if dev == base or dev in apart:
                 continue
             for shown, col in (("speedup", "samples/s"), ("efficiency", "samples/J")):
                 a, b = rec[f"{base} | {col}"], rec[f"{dev} | {col}"]
@@ -204,7 +227,46 @@ def hardware(df: pd.DataFrame, baseline: str | None = None) -> tuple[pd.DataFram
     frame = pd.DataFrame(records)
     if not frame.empty:  # drop columns that hold nothing anywhere (e.g. no energy measured)
         frame = frame[["case"] + [c for c in frame.columns[1:] if frame[c].notna().any()]]
+    frame.attrs = {NOT_COMPARABLE: apart}
     return frame, devices, base
+
+
+#: ``attrs`` key of `hardware`'s frame: {column: why its timing settings are not comparable
+#: with the baseline's} for the columns that get no ratios.
+NOT_COMPARABLE = "not_comparable"
+
+
+def not_comparable(ok: pd.DataFrame, devices: list[str], base: str | None) -> dict[str, str]:
+    """{column: `timing_difference` against the baseline} for each column whose timing settings
+    are not comparable with the baseline column's (a ``--quick`` column against full runs): its
+    speedup and efficiency would measure the settings, not the hardware, so it gets none.
+    A column's runs are comparable among themselves (`model_columns`): its first run speaks for it."""
+    if base is None or ok.empty:
+        return {}
+    headers = _headers(ok)
+    run = ok["run_id"] if "run_id" in ok.columns else pd.Series(None, index=ok.index)
+    kind = ok["device"].astype(str).str.split(":").str[0]
+
+    def first(dev: str) -> tuple[Mapping[str, Any], str]:
+        mask = ok["_device"] == dev
+        return headers.get(run[mask].iloc[0], {}), kind[mask].iloc[0]
+
+    base_header, base_type = first(base)
+    apart = {}
+    for dev in devices:
+        if dev != base:
+            header, device_type = first(dev)
+            why = timing_difference(header, base_header, device_type, base_type)
+            if why:
+                apart[dev] = why
+    return apart
+
+
+def ratio_notes(frame: pd.DataFrame, base: str | None) -> list[str]:
+    """A line per column left without ratios (`not_comparable`), saying why."""
+    return [f"No ratios for {dev}: its timing settings are not comparable with the baseline's ({why}), so a "
+            "ratio would measure the settings, not the hardware."
+            for dev, why in (frame.attrs.get(NOT_COMPARABLE) or {}).items()]
 
 
 def _float(value: Any) -> float:
@@ -323,13 +385,17 @@ def hardware_display(frame: pd.DataFrame, devices: list[str], base: str | None,
 
 
 def _footnotes(frame: pd.DataFrame, devices: list[str]) -> list[tuple[str, str]]:
-    """The marks' footnotes: which flags put the marked figures in doubt, with how many cells."""
+    """The marks' footnotes: which flags put the marked figures in doubt, with how many cells;
+    a flag counts only where its cell shows the figure it marks (no samples/J: no ``*``)."""
     notes = []
-    for mark, suffix, what in ((ENERGY_MARK, "energy flags", "energy"), (TIME_MARK, "time flags", "timed figure")):
+    for mark, suffix, what, marked in ((ENERGY_MARK, "energy flags", "energy", "samples/J"),
+                                       (TIME_MARK, "time flags", "timed figure", "samples/s")):
         counts: dict[str, int] = {}
         for dev in devices:
-            for value in frame.get(f"{dev} | {suffix}", pd.Series(dtype=object)):
-                if isinstance(value, str):
+            flagged = frame.get(f"{dev} | {suffix}", pd.Series(dtype=object))
+            shown = frame.get(f"{dev} | {marked}", pd.Series(math.nan, index=frame.index))
+            for value, figure in zip(flagged, shown):
+                if isinstance(value, str) and figure == figure:
                     for name in value.split(","):
                         counts[name] = counts.get(name, 0) + 1
         if counts:
@@ -372,7 +438,7 @@ def text_table(df: pd.DataFrame, limit: int | None, digits: int | None = DIGITS,
                 dev = column.partition(" | ")[0]
                 shown[column] = _ratio_cell(r, column, dev, base, digits)
     return text.render(body, columns, limit, title=title(base), notes=_footnotes(frame, devices),
-                       after=explanation(base, baseline is not None) + (after or []))
+                       after=explanation(base, baseline is not None) + ratio_notes(frame, base) + (after or []))
 
 
 def render_hardware(df: pd.DataFrame, fmt: str, baseline: str | None = None, digits: int | None = DIGITS) -> str:
@@ -382,7 +448,7 @@ def render_hardware(df: pd.DataFrame, fmt: str, baseline: str | None = None, dig
         return frame.to_csv(index=False)
     shown = hardware_display(frame, devices, base, digits)
     notes = _footnotes(frame, devices) if not frame.empty else []
-    lines = explanation(base, baseline is not None) if not frame.empty else []
+    lines = explanation(base, baseline is not None) + ratio_notes(frame, base) if not frame.empty else []
     if fmt == "markdown":
         return (f"{markdown_text(title(base))}\n\n" + markdown(shown)
                 + "".join(f"\n{markdown_text(mark)} {markdown_text(note)}" for mark, note in notes)

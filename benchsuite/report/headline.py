@@ -4,7 +4,8 @@
 A block answers "what did this device do": its name and power limit; the best TFLOP/s per
 precision with its % of the datasheet peak and of the calibrated achievable; the best
 samples/s and samples/J per workload and mode with the precision and batch size that gave
-them; and where the power sat (mean watts per case against the limit, the share of the
+them, ranked only among cases of the same parameters (one row per matmul shape: a smaller
+product is not a better one); and where the power sat (mean watts per case against the limit, the share of the
 window the GPU was throttled). Runs of the same device model share one block: the best is
 the best over every run given. Only ``ok`` cases count.
 """
@@ -18,7 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from benchsuite.report import glossary
+from benchsuite import keys
+from benchsuite.report import glossary, labels
 
 #: SI prefixes for counts per second and per joule (3 significant figures).
 _PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
@@ -83,20 +85,21 @@ def _unit(row: Any) -> str:
     return f"{unit}s" if isinstance(unit, str) and unit else "samples"
 
 
-def _shape(row: Any) -> str | None:
-    """A case's batch size (``bs4096``), else its parameters (``m=8192, n=8192, k=8192``)."""
+def _shape(row: Any, params: bool = True) -> str | None:
+    """A case's batch size (``bs4096``), else (with ``params``) its parameters (``m=8192, n=8192, k=8192``)."""
     batch = row.get("batch_size")
     if isinstance(batch, (int, float)) and not math.isnan(batch):
         return f"bs{int(batch)}"
-    found = re.search(r"\[(.*)\]$", str(row.get("id", "")))
+    found = re.search(r"\[(.*)\]$", str(row.get("id", ""))) if params else None
     return found.group(1).replace(",", ", ") if found else None
 
 
-def _config(row: Any, workload: bool = False) -> str:
+def _config(row: Any, workload: bool = False, params: bool = True) -> str:
     """How a case was run, briefly: ``bf16 · bs4096``, ``fp16 · m=8192, n=8192, k=8192``, ``· 2 ranks``;
-    ``workload``: the workload and mode in place of the precision (``matmul infer · m=8192, ...``)."""
+    ``workload``: the workload and mode in place of the precision (``matmul infer · m=8192, ...``);
+    ``params`` False: without the parameters (the row already names them)."""
     parts = [f"{row.get('workload')} {row.get('mode')}" if workload else str(row.get("precision"))]
-    shape = _shape(row)
+    shape = _shape(row, params)
     if shape:
         parts.append(shape)
     ranks = row.get("world_size")
@@ -213,22 +216,47 @@ def headline(df: pd.DataFrame, name: str) -> dict[str, Any]:
     for (workload, mode), part in ok.groupby(["workload", "mode"], sort=True) if len(ok) else []:
         if workload == "collective":
             continue  # a collective's "samples" are calls: its figure is bandwidth (the collective section)
-        # a flagged energy window is uncertain: the best samples/J comes from an unflagged one where any
-        fast, frugal = _best(part, "samples_per_s"), _best(part, "samples_per_j", avoid=glossary.ENERGY)
-        if fast is None:
-            continue
-        rows.append({"workload": workload, "mode": mode, "unit": _unit(fast),
-                     "samples_per_s": fast.get("samples_per_s"), "fast_case": _config(fast),
-                     "fast_source": _source(fast, several_runs),
-                     "samples_per_j": None if frugal is None else frugal.get("samples_per_j"),
-                     "frugal_case": None if frugal is None else _config(frugal),
-                     "frugal_source": None if frugal is None else _source(frugal, several_runs,
-                                                                          glossary.RED + glossary.ENERGY)})
+        for params, same in _like_with_like(part):
+            # a flagged energy window is uncertain: the best samples/J comes from an unflagged one where any
+            fast, frugal = _best(same, "samples_per_s"), _best(same, "samples_per_j", avoid=glossary.ENERGY)
+            if fast is None:
+                continue
+            shown = params is None  # the row names the parameters: the cases need not
+            rows.append({"workload": workload, "mode": mode, "params": params, "unit": _unit(fast),
+                         "samples_per_s": fast.get("samples_per_s"), "fast_case": _config(fast, params=shown),
+                         "fast_source": _source(fast, several_runs),
+                         "samples_per_j": None if frugal is None else frugal.get("samples_per_j"),
+                         "frugal_case": None if frugal is None else _config(frugal, params=shown),
+                         "frugal_source": None if frugal is None else _source(frugal, several_runs,
+                                                                              glossary.RED + glossary.ENERGY)})
     out["throughput"] = rows
     out["power"] = _power(ok, out["power_limits_w"])
     notes = ok["telemetry_note"].dropna().astype(str) if "telemetry_note" in ok.columns else pd.Series(dtype=str)
     out["power_note"] = notes.value_counts().index[0] if len(notes) else None  # why power was not measured
     return out
+
+
+def _like_with_like(part: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+    """The cases of one workload and mode, split by their key's parameters, so that samples/s and
+    samples/J are only ranked among cases that do the same work per sample (a 2048³ matmul is
+    not 64× better than an 8192³ one: its product is 64× smaller). Each part comes with its
+    parameters that tell the parts apart (``m=n=k=2048``), or None when there is one part."""
+    by_params: dict[tuple, list] = {}
+    for index, row in zip(part.index, part.to_dict("records")):
+        by_params.setdefault(keys.params(row), []).append(index)
+    if len(by_params) < 2:
+        return [(None, part)]
+    given = {p: {**keys.ADDED_PARAMS, **dict(p)} for p in by_params}
+    names = dict.fromkeys(n for values in given.values() for n in values)
+    differing = [n for n in names if len({repr(values.get(n)) for values in given.values()}) > 1]
+    workload = str(part["workload"].iloc[0])
+
+    def order(params: tuple) -> list:
+        return [(n, (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)))
+                for n, v in ((n, given[params].get(n)) for n in differing)]
+
+    return [(labels.params_text(workload, {n: given[p][n] for n in differing if n in given[p]}), part.loc[by_params[p]])
+            for p in sorted(by_params, key=order)]
 
 
 def _power(ok: pd.DataFrame, limits: list[float]) -> dict[str, Any] | None:
@@ -310,7 +338,8 @@ def block_html(h: dict[str, Any]) -> str:
                      f"<th>in</th></tr></thead><tbody>{rows}</tbody></table>")
     if h["throughput"]:
         rows = "".join(
-            f"<tr><td>{escape(t['workload'])} {escape(t['mode'])}</td>"
+            f"<tr><td>{escape(t['workload'])} {escape(t['mode'])}"
+            + (f" · {escape(t['params'])}" if t["params"] else "") + "</td>"
             f"<td class=\"bs-n\">{_figure(si(t['samples_per_s']) + ' ' + t['unit'] + '/s', t['fast_source'])}</td>"
             f"<td>{escape(t['fast_case'])}</td>"
             + (f"<td class=\"bs-n\">{_figure(si(t['samples_per_j']) + ' ' + t['unit'] + '/J', t['frugal_source'])}"

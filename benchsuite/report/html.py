@@ -281,7 +281,8 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
         body = "".join(f'<p class="bs-warn">{escape(w)}</p>' for w in comparability)
         if len(devices):
             body += ('<p class="bs-facts">Each cell: throughput · samples/J · % of datasheet peak. '
-                     + " ".join(escape(line) for line in hardware.explanation(base, baseline is not None)) + "</p>")
+                     + " ".join(escape(line) for line in hardware.explanation(base, baseline is not None)
+                                          + hardware.ratio_notes(frame, base)) + "</p>")
         body += _hardware(frame, devices, base) if len(devices) else "<p>No successful cases to compare.</p>"
         page.add("hardware", "Hardware comparison", body)
         comparability = []

@@ -51,6 +51,11 @@ def _order(workload: str, names: Iterable[str]) -> list[str]:
     return sorted(names, key=lambda n: (declared.index(n) if n in declared else len(declared), n))
 
 
+def params_text(workload: str, params: Mapping[str, Any]) -> str:
+    """``params`` in the workload's declared order, neighbours that share a value joined: ``m=n=k=2048``."""
+    return keys.params_text([(name, params[name]) for name in _order(workload, params)])
+
+
 def labels(rows: Sequence[Mapping[str, Any]], spec: keys.KeySpec = keys.ACROSS_DEVICES) -> list[str]:
     """One label per row (results DataFrame rows or case records) of its ``spec`` key, with
     the default parameters left out and distinct keys kept distinct (module docstring)."""

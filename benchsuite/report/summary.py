@@ -154,6 +154,10 @@ FIGURES = (
     Figure("step_s_iqr", 13, "s"),
     Figure("step_s_p99", 14, "s"),
     Figure("mem_peak_bytes", 15, "B"),
+    # shown where measured, and the first to go when the width is short (after the device column)
+    Figure("compile_s", 21, "s"),  # the first, compiling call; never inside the timed window
+    Figure("burst_power_w", 22, "W"),
+    Figure("burst_sm_clock_mhz", 23, ""),
 )
 #: The device column: shown when the width allows (then rows are not grouped under devices).
 DEVICE_RANK = 20

@@ -33,7 +33,7 @@ def gpu_static(index: int = 0, power_limit_w: float = 700.0, **over: Any) -> dic
 
 def header(hostname: str = "gpu-box", tag: str | None = "nightly", device: str = "cuda:0",
            device_name: str = "NVIDIA H100 80GB HBM3", telemetry: bool = True, driver: str = "580.65.06",
-           gpus: list[dict] | None = None) -> dict:
+           gpus: list[dict] | None = None, quick: bool = False) -> dict:
     is_gpu = device.startswith("cuda")
     host = {"hostname": hostname, "os": "Linux 6.8", "python": "3.11.7", "torch": "2.14.1+cu130",
             "cuda_runtime": "13.0" if is_gpu else None, "cpu_model": "AMD EPYC 9654", "cpu_governor": "performance",
@@ -42,7 +42,7 @@ def header(hostname: str = "gpu-box", tag: str | None = "nightly", device: str =
            "compute_capability": "9.0" if is_gpu else None,
            "datasheet": {"model": device_name, "tflops": {"fp32": 67.0, "bf16": 989.0}} if is_gpu else None}
     out = {"benchsuite": "0.1.0", "tag": tag, "command": "benchsuite run -w mlp,cnn -b 32,128",
-           "options": {}, "host": host, "devices": [dev], "threads": 8, "settings": {"quick": False}}
+           "options": {}, "host": host, "devices": [dev], "threads": 8, "settings": {"quick": quick}}
     if telemetry and is_gpu:
         out["telemetry"] = {"gpus": gpus if gpus is not None else [gpu_static()]}
     return out

@@ -44,3 +44,33 @@ def test_reasons_and_flags_are_footnotes_not_prose(runs):
     oom = shown[shown["status"] == "oom"]["notes"].iloc[0].strip("[]")
     assert notes[oom] == "CUDA out of memory at batch 128"
     assert len(notes) == len(set(notes.values()))  # each text once, however many rows share it
+
+
+def _compiled_run(tmp_path):
+    """One eager and one compiled case with a burst, its power and SM clock (issue 16's fields)."""
+    from tests.fakes import report_runs
+
+    store = results.RunStore(tmp_path, report_runs.header(), run_id="20261126-000000-comp")
+    for exec_, compile_s in (("eager", None), ("compile", 31.0)):
+        record = {"id": f"mlp/train/cuda:0/bf16/bs256{'' if exec_ == 'eager' else '/compile'}", "workload": "mlp",
+                  "mode": "train", "device": "cuda:0", "device_name": "NVIDIA H100 80GB HBM3", "precision": "bf16",
+                  "batch_size": 256, "exec": exec_, "params": {}, "notes": [], "status": "ok", "reason": None,
+                  "metrics": {"samples_per_s": 2.0e5, "burst_samples_per_s": 2.2e5, "burst_power_w": 652.3,
+                              "burst_sm_clock_mhz": 1980.0, "step_s_median": 256 / 2.0e5, "sample_unit": "sample"}}
+        if compile_s is not None:
+            record["compile"] = {"recipe": "torch.compile", "compile_s": compile_s}
+        store.append(record)
+    store.close("completed")
+    return store.dir
+
+
+def test_burst_power_clock_and_compile_time_are_shown_where_measured(tmp_path, runs):
+    """The burst's power and SM clock and a compiled case's compile time are in the records; the
+    case table shows them, only when some case has them (review B1, B7)."""
+    shown = cases.cases(results.load(_compiled_run(tmp_path))).set_index("case")
+    assert {"burst", "burst power", "burst MHz", "compile"} <= set(shown.columns)
+    compiled = shown.loc["mlp/train/bf16/bs256/compile"]
+    assert (compiled["burst power"], compiled["burst MHz"], compiled["compile"]) == ("652 W", "1,980", "31.0 s")
+    assert shown.loc["mlp/train/bf16/bs256", "compile"] == "—"  # eager: nothing compiled
+    before = cases.cases(results.load(runs[0]))  # runs before issue 16: none of these columns
+    assert not {"burst", "burst power", "burst MHz", "compile"} & set(before.columns)

@@ -180,3 +180,68 @@ def test_the_title_fits_two_lines_at_80_columns(base):
     assert len(text.wrap(hardware.title(base), 80)) <= 2
     said = " ".join(hardware.explanation(base, False))
     assert hardware.RULE in said and "one per device model" in said and base in said  # nothing lost
+
+
+def test_timing_difference_names_what_differs():
+    full = {"settings": {"quick": False, "timing": {"cuda": {"min_time_s": 2.0, "warmup_iters": 10}}}}
+    quick = {"settings": {"quick": True, "timing": {"cuda": {"min_time_s": 0.5, "warmup_iters": 3}}}}
+    longer = {"settings": {"quick": False, "timing": {"cuda": {"min_time_s": 5.0, "warmup_iters": 10}}}}
+    assert hardware.timing_difference(full, full, "cuda") is None
+    assert hardware.timing_difference(quick, full, "cuda") == "--quick vs full"
+    assert hardware.timing_difference(full, longer, "cuda") == "min_time_s 2.0 vs 5.0"
+    # across device types each has its own defaults: only --quick tells
+    assert hardware.timing_difference(full, longer, "cpu", "cuda") is None
+    assert hardware.timing_difference(quick, longer, "cpu", "cuda") == "--quick vs full"
+    assert not hardware.comparable(quick, full, "cuda") and hardware.comparable(full, full, "cuda")
+
+
+def test_a_quick_column_gets_no_ratios_against_a_full_baseline():
+    """The shipped --quick H100 run beside the full ones: its figures are shown, its speedup and
+    efficiency are not (quick against full measures the settings), and the table says why."""
+    df, _ = results.load_runs(H100_RUNS)
+    frame, devices, base = hardware.hardware(df)
+    quick = "NVIDIA H100 80GB HBM3 (--quick)"
+    assert quick in devices and base == "NVIDIA H100 80GB HBM3"
+    assert f"{quick} | samples/s" in frame.columns
+    assert not [c for c in frame.columns if c.startswith(f"{quick} | ") and " vs " in c]
+    assert "Intel(R) Xeon(R) Processor | speedup vs NVIDIA H100 80GB HBM3" in frame.columns  # full vs full
+    assert frame.attrs[hardware.NOT_COMPARABLE] == {quick: "--quick vs full"}
+    md = hardware.render_hardware(df, "markdown")
+    assert f"speedup {quick}" not in md and f"No ratios for {quick}" in md and "(--quick vs full)" in md
+
+
+def test_table_stderr_notes_wrap_to_columns_and_no_energy_footnote_without_a_marked_cell():
+    """`table` at COLUMNS=80: its stderr notes fit like the table (the "left out" line was 101
+    characters); a CPU run without an energy counter has no ``*`` cell, so no energy footnote
+    (review C8)."""
+    from click.testing import CliRunner
+
+    from benchsuite.cli import main
+
+    ref = results.reference_dir()
+    left_out = CliRunner().invoke(main, ["table", str(ref / "20261125-215448-ff7d")], env={"COLUMNS": "80"})
+    assert left_out.exit_code == 0, left_out.output
+    assert "shipped reference results left out" in left_out.stderr
+    assert max(len(line) for line in left_out.stderr.splitlines()) <= 80
+    cpu = CliRunner().invoke(main, ["table", str(ref / "20261126-032208-fef1"), "--reference"], env={"COLUMNS": "80"})
+    assert cpu.exit_code == 0 and max(len(line) for line in cpu.stderr.splitlines()) <= 80
+
+
+
+def test_no_energy_footnote_without_a_marked_cell(tmp_path):
+    """A CPU case whose window is flagged host-busy but has no energy (no RAPL): no samples/J
+    cell, so no ``*`` and no "energy in doubt" footnote (review C8)."""
+    from tests.fakes import report_runs
+
+    store = results.RunStore(tmp_path, report_runs.header(device="cpu", device_name="AMD EPYC", telemetry=False),
+                             run_id="20261126-000000-cpu0")
+    store.append({"id": "mlp/train/cpu/fp32/bs32", "workload": "mlp", "mode": "train", "device": "cpu",
+                  "device_name": "AMD EPYC", "precision": "fp32", "batch_size": 32, "params": {}, "notes": [],
+                  "status": "ok", "reason": None, "metrics": {"samples_per_s": 5000.0, "sample_unit": "sample"},
+                  "telemetry": {"device": "cpu", "quality_flags": ["host-busy"], "power_mean_w": None}})
+    store.close("completed")
+    df = results.load(store.dir)
+    frame, devices, _ = hardware.hardware(df)
+    assert frame["AMD EPYC | energy flags"].tolist() == ["host-busy"]  # flagged, and no energy measured
+    shown = hardware.text_table(df, 80)
+    assert "*" not in shown and "energy in doubt" not in shown

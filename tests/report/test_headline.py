@@ -84,3 +84,22 @@ def test_flagged_energy_is_passed_over_for_the_best_samples_per_joule_and_flagge
     block = headline.block_html(h)
     assert 'class="bs-fig bs-amber" title="mlp/train/cuda:0/' in block and "flagged short-window" in block
     assert "samples/J*</span>" in block and "samples/s*" not in block  # speed is not an energy figure
+
+
+def test_matmul_is_ranked_within_one_shape():
+    """A 2048³ product is 64× smaller than an 8192³ one: the headline ranks samples/s and
+    samples/J only among cases of the same parameters, one row per shape (review B2)."""
+    ref = results.reference_dir()
+    df, _ = results.load_runs([ref / "20261125-215901-8b88", ref / "20261125-220824-da35"])
+    h = headline.headline(df, H100)
+    matmul = [t for t in h["throughput"] if t["workload"] == "matmul"]
+    assert [t["params"] for t in matmul] == ["m=n=k=2048", "m=n=k=8192"]
+    small, large = matmul
+    assert small["fast_source"]["where"].startswith("matmul/infer/cuda:0/fp32[m=2048")
+    assert large["fast_source"]["where"].startswith("matmul/infer/cuda:0/bf16[m=8192")
+    # before, "2.94k products/s" (2048³) was the best over both shapes
+    assert headline.si(small["samples_per_s"]) == "2.94k" and headline.si(large["samples_per_s"]) == "605"
+    assert small["fast_case"] == "fp32"  # the row names the shape; the case need not
+    assert [t["params"] for t in h["throughput"] if t["workload"] == "cnn"] == [None, None]  # one set: as before
+    block = headline.block_html(h)
+    assert "matmul infer · m=n=k=2048" in block and "matmul infer · m=n=k=8192" in block

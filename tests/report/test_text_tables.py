@@ -84,9 +84,14 @@ def test_table_merges_comparable_runs_and_keeps_a_quick_run_apart():
     assert done.exit_code == 0, done.output
     header = next(line for line in done.stdout.splitlines() if line.startswith("case "))
     assert "NVIDIA H100 80GB HBM3 (baseline)" in header and "NVIDIA H100 80GB HBM3 (--quick)" in header
-    # the same cnn bs128 case, quick against full timing: a ratio with two significant figures
+    # quick against full timing is not a hardware ratio: the --quick column shows its figures and no
+    # speedup or efficiency (it read 0.72× here), and a line says why; the Xeon keeps its ratio
+    assert header.count("speedup") == 1 and "efficiency" not in header
+    assert header.endswith("Intel(R) Xeon(R) Processor  speedup")
     line = next(line for line in done.stdout.splitlines() if line.startswith("cnn/train/bf16/bs128 "))
-    assert "0.72×" in line
+    assert "66.5 k img/s · 389 img/J* · 0.132%" in line and "0.72×" not in line and "0.067×~" in line
+    assert ("No ratios for NVIDIA H100 80GB HBM3 (--quick): its timing settings are not comparable with the "
+            "baseline's (--quick vs full)") in done.stdout
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -101,3 +106,17 @@ def test_compare_of_the_h100_runs(width):
         gate = _cli(width, "compare", str(QUICK), str(DEFAULT), "--fail-on-regression")
         assert gate.exit_code == 1 and "REGRESSION" not in gate.stdout
         assert "only 12 case(s) compared: 60% of BASE's 20 and 26% of NEW's 46" in gate.stderr
+
+
+def test_burst_power_clock_and_compile_time_are_the_first_columns_to_go(tmp_path):
+    """Shown in a wide table where measured; at 120 columns they go before any other figure."""
+    from tests.report.test_cases import _compiled_run
+
+    df = results.load(_compiled_run(tmp_path))
+    wide = summary.text_table(df, None)
+    header = wide.splitlines()[0]
+    assert all(f" {h}" in header for h in ("burst", "burst power", "burst MHz", "compile"))
+    assert "31.0 s" in wide and "652 W" in wide and "1,980" in wide
+    narrow = summary.text_table(df, 100)  # the two burst telemetry columns go; every other figure stays
+    assert "(not shown at 100 columns: burst power, burst MHz;" in narrow and "31.0 s" in narrow
+    assert "1.28 ms" in narrow.split("not shown")[0]  # step median (rank 11) kept
