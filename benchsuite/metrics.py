@@ -93,6 +93,12 @@ _DECLARED = (
     _m("step_s_min", "min ms", "s", LOWER, "ms", "time", "fastest step"),
     _m("step_s_max", "max ms", "s", LOWER, "ms", "time", "slowest step"),
     _m("step_s_total", "timed s", "s", NEITHER, "num", "time", "sum of the timed steps"),
+    # latency cases (`latency`): single steps of the latency pass after the timed blocks
+    _m("latency_s_p50", "latency p50 ms", "s", LOWER, "ms", "time",
+       "median time of a single step in the latency pass (batch-1 inference; each step between its own "
+       "events, after the timed blocks and outside the telemetry window)"),
+    _m("latency_s_p99", "latency p99 ms", "s", LOWER, "ms", "time",
+       "99th percentile time of a single step in the latency pass (at least 100 steps)"),
     _m("iters", "steps", "step", NEITHER, "num", "time", "timed steps", integer=True),
     # energy and power (the window's summary, `benchsuite.telemetry.window`)
     _m("samples_per_j", "samples/J", "sample/J", HIGHER, "num", "telemetry",
@@ -156,7 +162,8 @@ HEADINGS: dict[str, str] = {
     "pct_of_peak": "% peak",
     "pct_of_achievable": "% achievable", "step_s_median": "step median", "step_s_iqr": "IQR", "step_s_p99": "p99",
     "step_s_p90": "p90", "step_s_mean": "step mean", "step_s_std": "step std", "step_s_min": "fastest step",
-    "step_s_max": "slowest step", "step_s_total": "timed", "power_mean_w": "power", "energy_j": "energy",
+    "step_s_max": "slowest step", "step_s_total": "timed", "latency_s_p50": "latency p50",
+    "latency_s_p99": "latency p99", "power_mean_w": "power", "energy_j": "energy",
     "mem_peak_bytes": "peak memory", "algbw_gbps": "algbw", "busbw_gbps": "busbw",
     "samples_per_s_per_w": "samples/s/W", "tflop_per_s_per_w": "TFLOP/s/W",
     "burst_power_w": "burst power", "compile_s": "compile",
@@ -272,6 +279,50 @@ def burst(samples_per_step: float | None, flops_per_step: float | None, block_ti
     best = min(times) / steps_per_block  # seconds per step in the fastest block
     return {"burst_samples_per_s": throughput(samples_per_step, best),
             "burst_tflop_per_s": flops_per_step / best / 1e12 if flops_per_step else None}
+
+
+#: Latency cases: batch-1 inference (the claims' p50/p99, `benchsuite.claims.verdicts`). They are
+#: timed in blocks like every case (throughput, step statistics, the telemetry window), then a
+#: latency pass times single steps after the window (`benchsuite.timing.latency_pass`).
+LATENCY_BATCH_SIZE = 1
+#: The pass: at least this many steps, so that p99 is not simply the slowest step (numpy's linear
+#: p99 of 100 steps lies between the two slowest) ...
+LATENCY_MIN_STEPS = 100
+#: ... and otherwise about this long (s), never longer than the case's timed window (``min_time_s``:
+#: 0.2 s under --quick on a CPU), and at most ``TimingSettings.max_step_times`` (10,000) steps: on
+#: the H100 a 50 µs batch-1 MLP step reaches the cap in 0.5 s, a 1 ms CPU step gives 1,000 steps.
+LATENCY_PASS_S = 1.0
+#: ... after this many untimed steps: the first after the host's pause between the timed blocks
+#: and the pass (the device is warm from the timed run: no second warm-up).
+LATENCY_UNTIMED_STEPS = 1
+#: The latency figures, in the order a case record holds them.
+LATENCY: tuple[str, ...] = ("latency_s_p50", "latency_s_p99")
+
+
+def is_latency(mode: str | None, batch_size: int | None) -> bool:
+    """Whether a case of this mode and batch size is a latency case (batch-1 inference)."""
+    return mode == "infer" and batch_size == LATENCY_BATCH_SIZE
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) of ``values``, interpolated linearly between the two nearest
+    ranks (numpy's default, so that it agrees with `benchsuite.stats.summarize`)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("percentile of no values; allowed: at least one value")
+    pos = (len(ordered) - 1) * q / 100.0
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def latency(latency_times_s: list | tuple | None) -> dict[str, float | None]:
+    """``latency_s_p50`` and ``latency_s_p99`` (s) from the latency pass's single-step times
+    (a record's ``timing.latency_times_s``); None where there were none."""
+    times = [float(t) for t in (latency_times_s or []) if is_number(t)]
+    if not times:
+        return dict.fromkeys(LATENCY)
+    return {"latency_s_p50": percentile(times, 50), "latency_s_p99": percentile(times, 99)}
 
 
 def calibration_stale(pct_of_achievable: float | None) -> bool | None:

@@ -129,6 +129,10 @@ TIMING = _fields(
     Field("span_s", NUMBER, "from the first timed block's start to the last one's end, s"),
     Field("burst", dict, "the burst blocks before warm-up: block_times_s, steps_per_block, idle_s, warmup_steps "
                          "(`benchsuite.timing.measure_burst`; missing before issue 16)"),
+    Field("latency_times_s", list, "a latency case's single steps, timed after the blocks and outside the "
+                                   "telemetry window (`benchsuite.timing.latency_pass`), s; missing in other "
+                                   "cases and in latency cases written before the pass (their steps were timed "
+                                   "one by one)", items=NUMBER),
     Field("min_time_s", NUMBER, "the timing rule: at least this long, s"),
     Field("min_iters", int, "and at least this many steps"),
 )
@@ -235,8 +239,26 @@ def timing_section(timings: Any, settings: Any) -> dict[str, Any]:
         if source is None:  # times_s: schema 1 only
             continue
         value = getattr(source, name)
+        if value is None and name in OMITTED_WHEN_NONE:
+            continue
         out[name] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+def latency_figures(case: Mapping[str, Any]) -> dict[str, Any]:
+    """``latency_s_p50`` and ``latency_s_p99`` of a case record: those in its metrics section, else
+    derived from ``timing.latency_times_s`` (`benchsuite.metrics.latency`); a latency case written
+    before the latency pass (no such field) timed every step on its own, so its ``step_s_median``
+    and ``step_s_p99`` are its figures. Empty for any other case."""
+    own = case.get("metrics") or {}
+    if any(own.get(name) is not None for name in metrics.LATENCY):
+        return {name: own.get(name) for name in metrics.LATENCY}
+    timing = case.get("timing") or {}
+    if timing.get("latency_times_s"):
+        return metrics.latency(timing["latency_times_s"])
+    if metrics.is_latency(case.get("mode"), case.get("batch_size")) and "step_s_median" in own:
+        return {"latency_s_p50": own.get("step_s_median"), "latency_s_p99": own.get("step_s_p99")}
+    return {}
 
 
 def blocks_of(timing: Mapping[str, Any]) -> tuple[list[float], int]:
@@ -262,6 +284,10 @@ def migrate_1_to_2(record: dict[str, Any]) -> dict[str, Any]:
             and "block_times_s" not in timing:
         record = {**record, "timing": {**timing, "block_times_s": timing["times_s"], "steps_per_block": 1}}
     return record
+
+
+#: Timing fields left out of a record when not measured (rather than written as null).
+OMITTED_WHEN_NONE = ("latency_times_s",)
 
 
 #: The telemetry section of a case measured with telemetry off.
@@ -406,6 +432,7 @@ def flatten(case: Mapping[str, Any], header: Mapping[str, Any]) -> dict[str, Any
     for key, value in (case.get("params") or {}).items():
         row[f"param_{key}"] = "x".join(map(str, value)) if isinstance(value, list) else value
     row.update(case.get("metrics") or {})
+    row.update(latency_figures(case))
     for key, value in (case.get("telemetry") or {}).items():
         row[f"telemetry_{key}" if key in row else key] = value
     timing = case.get("timing") or {}

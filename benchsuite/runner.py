@@ -11,7 +11,6 @@ import gc
 import platform
 import time
 import traceback
-from dataclasses import replace
 from typing import Any, Callable
 
 from benchsuite import calibration_store, numerics, peaks, precision, ranks, results, signals, timing
@@ -254,8 +253,6 @@ class Runner:
         import torch
 
         settings = self.settings.timing[device.type]
-        if is_latency_case(case):
-            settings = replace(settings, per_step=True)
         torch_device = torch.device(case.device)
         with precision.numerics(case.precision), _cudnn_benchmark(device.type == "cuda"):
             workload.setup(case)  # compiles or captures the step in the case's exec mode
@@ -276,7 +273,7 @@ class Runner:
                               readings=readings, flush=flush,
                               agree=self.dist.agree_max if self.dist is not None else None,
                               block_context=workload.block_context if workload.block_steps else None,
-                              burst_window=burst_span)
+                              burst_window=burst_span, latency=is_latency_case(case))
             mem_peak = torch.cuda.max_memory_allocated(torch_device) if device.type == "cuda" else None
         prepared = workload.exec_report()  # after the timed steps: recompiles in them are counted
         median = timings.median_s
@@ -317,6 +314,8 @@ class Runner:
             **{k: derived[k] for k in metrics_mod.ENERGY},
         }
         metrics.update({k: v for k, v in derived.items() if k not in metrics})  # a newer derived figure
+        if timings.latency_times_s is not None:  # a latency case's single steps, after the window
+            metrics.update(metrics_mod.latency(timings.latency_times_s))
         burst = timings.burst or {}
         metrics.update(metrics_mod.burst(samples, flops, burst.get("block_times_s"), burst.get("steps_per_block")))
         spanned = getattr(burst_span, "summary", None) or {}
@@ -492,15 +491,15 @@ def check_numerics(workload, case: Case) -> dict[str, Any]:
     return checked
 
 
-#: Latency cases time every step (`TimingSettings.per_step`): their p50/p99 are of single
-#: steps, not of blocks. Batch-1 inference is what the claims' latency figures use
-#: (`benchsuite.verdicts`: mlp and cnn, infer, batch size 1).
-LATENCY_BATCH_SIZE = 1
+#: Latency cases (`benchsuite.metrics.is_latency`: batch-1 inference, what the claims' latency
+#: figures use) are timed in blocks like every case, then a latency pass times single steps after
+#: the telemetry window (`benchsuite.timing.latency_pass`): their p50/p99 are of single steps.
+LATENCY_BATCH_SIZE = metrics_mod.LATENCY_BATCH_SIZE
 
 
 def is_latency_case(case: Case) -> bool:
-    """Whether ``case`` measures latency (batch-1 inference): timed step by step."""
-    return case.mode == "infer" and case.batch_size == LATENCY_BATCH_SIZE
+    """Whether ``case`` measures latency (batch-1 inference): a latency pass after its blocks."""
+    return metrics_mod.is_latency(case.mode, case.batch_size)
 
 
 def is_timeout(exc: BaseException) -> bool:

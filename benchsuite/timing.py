@@ -15,9 +15,16 @@ update at its edges never leaves the GPU idle.
 What is kept: each timed block's seconds (`Timings.block_times_s`) and its steps
 (`Timings.steps_per_block`), at most ``max_blocks`` of them: a longer run stores longer
 blocks (`_Store` doubles the block past the cap). Statistics come from per-block mean
-step times (`benchsuite.stats.summarize`). Latency cases (``per_step``) and ``flush_l2``
-time every step on its own, at most ``max_step_times`` steps. Under torch.distributed
-(``agree``) every rank runs the same agreed number of steps (`_agreed_plan`).
+step times (`benchsuite.stats.summarize`). ``per_step`` and ``flush_l2`` time every step on
+its own, at most ``max_step_times`` steps. Under torch.distributed (``agree``) every rank runs
+the same agreed number of steps (`_agreed_plan`).
+
+A latency case (batch-1 inference) is timed in blocks like every other case; then, after the
+telemetry window has closed, its **latency pass** (`measure` with ``latency``,
+`latency_pass`) times single steps, each between its own marks (`latency_steps`: at least
+`benchsuite.metrics.LATENCY_MIN_STEPS`, about `benchsuite.metrics.LATENCY_PASS_S` seconds, at
+most ``max_step_times``), stored as `Timings.latency_times_s`: the p50/p99 of single steps,
+while throughput and the window carry no per-step events.
 
 Before warm-up a case may measure its **burst** (`measure_burst`: an idle, one untimed step,
 then a few blocks of about 10 ms; `TimingSettings.burst_blocks`). A workload's per-block
@@ -37,7 +44,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
-from benchsuite import stats, steady
+from benchsuite import metrics, stats, steady
 
 #: How results say which cache state their step times were taken in.
 CACHE_WARM = "warm-l2"   # back-to-back steps: the operands may sit in L2 from the last step
@@ -72,8 +79,9 @@ class TimingSettings:
     block_min_s: float = 1e-3
     # At most this many stored block times per case (~12 bytes each in JSON: ~12 KB).
     max_blocks: int = 1024
-    # Time every step on its own (latency cases: batch-1 inference, the claims' p50/p99);
-    # then at most max_step_times steps are timed and stored (p99 from >= 100 of them).
+    # Time every step on its own (no blocks); then at most max_step_times steps are timed and
+    # stored (p99 from >= 100 of them). Latency cases are timed in blocks and add a latency pass
+    # of single steps after the window (`latency_pass`), of at most max_step_times steps too.
     per_step: bool = False
     max_step_times: int = 10_000
     # Warm-up: judge steady state on the block times (`benchsuite.steady`), capped at
@@ -138,6 +146,9 @@ class Timings:
     # The burst blocks (`measure_burst`): {"block_times_s", "steps_per_block", "idle_s",
     # "warmup_steps"}; None when not measured.
     burst: dict | None = field(default=None, compare=False)
+    # The latency pass (`latency_pass`): seconds of each single step, after the window; None
+    # when not measured (not a latency case).
+    latency_times_s: tuple[float, ...] | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, block_times_s: Sequence[float], steps_per_block: int, method: str, warmup_iters: int,
@@ -550,6 +561,7 @@ def measure(step: Callable[[], None], device_type: str, settings: TimingSettings
             agree: Callable[[Sequence[int]], Sequence[int]] | None = None,
             block_context: Callable[[], contextlib.AbstractContextManager] | None = None,
             burst_window: contextlib.AbstractContextManager | None = None,
+            latency: bool = False,
             clock: Callable[[], float] = time.perf_counter,
             sleep: Callable[[float], None] = time.sleep) -> Timings:
     """Warm up, then time ``step`` on a "cpu" or "cuda" device, in blocks (module docstring).
@@ -562,7 +574,8 @@ def measure(step: Callable[[], None], device_type: str, settings: TimingSettings
     per-block contexts, `benchsuite.workload`) is entered once around each chunk of blocks: no
     step runs outside it, and between its steps only the timer's marks run. With
     ``settings.burst_blocks``, warm-up starts with the burst (`measure_burst`), during which
-    ``burst_window`` (a telemetry span) is entered.
+    ``burst_window`` (a telemetry span) is entered. With ``latency`` (a latency case), the
+    latency pass follows the timed blocks, after ``window`` has closed (`latency_pass`).
     """
     context = block_context or contextlib.nullcontext
     settings = replace(settings, flush_l2=flush is not None)  # --flush-l2 does nothing on a CPU
@@ -601,16 +614,48 @@ def measure(step: Callable[[], None], device_type: str, settings: TimingSettings
             warmup_s = clock() - start
             windows.enter_context(window if window is not None else contextlib.nullcontext())
             _timed(loop, settings, cap_steps, windows)
-    store = loop.store
+        windows.close()  # closed already; the latency pass is outside the window
+        store = loop.store
+        steps_per_block = loop.steps_per_block * store.group
+        latency_times = None
+        if latency and store.times:
+            step_s = stats.summarize(store.times, steps_per_block)["step_s_median"]
+            latency_times = latency_pass(backend, latency_steps(step_s, settings, agree))
     verdict = end.verdict
-    return Timings.of(store.times, loop.steps_per_block * store.group, backend.method, loop.warm_steps, warmup_s,
+    return Timings.of(store.times, steps_per_block, backend.method, loop.warm_steps, warmup_s,
                       warmup_settled=end.settled, warmup_note=end.note,
                       cache_state=CACHE_FLUSHED if flush is not None else CACHE_WARM,
                       warmup_rule=end.rule,
                       warmup_drift_pct=100 * verdict.drift if verdict is not None else None,
                       warmup_rough_pct=100 * verdict.rough if verdict is not None else None,
                       warmup_temp_start_c=temp_start,
-                      span_s=loop.timed_span_s - store.pending_s, burst=burst)
+                      span_s=loop.timed_span_s - store.pending_s, burst=burst,
+                      latency_times_s=tuple(round(float(t), 9) for t in latency_times)
+                      if latency_times is not None else None)
+
+
+def latency_steps(step_s: float, settings: TimingSettings,
+                  agree: Callable[[Sequence[int]], Sequence[int]] | None = None) -> int:
+    """Steps of a latency pass for steps of about ``step_s`` seconds (the blocks' median): enough
+    for `benchsuite.metrics.LATENCY_PASS_S` seconds, or for the timed window (``min_time_s``) if
+    that is shorter; at least `benchsuite.metrics.LATENCY_MIN_STEPS` (a p99 of single steps) and
+    at most ``max_step_times``. Under torch.distributed (``agree``) the ranks take the largest."""
+    seconds = min(metrics.LATENCY_PASS_S, settings.min_time_s)
+    steps = math.ceil(round(seconds / step_s, 6)) if step_s > 0 else metrics.LATENCY_MIN_STEPS  # 6: float noise
+    steps = max(1, min(max(steps, metrics.LATENCY_MIN_STEPS), settings.max_step_times))
+    if agree is not None:
+        steps = int(agree([steps])[0])
+    return steps
+
+
+def latency_pass(backend: Any, steps: int) -> list[float]:
+    """Seconds of each of ``steps`` single steps, each between its own marks (CUDA events, or
+    clock reads), after `metrics.LATENCY_UNTIMED_STEPS` untimed ones: the first after the host's
+    pause between the timed blocks and this pass. The device is warm from the timed run: no second
+    warm-up. On a GPU the steps are launched back to back and read once, by polling the last event."""
+    backend.launch(1, metrics.LATENCY_UNTIMED_STEPS)  # on a GPU queued ahead of the timed steps
+    times, _ = backend.resolve(backend.launch(steps, 1))
+    return times
 
 
 def _device_idle(backend: Any) -> None:

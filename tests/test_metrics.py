@@ -88,3 +88,18 @@ def test_samples_in_a_window_are_its_seconds_times_the_timed_rate():
     got = metrics.derive(samples_per_step=8, step_s=0.002, energy_j=1400.0, power_mean_w=700.0,
                          samples_in_window=metrics.window_samples(8, 1000, 2.0, 2.0))
     assert got["j_per_sample"] == pytest.approx(700.0 * 0.002 / 8)  # mean power × time per sample
+
+
+def test_latency_figures_are_percentiles_of_the_single_steps():
+    import numpy as np
+
+    times = [0.003, 0.001, 0.002] + [0.0015] * 120 + [0.009]
+    got = metrics.latency(times)
+    assert got["latency_s_p50"] == pytest.approx(float(np.percentile(times, 50)))
+    assert got["latency_s_p99"] == pytest.approx(float(np.percentile(times, 99)))  # numpy's linear rule
+    assert metrics.latency(None) == metrics.latency([]) == {"latency_s_p50": None, "latency_s_p99": None}
+    assert metrics.percentile([5.0], 99) == 5.0
+    with pytest.raises(ValueError, match="at least one value"):
+        metrics.percentile([], 50)
+    assert all(metrics.METRICS[name].better == metrics.LOWER for name in metrics.LATENCY)
+    assert metrics.is_latency("infer", 1) and not metrics.is_latency("train", 1) and not metrics.is_latency("infer", 2)

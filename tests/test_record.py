@@ -2,6 +2,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchsuite import compare, keys, record, results
@@ -144,9 +145,36 @@ def test_timing_section_in_declared_order():
     timings = Timings.of([0.1, 0.2], 1, "perf_counter", 3, 0.5)
     got = record.timing_section(timings, TimingSettings(min_time_s=1.0, min_iters=3))
     # schema 2: blocks instead of every step's times_s (which only schema-1 records hold); the
-    # steps' own quartiles are written only by benchmarks/selfcheck/compact_reference.py
-    assert list(got) == [name for name in record.TIMING if name not in ("times_s", "step_s_q1", "step_s_q3")]
+    # steps' own quartiles are written only by benchmarks/selfcheck/compact_reference.py; the
+    # latency pass's single steps only for a latency case
+    assert list(got) == [name for name in record.TIMING
+                         if name not in ("times_s", "step_s_q1", "step_s_q3", "latency_times_s")]
     assert got["block_times_s"] == [0.1, 0.2] and got["steps_per_block"] == 1 and got["min_iters"] == 3
+    latency = Timings.of([0.1, 0.2], 1, "perf_counter", 3, 0.5, latency_times_s=(0.01, 0.02))
+    got = record.timing_section(latency, TimingSettings())
+    assert list(got) == [name for name in record.TIMING if name not in ("times_s", "step_s_q1", "step_s_q3")]
+    assert got["latency_times_s"] == [0.01, 0.02]
+
+
+def test_latency_figures_from_the_pass_or_from_an_old_records_single_steps():
+    """A latency case with a latency pass has its p50/p99 from it (stored, or derived from the
+    times); one written before the pass (every step timed on its own then, no latency_times_s)
+    falls back to its step_s_median and step_s_p99; any other case has none."""
+    times = [0.001] * 98 + [0.002, 0.005]
+    new = {"mode": "infer", "batch_size": 1, "timing": {"latency_times_s": times, "steps_per_block": 40},
+           "metrics": {"step_s_median": 0.0008, "step_s_p99": 0.0009}}
+    derived = record.latency_figures(new)
+    assert derived["latency_s_p50"] == pytest.approx(0.001)
+    assert derived["latency_s_p99"] == pytest.approx(float(np.percentile(times, 99)))
+    stored = {**new, "metrics": {**new["metrics"], "latency_s_p50": 0.5, "latency_s_p99": 0.7}}
+    assert record.latency_figures(stored) == {"latency_s_p50": 0.5, "latency_s_p99": 0.7}
+    old = {"mode": "infer", "batch_size": 1, "timing": {"block_times_s": [0.001, 0.002], "steps_per_block": 1},
+           "metrics": {"step_s_median": 0.0015, "step_s_p99": 0.00199}}
+    assert record.latency_figures(old) == {"latency_s_p50": 0.0015, "latency_s_p99": 0.00199}
+    row = record.flatten(old, {"run_id": "r"})
+    assert (row["latency_s_p50"], row["latency_s_p99"]) == (0.0015, 0.00199)
+    assert record.latency_figures({**old, "batch_size": 8}) == {}  # not a latency case
+    assert "latency_s_p50" not in record.flatten({**old, "mode": "train"}, {"run_id": "r"})
 
 
 def test_schema_1_records_keep_their_step_times_and_read_as_blocks_of_one(tmp_path):

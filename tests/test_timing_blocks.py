@@ -1,21 +1,22 @@
 """Block timing on the CPU with a fake clock: block lengths, the bound on stored blocks, per-step
-timing for latency cases, and what a results record keeps of it."""
+timing, the latency pass of latency cases, and what a results record keeps of it."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from benchsuite import devices, record, results, runner, stats, timing
+from benchsuite import devices, metrics, record, results, runner, stats, timing
 from benchsuite.plan import Case
 from benchsuite.settings import RunSettings
 from tests.fakes.runner_workloads import REG
 from tests.fakes.step_clock import Clock
 
 
-def measure(step_s, **settings):
+def measure(step_s, latency=False, **settings):
     clock = Clock(step_s)
     got = timing.measure(clock.step, "cpu", timing.TimingSettings(**{"warmup_iters": 1, "warmup_time_s": 0.0,
-                                                                     **settings}), clock=clock)
+                                                                     **settings}), latency=latency, clock=clock)
     return got, clock
 
 
@@ -79,7 +80,10 @@ def test_latency_timing_keeps_every_step_up_to_its_own_cap():
     assert got.stats["step_s_p99"] == pytest.approx(0.00002)
 
 
-def test_runner_times_batch_one_inference_step_by_step(tmp_path):
+def test_runner_times_a_latency_case_in_blocks_then_single_steps(tmp_path):
+    """(Was: batch-1 inference timed step by step.) A latency case is timed in blocks like every
+    case, so its samples/s carries no per-step events; its single steps come from the latency pass,
+    stored apart (``timing.latency_times_s``) with their p50/p99."""
     fast = RunSettings(timing={"cpu": timing.TimingSettings(min_time_s=0.01, min_iters=2, warmup_iters=1,
                                                             warmup_time_s=0)})
     store = results.RunStore(tmp_path, {})
@@ -87,12 +91,66 @@ def test_runner_times_batch_one_inference_step_by_step(tmp_path):
     assert runner.is_latency_case(cases[0]) and not runner.is_latency_case(cases[1])
     runner.Runner(REG, [devices.cpu()], store, fast).run(cases)
     latency, throughput = results.read_run(store.path).cases
-    assert latency["timing"]["steps_per_block"] == 1
-    assert throughput["timing"]["steps_per_block"] > 1  # µs steps: blocks of many
     for rec in (latency, throughput):
-        t = rec["timing"]
-        assert rec["metrics"]["iters"] == len(t["block_times_s"]) * t["steps_per_block"] == record.timed_steps(rec)
+        t, m = rec["timing"], rec["metrics"]
+        assert t["steps_per_block"] > 1  # µs steps: blocks of many, latency case or not
+        assert m["iters"] == len(t["block_times_s"]) * t["steps_per_block"] == record.timed_steps(rec)
         assert t["warmup_rule"] == "not judged (fixed warm-up)" and t["span_s"] > 0
+        assert m["samples_per_s"] == pytest.approx(m["samples_per_step"] / m["step_s_median"])  # from blocks
+    single = latency["timing"]["latency_times_s"]
+    assert metrics.LATENCY_MIN_STEPS <= len(single) <= timing.TimingSettings().max_step_times
+    assert latency["metrics"]["latency_s_p50"] == pytest.approx(float(np.percentile(single, 50)))
+    assert latency["metrics"]["latency_s_p99"] == pytest.approx(float(np.percentile(single, 99)))
+    assert "latency_times_s" not in throughput["timing"] and "latency_s_p50" not in throughput["metrics"]
+
+
+def test_the_latency_pass_is_bounded_by_time_count_and_cap():
+    """About LATENCY_PASS_S of single steps (or the timed window, if shorter), at least
+    LATENCY_MIN_STEPS, at most max_step_times; after one untimed step, with no second warm-up."""
+    got, clock = measure(0.0005, min_time_s=2.0, latency=True)  # 0.5 ms steps: 1 s is 2,000 steps
+    assert got.latency_times_s is not None and len(got.latency_times_s) == 2000
+    assert all(t == pytest.approx(0.0005) for t in got.latency_times_s)
+    plain, _ = measure(0.0005, min_time_s=2.0)
+    assert plain.latency_times_s is None  # not a latency case: no pass
+    assert (got.block_times_s, got.steps_per_block, got.stats) == (plain.block_times_s, plain.steps_per_block,
+                                                                   plain.stats)  # the blocks are as without it
+    short, _ = measure(0.0005, min_time_s=0.2, latency=True)  # --quick on a CPU: no longer than its window
+    assert len(short.latency_times_s) == 400
+    capped, _ = measure(0.00002, min_time_s=1.0, latency=True, max_step_times=500)  # 50,000 wanted
+    assert len(capped.latency_times_s) == 500
+    slow, _ = measure(0.02, min_time_s=0.2, latency=True)  # 20 ms steps: 10 in 0.2 s, 100 for a p99
+    assert len(slow.latency_times_s) == metrics.LATENCY_MIN_STEPS
+
+
+def test_the_latency_pass_runs_after_the_window_closes():
+    clock = Clock(0.001)
+    seen = {}
+
+    class Window:
+        def __enter__(self):
+            seen["open"] = clock.steps
+
+        def __exit__(self, *exc):
+            seen["close"] = clock.steps
+
+    got = timing.measure(clock.step, "cpu", timing.TimingSettings(min_time_s=0.3, warmup_iters=1, warmup_time_s=0.0),
+                         window=Window(), latency=True, clock=clock)
+    assert seen["close"] - seen["open"] == got.steps  # the window holds the timed blocks only
+    untimed = metrics.LATENCY_UNTIMED_STEPS
+    assert clock.steps - seen["close"] == untimed + len(got.latency_times_s) == untimed + 300
+
+
+def test_ranks_agree_on_the_latency_pass():
+    settings = timing.TimingSettings(min_time_s=1.0)
+    asked = []
+
+    def agree(values):
+        asked.append(list(values))
+        return [max(values[0], 4321)]
+
+    assert timing.latency_steps(0.001, settings) == 1000
+    assert timing.latency_steps(0.001, settings, agree) == 4321 and asked == [[1000]]
+    assert timing.latency_steps(0.0, settings) == metrics.LATENCY_MIN_STEPS  # no step time: the minimum
 
 
 def test_statistics_are_of_per_block_means():

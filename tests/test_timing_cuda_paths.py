@@ -191,3 +191,32 @@ def test_window_edges_are_read_while_work_is_queued(monkeypatch):
     got = timing.measure(cuda.step, "cuda", settings, device="cuda:0", window=Window())
     assert seen["open"] >= timing.EDGE_BUSY_S and seen["close"] >= timing.EDGE_BUSY_S
     assert 2.0 <= sum(got.block_times_s) <= 2.0 + timing.CHUNK_S + timing.EDGE_BUSY_S
+
+
+def test_the_latency_pass_times_single_steps_after_the_window_with_one_wait(monkeypatch):
+    """A latency case on a GPU: the blocks as every case, then, once the window has closed, each
+    single step between two events (the end of one is the start of the next), launched back to
+    back after one untimed step, read by one poll of the last event; no synchronize."""
+    cuda = FakeCuda()
+    cuda.install(monkeypatch)
+
+    def step():
+        cuda.log.append("op")
+        cuda.now_ms += 0.05  # 50 µs: the launch-bound MLP at batch 1
+
+    class Window:
+        def __enter__(self):
+            pass
+
+        def __exit__(self, *exc):
+            cuda.log.append("close")
+
+    settings = timing.TimingSettings(min_time_s=0.5, warmup_iters=2, warmup_time_s=0.2)
+    got = timing.measure(step, "cuda", settings, device="cuda:0", window=Window(), latency=True)
+    assert got.steps_per_block == 20 and got.median_s == pytest.approx(5e-5)  # blocks of 1 ms
+    assert len(got.latency_times_s) == 10_000  # 0.5 s (the window) of 50 µs steps, the cap
+    assert all(t == pytest.approx(5e-5) for t in got.latency_times_s)
+    untimed = ["record", "op", "record"]
+    tail = untimed + ["record"] + ["op", "record"] * 10_000 + ["query"]
+    assert cuda.log[-len(tail):] == tail
+    assert "close" in cuda.log[:-len(tail)] and "sync" not in cuda.log
