@@ -201,3 +201,15 @@ def test_a_row_carries_the_statistics_of_its_blocks_not_the_raw_times(tmp_path):
     assert flat["step_s_q1"] == pytest.approx(0.001) and flat["step_s_q3"] == pytest.approx(0.00125)
     assert flat["warmup_rule"] == "trend" and flat["warmup_drift_pct"] == 0.1
     assert record.flatten({"timing": {}}, {})["step_s_q1"] is None
+
+
+def test_the_shipped_reference_latency_cases_keep_their_per_step_figures():
+    """Run 8b88 (H100 and CPU, measured before the latency pass, then compacted into blocks) timed
+    its batch-1 inference step by step: its flat records give those steps' median and p99 as the
+    latency figures the claims judge."""
+    found = [r for r in planning.read_records([results.reference_dir() / "20261125-215901-8b88"], "given")
+             if r["mode"] == "infer" and r["batch_size"] == 1]
+    assert len(found) == 4
+    for r in found:
+        assert r["latency_s_p50"] == r["step_s_median"] and r["latency_s_p99"] == r["step_s_p99"]
+        assert r["latency_s_p50"] is not None

@@ -75,7 +75,8 @@ def plan_cases(devices: list[Device], registry: Registry, settings: ClaimsSettin
 #: what joins results across runs), ``params``, ``compute_capability`` and ``source`` are its own,
 #: the rest come from the case's flat row (`benchsuite.record.flatten`).
 FLAT_FIELDS = ("id", "key", "workload", "mode", "device", "device_name", "precision", "batch_size", "params",
-               "status", "reason", "samples_per_s", "sample_unit", "step_s_median", "step_s_p99", "tflop_per_s",
+               "status", "reason", "samples_per_s", "sample_unit", "step_s_median", "step_s_p99", "latency_s_p50",
+               "latency_s_p99", "tflop_per_s",
                "samples_per_j", "energy_j", "energy_method", "power_mean_w", "telemetry_note", "hostname", "run_id",
                "compute_capability", "source")
 

@@ -13,7 +13,7 @@ import itertools
 import math
 from typing import Any, Iterable
 
-from benchsuite import keys, peaks
+from benchsuite import keys, metrics, peaks
 from benchsuite.report.format import times  # ratios to two significant figures, as every table
 
 SUPPORTED = "supported"
@@ -129,11 +129,11 @@ def pairs(records: list[dict], select) -> list[tuple[dict, dict]]:
 
 def _throughput_case(rec: dict) -> bool:
     return rec.get("workload") in ("matmul", "mlp", "cnn") and (rec.get("params") or {}).get("variant") != "article" \
-        and not (rec.get("mode") == "infer" and rec.get("batch_size") == 1)
+        and not metrics.is_latency(rec.get("mode"), rec.get("batch_size"))
 
 
 def _latency_case(rec: dict) -> bool:
-    return rec.get("mode") == "infer" and rec.get("batch_size") == 1 and rec.get("workload") in ("mlp", "cnn")
+    return metrics.is_latency(rec.get("mode"), rec.get("batch_size")) and rec.get("workload") in ("mlp", "cnn")
 
 
 def _no_gpu(records: list[dict], evidence: dict) -> str:
@@ -246,14 +246,13 @@ def claim_latency(evidence: dict) -> dict:
     found = pairs(records, _latency_case)
     if not found:
         one_side = [_latency_figure(r, p, k) for r in records if _ok(r) and _latency_case(r)
-                    for p, k in (("p50", "step_s_median"), ("p99", "step_s_p99"))]
+                    for p, k in LATENCY_FIGURES]
         return row("3", measurement, one_side, NOT_MEASURED, _why_unpaired(records, _latency_case, evidence))
     figures, worse = [], []
     for gpu, cpu in found:
         for rec in (gpu, cpu):
-            figures.append(_latency_figure(rec, "p50", "step_s_median"))
-            figures.append(_latency_figure(rec, "p99", "step_s_p99"))
-        if not (gpu["step_s_median"] < cpu["step_s_median"] and gpu["step_s_p99"] < cpu["step_s_p99"]):
+            figures.extend(_latency_figure(rec, p, k) for p, k in LATENCY_FIGURES)
+        if not all(_lower(gpu.get(k), cpu.get(k)) for _, k in LATENCY_FIGURES):
             worse.append(keys.prose_label(gpu))
     source = _reference_note(gpu for gpu, _ in found)
     if worse:
@@ -264,6 +263,14 @@ def claim_latency(evidence: dict) -> dict:
 
 
 GPU_LATENCY_NOTE = "device time, inputs on the device; host-to-device copy not included"
+#: The latency figures claim 3 judges (`benchsuite.metrics.latency`: single steps of the latency
+#: pass; a record from before the pass gives its per-step median and p99, `record.latency_figures`).
+LATENCY_FIGURES = (("p50", "latency_s_p50"), ("p99", "latency_s_p99"))
+
+
+def _lower(gpu: Any, cpu: Any) -> bool:
+    """The GPU's figure is lower (a missing figure is not)."""
+    return gpu is not None and cpu is not None and gpu < cpu
 
 
 def _latency_figure(rec: dict, which: str, key: str) -> dict:

@@ -64,7 +64,21 @@ def test_latency_needs_lower_p50_and_p99():
     assert row["verdict"] == verdicts.NOT_SUPPORTED and "p99" in row["reason"]
     labels = [f["label"] for f in row["figures"]]
     assert "cnn infer fp32 bs1 latency p50" in labels and "cnn infer fp32 bs1 latency p99" in labels
-    gpu["step_s_p99"] = 0.0006
+    gpu["latency_s_p99"] = 0.0006
+    assert verdicts.claim_latency({"cases": [gpu, cpu]})["verdict"] == verdicts.SUPPORTED
+
+
+def test_latency_is_judged_on_the_latency_pass_not_the_block_statistics():
+    """A latency case's step_s_median/p99 are of blocks now; the verdict reads the single steps of
+    its latency pass (latency_s_p50/p99), which carry each step's own launch and event."""
+    gpu = rec("mlp", "infer", "cuda:0", 20000.0, batch_size=1, latency_s_p50=8e-5, latency_s_p99=2e-4)
+    cpu = rec("mlp", "infer", "cpu", 10000.0, batch_size=1, latency_s_p50=1e-4, latency_s_p99=1.5e-4)
+    row = verdicts.claim_latency({"cases": [gpu, cpu]})  # blocks: GPU 50 µs < CPU 100 µs, p99 too
+    assert row["verdict"] == verdicts.NOT_SUPPORTED and "p99" in row["reason"]  # single steps: p99 is not
+    shown = {f["label"] + " " + f["device"]: f["value"] for f in row["figures"]}
+    assert shown["mlp infer fp32 bs1 latency p50 cuda:0 NVIDIA H100 80GB HBM3"] == 8e-5
+    assert shown["mlp infer fp32 bs1 latency p99 cpu Some CPU"] == 1.5e-4
+    gpu["latency_s_p99"] = 1e-4
     assert verdicts.claim_latency({"cases": [gpu, cpu]})["verdict"] == verdicts.SUPPORTED
 
 
