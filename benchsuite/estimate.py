@@ -1,8 +1,8 @@
 """How long a plan will take, before it runs: seconds per case and for the whole run.
 
-Each case costs its set-up, its warm-up, its timed window and the rest before it (the
-cool-down between cases on one GPU); the run adds start-up, the idle-power measurement and
-the closing table. The per-case figures come from the settings (`case_seconds`) or, for the
+Each case costs its set-up, its warm-up, its timed window (a latency case its latency pass
+too) and the rest before it (the cool-down between cases on one GPU); the run adds start-up,
+the idle-power measurement and the closing table. The per-case figures come from the settings (`case_seconds`) or, for the
 cases a previous run on this host measured with the same timing settings, from how long they
 took there (``ended_at - started_at``; `previous_run`). `Estimate` says which source it used
 and gives the remaining time while the run goes on (`Estimate.remaining_s`).
@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from benchsuite import metrics
 from benchsuite.results import RESULTS_FILE, planned_id
 from benchsuite.settings import RunSettings
 from benchsuite.timing import TimingSettings
@@ -141,21 +142,30 @@ def compile_seconds(exec_mode: str, device_type: str, mode: str) -> tuple[float,
     return expected * factor, longest * factor
 
 
+def latency_pass_s(timing: TimingSettings) -> float:
+    """Seconds of a latency case's latency pass (`benchsuite.timing.latency_steps`): about
+    `metrics.LATENCY_PASS_S`, no longer than the timed window; the 100-step minimum of a slow
+    step is not known before it runs."""
+    return min(metrics.LATENCY_PASS_S, timing.min_time_s)
+
+
 def case_seconds(workload: str, device_type: str, timing: TimingSettings, *,
-                 search: bool = False, exec_mode: str = "eager", mode: str = "infer") -> tuple[float, float]:
+                 search: bool = False, exec_mode: str = "eager", mode: str = "infer",
+                 latency: bool = False) -> tuple[float, float]:
     """(expected, longest) seconds of one measured case from the settings: set-up, a batch
     search when there is one, compilation for a compiled exec mode (`compile_seconds`), the
-    burst (its idle and blocks, `benchsuite.timing.measure_burst`), warm-up (`warmup_s`) and
-    the timed window (``min_time_s``)."""
+    burst (its idle and blocks, `benchsuite.timing.measure_burst`), warm-up (`warmup_s`), the
+    timed window (``min_time_s``) and, for a latency case, its latency pass (`latency_pass_s`)."""
     setup = SETUP_BY_WORKLOAD_S.get((workload, device_type), SETUP_S[device_type])
     if search:
         setup += SEARCH_S[device_type]
     compiled, compiled_most = compile_seconds(exec_mode, device_type, mode)
     if timing.burst_blocks:
         setup += timing.burst_idle_s + timing.burst_blocks * timing.burst_block_s
+    timed = timing.min_time_s + (latency_pass_s(timing) if latency else 0.0)
     warm, warm_most = warmup_s(timing)
-    return (setup + compiled + warm + timing.min_time_s,
-            setup + compiled_most + warm_most + timing.min_time_s)
+    return (setup + compiled + warm + timed,
+            setup + compiled_most + warm_most + timed)
 
 
 def estimate(cases: Sequence[Any], device_types: Mapping[str, str], settings: RunSettings, *,
@@ -180,7 +190,8 @@ def estimate(cases: Sequence[Any], device_types: Mapping[str, str], settings: Ru
         rest = settings.cooldown_s.get(kind, 0.0) if case.device in started else 0.0
         expected, longest = case_seconds(case.workload, kind, settings.timing[kind],
                                          search=case.batch_search is not None,
-                                         exec_mode=getattr(case, "exec", "eager"), mode=case.mode)
+                                         exec_mode=getattr(case, "exec", "eager"), mode=case.mode,
+                                         latency=metrics.is_latency(case.mode, case.batch_size))
         if kind == "cuda" and case.device not in started:
             expected, longest = expected + CUDA_INIT_S, longest + CUDA_INIT_S
         started.add(case.device)

@@ -164,3 +164,15 @@ def test_warm_up_fixed_judged_or_off():
     assert estimate.warmup_s(off) == (1.0, 1.0)
     short_cap = TimingSettings(warmup_time_s=1.0, judge_steady=True, settle_max_s=2.0)
     assert estimate.warmup_s(short_cap) == (2.0, 2.0)
+
+
+def test_a_latency_case_adds_its_latency_pass():
+    """Batch-1 inference: the blocks as every case, then about 1 s of single steps (no longer than
+    the timed window: 0.2 s with a 0.2 s window)."""
+    cases = plan.expand(plan.Sweep(["mlp"], [CPU], precisions=["fp32"], batch_sizes=[1, 8], modes=["infer"]), REG)
+    got = estimate.estimate(cases, TYPES, SETTINGS)
+    latency, throughput = got.cases
+    assert latency.seconds - throughput.seconds == pytest.approx(1.0)  # min(LATENCY_PASS_S, min_time_s 1 s)
+    short = RunSettings(timing={"cpu": TimingSettings(min_time_s=0.2, warmup_time_s=0.05)})
+    latency, throughput = estimate.estimate(cases, TYPES, short).cases
+    assert latency.seconds - throughput.seconds == pytest.approx(0.2)
