@@ -92,3 +92,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _young_generation_gc(monkeypatch):
+    """Between cases the runner collects garbage (`benchsuite.runner.free_memory`: tensors held
+    in reference cycles). A full collection walks every object of the test process (torch,
+    pandas and a thousand tests' leftovers): about 0.2 s each, tens of seconds over the suite,
+    against a few ms in a real run. Tests collect the youngest generation, where a case's
+    cycles are; the release itself is tested (tests/test_runner.py)."""
+    import gc
+    import types
+
+    from benchsuite import runner
+
+    monkeypatch.setattr(runner, "gc", types.SimpleNamespace(collect=lambda: gc.collect(0)))

@@ -146,3 +146,20 @@ def test_ctrl_c_while_a_rank_failure_is_named_ends_the_run_interrupted(tmp_path)
         r.run([case("add")])
     run = results.read_run(store.path)
     assert run.status == "interrupted" and run.end["reason"] == "interrupted by the user (SIGINT)"
+
+
+def test_free_memory_releases_what_a_case_left_in_a_reference_cycle():
+    """A case's tensors held in a reference cycle (a workload pointing at itself, a traceback
+    holding frames) are gone once `free_memory` has run, before the next case allocates."""
+    import weakref
+
+    class Leftover:
+        pass
+
+    left = Leftover()
+    left.me, left.tensor = left, torch.randn(1024)
+    gone = weakref.ref(left.tensor)
+    del left
+    assert gone() is not None  # only the collector frees a cycle
+    runner.free_memory(devices.cpu())
+    assert gone() is None
