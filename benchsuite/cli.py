@@ -247,7 +247,8 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
     stale = calibration_store.stale_advice(df.to_dict("records")) if "calibration_stale" in df.columns else None
     if stale:
         _stderr.print(safe.markup(stale), highlight=False, soft_wrap=True)  # one line, whatever the terminal's width
-    _print_not_measured(df)
+    if fmt in ("csv", "json"):  # the table and markdown say it in their footnotes
+        _print_not_measured(df)
     _stderr.print(f"Results: {safe.markup(done.results_path)}", highlight=False)
     if done.samples_path is not None:
         _stderr.print(f"Telemetry samples: {safe.markup(done.samples_path)}", highlight=False)
@@ -420,7 +421,8 @@ def _case_line(record: dict) -> str:
 
 
 def _print_not_measured(df) -> None:
-    """Say once per device why energy or power could not be measured."""
+    """Say once per device why energy or power could not be measured (csv/json on stdout carry no
+    footnotes; the table and markdown say it in theirs)."""
     if "telemetry_note" not in df.columns:
         return
     notes = df[df["telemetry_note"].notna()].groupby("device")["telemetry_note"].first()
