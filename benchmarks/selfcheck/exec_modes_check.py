@@ -21,11 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import torch
 
 import benchsuite
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
+
+from benchmarks.selfcheck.case_records import case_records  # noqa: E402
 
 #: Eager img/s before issue 16, in another session: issue 16, "What was measured" (one H100 80GB
 #: HBM3 SXM, 2026-11-25, benchsuite at efef368; cnn bf16 batch 4096). Only indicative: CHECK.
@@ -40,18 +45,11 @@ def before_figures(folder: str | None, precision: str, batch: int, device: str) 
     """Eager cnn img/s per mode from the runs under ``folder`` (any results.jsonl, any schema:
     read as plain JSON lines, so a run by older code reads too); {} when there is none."""
     found: dict[str, float] = {}
-    if not folder or not Path(folder).is_dir():
-        return found
-    for path in sorted(Path(folder).rglob("results.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a killed run
-            if (rec.get("record") == "case" and rec.get("workload") == "cnn" and rec.get("status") == "ok"
-                    and rec.get("exec", "eager") == "eager" and rec.get("precision") == precision
-                    and rec.get("batch_size") == batch and str(rec.get("device", "")).startswith(device.split(":")[0])):
-                found[rec["mode"]] = (rec.get("metrics") or {}).get("samples_per_s")
+    for _, rec in case_records([folder] if folder else []):
+        if (rec.get("workload") == "cnn" and rec.get("status") == "ok"
+                and rec.get("exec", "eager") == "eager" and rec.get("precision") == precision
+                and rec.get("batch_size") == batch and str(rec.get("device", "")).startswith(device.split(":")[0])):
+            found[rec["mode"]] = (rec.get("metrics") or {}).get("samples_per_s")
     return {k: v for k, v in found.items() if v}
 
 

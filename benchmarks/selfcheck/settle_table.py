@@ -12,26 +12,23 @@ Run: python benchmarks/selfcheck/settle_table.py RUNS_DIR [RUNS_DIR ...] [--work
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
+
+from benchmarks.selfcheck.case_records import case_records  # noqa: E402
 
 
 def rows(folders: list[str], workload: str | None) -> list[dict]:
     """One dict per GPU case record under ``folders`` (every results.jsonl found)."""
     out = []
-    for folder in folders:
-        for path in sorted(Path(folder).rglob("results.jsonl")):
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut by a killed run
-                if rec.get("record") != "case" or not str(rec.get("device", "")).startswith("cuda"):
-                    continue
-                if workload and rec.get("workload") != workload:
-                    continue
-                out.append({"run": path.parent.name, **rec})
+    for path, rec in case_records(folders):
+        if not str(rec.get("device", "")).startswith("cuda"):
+            continue
+        if workload and rec.get("workload") != workload:
+            continue
+        out.append({"run": path.parent.name, **rec})
     return out
 
 
