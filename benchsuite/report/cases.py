@@ -34,6 +34,8 @@ CASE_FIGURES = (
     Figure("pct_of_peak", 0, "%"),
     Figure("step_s_median", 0, "s"),
     Figure("step_s_p99", 0, "s"),
+    Figure("latency_s_p50", 0, "s"),
+    Figure("latency_s_p99", 0, "s"),
     Figure("power_mean_w", 0, "W"),
     Figure("j_per_sample", 0, None, header="energy/sample"),
     Figure("samples_per_j", 0),
@@ -46,8 +48,9 @@ NOTES = "notes"
 #: Telemetry figures: an ok case the run did not measure reads "not measured" rather than "—".
 TELEMETRY_COLUMNS = {f.metric for f in CASE_FIGURES if metrics.metric(f.metric).basis == "telemetry"}
 #: Figures shown only when some case has them (runs before issue 16 have no burst, its power
-#: and SM clock; only compiled cases have a compile time).
-WHEN_MEASURED = {"burst_samples_per_s", "burst_power_w", "burst_sm_clock_mhz", "compile_s"}
+#: and SM clock; only compiled cases have a compile time, only latency cases latency figures).
+WHEN_MEASURED = {"burst_samples_per_s", "burst_power_w", "burst_sm_clock_mhz", "compile_s",
+                 "latency_s_p50", "latency_s_p99"}
 
 
 def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:

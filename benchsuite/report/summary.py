@@ -153,6 +153,8 @@ FIGURES = (
     Figure("step_s_median", 11, "s"),
     Figure("step_s_iqr", 13, "s"),
     Figure("step_s_p99", 14, "s"),
+    Figure("latency_s_p50", 16, "s"),  # latency cases only: single steps after the blocks
+    Figure("latency_s_p99", 17, "s"),
     Figure("mem_peak_bytes", 15, "B"),
     # shown where measured, and the first to go when the width is short (after the device column)
     Figure("compile_s", 21, "s"),  # the first, compiling call; never inside the timed window
