@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from benchsuite import execution
+from benchsuite import precision as precision_mod
 
 #: PyTorch CUDA-graphs docs ("whole network capture"): warm up on a side stream first (3 in the example).
 GRAPH_WARMUP_STEPS = 3
@@ -94,17 +95,6 @@ def with_loss(model, loss_fn):
     return _with_loss_class()(model, loss_fn)
 
 
-def autocast(precision: str, device_type: str, *, cache_enabled: bool = True) -> contextlib.AbstractContextManager:
-    """Autocast for fp16/bf16 training (``cache_enabled=False`` inside a CUDA graph capture)."""
-    if precision in ("fp16", "bf16"):
-        import torch
-
-        from benchsuite import precision as precision_mod
-
-        return torch.autocast(device_type, dtype=precision_mod.dtype(precision), cache_enabled=cache_enabled)
-    return contextlib.nullcontext()
-
-
 def first_weight(model):
     """The first parameter with two or more dimensions: the numerics check's gradient (the
     longest backward path, so the most accumulated rounding)."""
@@ -134,7 +124,7 @@ def eager_step(p: Parts, fwd: Callable) -> tuple[Callable[[], Any], Callable[[],
     def train_step() -> None:
         x, y = cycle()
         opt.zero_grad(set_to_none=True)
-        with autocast(precision, device_type):
+        with precision_mod.autocast(precision, device_type):
             loss = fwd(x, y)
         if scaler is None:
             loss.backward()
@@ -319,7 +309,7 @@ def capture_whole_step(p: Parts, fwd: Callable, cuda: Any = None) -> Captured:
     opt = p.optimizer
 
     def body():
-        with autocast(p.precision, p.device_type, cache_enabled=False):
+        with precision_mod.autocast(p.precision, p.device_type, cache_enabled=False):
             loss = fwd(x, y)
         loss.backward()
         opt.step()

@@ -151,7 +151,7 @@ def _case_outputs(parts: Any, prepared: Any, x: Any, y: Any, rows: int | None) -
     """What the case's own step gives: its output (infer) or its loss and first gradient (train)."""
     import torch
 
-    from benchsuite import exec_modes
+    from benchsuite import exec_modes, precision
 
     captured = prepared.captured
     if captured is not None:  # the graph replays the step on its static inputs
@@ -169,7 +169,7 @@ def _case_outputs(parts: Any, prepared: Any, x: Any, y: Any, rows: int | None) -
     parts.optimizer.zero_grad(set_to_none=True)
     if prepared.mark is not None:
         prepared.mark()
-    with exec_modes.autocast(parts.precision, parts.device_type):
+    with precision.autocast(parts.precision, parts.device_type):
         loss = fwd(x, y)
     weight = exec_modes.first_weight(parts.model)
     if parts.scaler is not None:

@@ -123,12 +123,13 @@ def numerics(name: str) -> Iterator[None]:
         _restore_tf32(previous)
 
 
-def autocast(name: str, device_type: str) -> contextlib.AbstractContextManager:
-    """Autocast for mixed-precision training in fp16/bf16; a no-op for other precisions."""
+def autocast(name: str, device_type: str, *, cache_enabled: bool = True) -> contextlib.AbstractContextManager:
+    """Autocast for mixed-precision training in fp16/bf16; a no-op for other precisions
+    (``cache_enabled=False`` inside a CUDA graph capture)."""
     import torch
 
     if name in ("fp16", "bf16"):
-        return torch.autocast(device_type, dtype=dtype(name))
+        return torch.autocast(device_type, dtype=dtype(name), cache_enabled=cache_enabled)
     return contextlib.nullcontext()
 
 
