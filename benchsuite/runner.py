@@ -272,7 +272,7 @@ class Runner:
             timings = measure(workload.step, device.type, settings, device=torch_device, window=window,
                               readings=readings, flush=flush,
                               agree=self.dist.agree_max if self.dist is not None else None,
-                              block_context=workload.block_context if workload.block_steps else None,
+                              block_context=workload.steps_context,
                               burst_window=burst_span, latency=is_latency_case(case))
             mem_peak = torch.cuda.max_memory_allocated(torch_device) if device.type == "cuda" else None
         prepared = workload.exec_report()  # after the timed steps: recompiles in them are counted
@@ -441,7 +441,7 @@ class Runner:
                 if timed:
                     workload.run_steps(BEST_PROBE_WARMUP)
                     sync()
-                    with workload.block_context() if workload.block_steps else contextlib.nullcontext():
+                    with workload.steps_context():
                         step_s, steps = self._fastest_block(workload.step, sync)
                 else:
                     t0 = self.clock()

@@ -199,11 +199,15 @@ class Workload:
         once per block when ``block_steps`` is True; a fresh context manager on each call."""
         return contextlib.nullcontext()
 
+    def steps_context(self) -> contextlib.AbstractContextManager:
+        """What the harness enters around a block of steps: ``block_context()`` when the
+        workload opts in (``block_steps``), else nothing."""
+        return self.block_context() if self.block_steps else contextlib.nullcontext()
+
     def run_steps(self, n: int = 1) -> None:
-        """Run ``n`` steps as one block, as the harness does: inside ``block_context()`` when
-        the workload opts in (``block_steps``), else the bare steps."""
+        """Run ``n`` steps as one block, as the harness does (inside `steps_context`)."""
         step = self.step
-        with self.block_context() if self.block_steps else contextlib.nullcontext():
+        with self.steps_context():
             for _ in range(n):
                 step()
 
