@@ -15,9 +15,8 @@ from benchsuite import files, metrics, signals
 from benchsuite._version import __version__
 from benchsuite.files import WriteError
 from benchsuite.options import Number, OutPath, Threads, Threshold
-from benchsuite.plan import SWEEPS  # torch-free: the choices of `run --sweep`
 from benchsuite.report import safe
-from benchsuite.settings import (COOLDOWN_GPU_S, DEFAULT_CASE_TIMEOUT_S, SAMPLE_HZ, TIMING_DEFAULTS,
+from benchsuite.settings import (COOLDOWN_GPU_S, DEFAULT_CASE_TIMEOUT_S, SAMPLE_HZ, SWEEPS, TIMING_DEFAULTS,
                                  RunOptions)
 
 # Options that run-like commands (run, claims) share.

@@ -3,8 +3,8 @@
 A bad workload, precision, batch size or parameter is a `PlanError` before anything
 runs; a combination a device cannot do becomes a Case already marked skipped.
 
-Three named sweeps give the defaults of each axis (`SWEEPS`): ``headline`` (what a user
-first wants to know, the default of ``benchsuite run``), ``full`` (every default precision
+Three named sweeps (`benchsuite.settings.SWEEPS`) give the defaults of each axis: ``headline``
+(what a user first wants to know, the default of ``benchsuite run``), ``full`` (every default precision
 and batch size of every workload) and ``quick`` (the smallest smoke test). An axis the user
 gives (workloads, precisions, batch sizes, modes) replaces that sweep's default for it.
 """
@@ -18,12 +18,11 @@ from typing import Any, Iterable, Sequence
 from benchsuite import execution, keys
 from benchsuite import precision as precisions_mod
 from benchsuite.devices import Device
+from benchsuite.settings import SWEEPS, PlanError
 from benchsuite.workload import MODES, Registry
 
 DEFAULT_PRECISIONS = {"cpu": ("fp32", "bf16"), "cuda": ("fp32", "tf32", "bf16", "fp16")}
 
-#: The named sweeps; `pick_sweep` says which one a command line means.
-SWEEPS = ("headline", "full", "quick")
 #: The workloads of the headline and quick sweeps, in the order they run on each device:
 #: matmul first (the chip's ceiling), then the two networks.
 HEADLINE_WORKLOADS = ("matmul", "mlp", "cnn")
@@ -33,10 +32,6 @@ HEADLINE_LOW = ("bf16", "fp16")
 #: Batch searches ``--batch-size`` takes besides integers: ``auto`` (the largest that fits)
 #: and ``best`` (the highest throughput; `benchsuite.runner.Runner.find_best_batch`).
 BATCH_SEARCHES = ("auto", "best")
-
-
-class PlanError(ValueError):
-    """A sweep option with a value that is not allowed; the message names both."""
 
 
 @dataclass(frozen=True)

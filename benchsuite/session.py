@@ -44,7 +44,7 @@ class Plan:
     devices: list[Device]
     registry: Registry
     launch: LaunchEnv | None = None
-    sweep: str | None = None  # the named sweep that filled the axes not given (`benchsuite.plan.SWEEPS`);
+    sweep: str | None = None  # the named sweep that filled the axes not given (`benchsuite.settings.SWEEPS`);
     #                          None for a plan made case by case (the claims)
 
 
@@ -121,7 +121,7 @@ def make_plan(workloads: Any = None, devices: Any = "all", precisions: Any = Non
     Each option is a comma list or a list of them (``"mlp,cnn"``, ``["mlp", "cnn"]``,
     ``[8, 32]``, ``"auto"``); None takes the default. ``params`` is ``{"m": 4096,
     "mlp.widths": "32x64x10"}`` or ``["m=4096", ...]``; a list value sweeps. ``sweep`` names
-    the sweep whose defaults fill the axes not given (`benchsuite.plan.SWEEPS`; None: as
+    the sweep whose defaults fill the axes not given (`benchsuite.settings.SWEEPS`; None: as
     `benchsuite.plan.pick_sweep` decides: the headline when no workload, precision, batch
     size or mode is given); ``exec_modes``: eager when None. Raises `PlanError` or
     `DeviceError` naming a bad value and what is allowed.

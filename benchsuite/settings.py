@@ -13,6 +13,16 @@ from typing import Any
 from benchsuite import metrics
 from benchsuite.timing import TimingSettings
 
+class PlanError(ValueError):
+    """A sweep option with a value that is not allowed; the message names both. (Raised and
+    caught as `benchsuite.plan.PlanError`; declared here, where the options are checked, so
+    that this module needs nothing of the planner.)"""
+
+
+#: The named sweeps (`benchsuite.plan` gives each its axes; `plan.pick_sweep` says which one a
+#: command line means). Here so that the command line offers them without loading the planner.
+SWEEPS = ("headline", "full", "quick")
+
 # Default timing per device type (issue 14, from the H100 runs of 2026-11-25):
 # - GPU: warm up until steady (`benchsuite.steady`: judged on the last 4 s of block times;
 #   4.0-5.0 s on every recorded H100 trace), then time 2 s: two periods of the ~1 Hz
@@ -116,8 +126,7 @@ class RunOptions:
     threads: int | None = None  # torch's CPU threads for the run (None: leave them as they are)
 
     def check(self) -> "RunOptions":
-        """Return self, or raise `benchsuite.plan.PlanError` naming a value out of its range."""
-        from benchsuite.plan import PlanError
+        """Return self, or raise `PlanError` naming a value out of its range."""
         from benchsuite.telemetry.sampler import HZ_MAX, HZ_MIN
 
         def number(name: str, value: Any, low: float, *, above: bool = False, integer: bool = False,

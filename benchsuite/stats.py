@@ -1,10 +1,9 @@
-"""Statistics of raw step or block times (pure numpy: reports use this without torch)."""
+"""Statistics of raw step or block times (numpy, imported when used: the command line reaches
+this module through `benchsuite.settings` and starts without numpy)."""
 
 from __future__ import annotations
 
 from typing import Sequence
-
-import numpy as np
 
 
 def summarize(times_s: Sequence[float], steps_per_block: int = 1) -> dict[str, float | int]:
@@ -16,6 +15,8 @@ def summarize(times_s: Sequence[float], steps_per_block: int = 1) -> dict[str, f
     between the steps inside them. ``iters`` counts steps, ``step_s_total`` is every block's
     seconds, and ``step_s_mean`` is that ÷ the steps (the same either way).
     """
+    import numpy as np
+
     t = np.asarray(times_s, dtype=float)
     if t.size == 0:
         return {"iters": 0}
