@@ -411,8 +411,7 @@ def prepare(p: Parts, exec_mode: str, *, backend: str | None = None) -> Prepared
     timed window. ``backend``: torch.compile's (None: inductor; the test knob
     `benchsuite.execution.BACKEND_ENV` gives "eager"). Raises `NotCompiled`, or RuntimeError
     for a step that cannot be captured (found before any capture is attempted)."""
-    if exec_mode not in execution.EXEC_MODES:
-        raise ValueError(f"unknown exec mode {exec_mode!r}; allowed: {', '.join(execution.EXEC_MODES)}")
+    execution.check(exec_mode)
     fwd: Callable = p.model if p.mode == "infer" else with_loss(p.model, p.loss_fn)
     if exec_mode == "eager":
         step, ctx = eager_step(p, fwd)

@@ -61,6 +61,13 @@ def parse(text: str | list[str] | tuple[str, ...] | None) -> list[str]:
     return list(dict.fromkeys(names)) or [DEFAULT]
 
 
+def check(exec_mode: str) -> str:
+    """``exec_mode`` if it is one of `EXEC_MODES`; a ValueError naming the allowed ones otherwise."""
+    if exec_mode not in EXEC_MODES:
+        raise ValueError(f"unknown exec mode {exec_mode!r}; allowed: {', '.join(EXEC_MODES)}")
+    return exec_mode
+
+
 def skip_reason(exec_mode: str, *, workload: str, declared: tuple[str, ...], device_type: str, mode: str,
                 precision: str, needs_process_group: bool = False, world_size: int = 1,
                 backend: str | None = None, compiler: str | None = "unknown") -> str | None:
@@ -68,8 +75,7 @@ def skip_reason(exec_mode: str, *, workload: str, declared: tuple[str, ...], dev
 
     ``declared``: the workload's ``exec_modes``; ``backend``: the torch.compile backend
     (None: inductor); ``compiler``: the C++ compiler found (`cpu_compiler`; None: none)."""
-    if exec_mode not in EXEC_MODES:
-        raise ValueError(f"unknown exec mode {exec_mode!r}; allowed: {', '.join(EXEC_MODES)}")
+    check(exec_mode)
     if exec_mode == DEFAULT:
         return None
     if needs_process_group:

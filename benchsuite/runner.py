@@ -491,14 +491,10 @@ def check_numerics(workload, case: Case) -> dict[str, Any]:
     return checked
 
 
-#: Latency cases (`benchsuite.metrics.is_latency`: batch-1 inference, what the claims' latency
-#: figures use) are timed in blocks like every case, then a latency pass times single steps after
-#: the telemetry window (`benchsuite.timing.latency_pass`): their p50/p99 are of single steps.
-LATENCY_BATCH_SIZE = metrics_mod.LATENCY_BATCH_SIZE
-
-
 def is_latency_case(case: Case) -> bool:
-    """Whether ``case`` measures latency (batch-1 inference): a latency pass after its blocks."""
+    """Whether ``case`` measures latency (`benchsuite.metrics.is_latency`: batch-1 inference, what
+    the claims' latency figures use): timed in blocks like every case, then a latency pass of
+    single steps after the telemetry window (`benchsuite.timing.latency_pass`)."""
     return metrics_mod.is_latency(case.mode, case.batch_size)
 
 

@@ -112,8 +112,8 @@ class TimingSettings:
     # the burst figure. 0 blocks: no burst measured (the default here; `benchsuite.settings`
     # turns it on for runs).
     burst_blocks: int = 0
-    burst_block_s: float = 0.010
-    burst_idle_s: float = 0.25
+    burst_block_s: float = metrics.BURST_BLOCK_S
+    burst_idle_s: float = metrics.BURST_IDLE_S
 
     @property
     def steady_rule(self) -> steady.SteadyRule:
