@@ -202,7 +202,8 @@ def run(workload, device, precision, batch_size, mode, params, min_time, min_ite
     except WriteError as exc:
         _write_failed(exc)
     main_rank = env is None or env.rank == 0
-    expected = session.estimate_plan(planned, options, out_dir)
+    # the estimate reads NVML and earlier runs: only rank 0 prints it and shows the time left
+    expected = session.estimate_plan(planned, options, out_dir) if main_rank else None
     if main_rank:
         _print_plan(planned, expected, options, listing=dry_run, fmt=fmt)
     if dry_run:

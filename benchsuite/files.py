@@ -24,7 +24,7 @@ import os
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 # The system calls, as module names so that a test can stand in a failing disk
 # (tests/fakes/faulty_disk.py): every byte benchsuite writes passes `_write`.
@@ -214,15 +214,3 @@ def finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [finite(v) for v in value]
     return value
-
-
-@contextlib.contextmanager
-def writing(path: str | Path) -> Iterator[None]:
-    """Turn an OSError raised inside into a `WriteError` naming ``path``."""
-    try:
-        yield
-    except WriteError:
-        raise
-    except OSError as exc:
-        _fail(path, "write", exc)
-

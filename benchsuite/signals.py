@@ -33,8 +33,6 @@ REPEAT_GRACE_S = 2.0
 class SigTerm(KeyboardInterrupt):
     """SIGTERM arrived while the command line's handler was installed: stop like Ctrl-C."""
 
-    reason = SIGTERM_REASON
-
 
 def reason(exc: BaseException) -> str:
     """The end record's reason for an interruption: SIGTERM or Ctrl-C."""
