@@ -62,6 +62,12 @@ EDGE_BUSY_S = 0.2
 #: Block times are stored rounded to this (s): CUDA events resolve about 0.5 µs and their
 #: float32 milliseconds carry 7 digits; rounding to 1 ns loses nothing and halves the JSON.
 ROUND_S = 1e-9
+_ROUND_DIGITS = 9  # round(t, 9): ROUND_S
+
+
+def _rounded(times: Any) -> tuple[float, ...]:
+    """``times`` (s) as floats rounded to `ROUND_S`, as they are stored."""
+    return tuple(round(float(t), _ROUND_DIGITS) for t in times)
 
 
 @dataclass(frozen=True)
@@ -154,7 +160,7 @@ class Timings:
     def of(cls, block_times_s: Sequence[float], steps_per_block: int, method: str, warmup_iters: int,
            warmup_s: float, **rest: Any) -> "Timings":
         """Timings with block times rounded to `ROUND_S` and statistics derived from them."""
-        times = tuple(round(float(t), 9) for t in block_times_s)
+        times = _rounded(block_times_s)
         return cls(times, steps_per_block, method, warmup_iters, warmup_s,
                    stats.summarize(times, steps_per_block), **rest)
 
@@ -321,6 +327,7 @@ class _Loop:
 
     def __init__(self, backend: Any, settings: TimingSettings, cap: int) -> None:
         self.backend, self.settings = backend, settings
+        self.depth = PIPELINE_DEPTH if backend.pipelined else 1  # chunks in flight at once
         self.in_flight: deque[tuple[str, int, int, Any]] = deque()
         self.steps_per_block = 1
         self.step_s: float | None = None  # block seconds per step, from the last chunk
@@ -410,7 +417,7 @@ class _WarmEnd:
 def _warm_up(loop: _Loop, settings: TimingSettings, start: float, clock: Callable[[], float]) -> _WarmEnd:
     """Run warm-up chunks until the rule says steady (or the cap), or, when not judged, until
     ``warmup_iters`` and ``warmup_time_s`` are met; chunks still in flight carry on."""
-    depth = PIPELINE_DEPTH if loop.backend.pipelined else 1
+    depth = loop.depth
     rule = settings.steady_rule
     why = _not_judged_why(settings)
     verdict = None
@@ -488,7 +495,7 @@ def _next_timed(loop: _Loop, settings: TimingSettings, cap_steps: int, edge_s: f
 
 def _timed(loop: _Loop, settings: TimingSettings, cap_steps: int, window: contextlib.ExitStack) -> None:
     """Launch the timed chunks, leave ``window`` once the last is launched, read them all."""
-    depth = PIPELINE_DEPTH if loop.backend.pipelined else 1
+    depth = loop.depth
     edge_s = EDGE_BUSY_S if loop.backend.pipelined else 0.0
     closed = False
     while True:
@@ -527,7 +534,7 @@ def _agreed_warm_up(loop: _Loop, settings: TimingSettings, agree: Callable[[Sequ
         group = _Store.group_after(most, loop.store.cap)
         timed = max(group, most // group * group)
     loop.steps_per_block = spb
-    depth = PIPELINE_DEPTH if loop.backend.pipelined else 1
+    depth = loop.depth
     chunk = loop.blocks_for(CHUNK_S)
     while extra > 0:
         while extra > 0 and len(loop.in_flight) < depth:
@@ -540,7 +547,7 @@ def _agreed_warm_up(loop: _Loop, settings: TimingSettings, agree: Callable[[Sequ
 
 def _agreed_timed(loop: _Loop, timed: int, window: contextlib.ExitStack) -> None:
     """The agreed count of timed blocks, in chunks; the last chunk holds the window's close."""
-    depth = PIPELINE_DEPTH if loop.backend.pipelined else 1
+    depth = loop.depth
     chunk = loop.blocks_for(CHUNK_S)
     left = timed
     while left > 0 or loop.in_flight:
@@ -630,7 +637,7 @@ def measure(step: Callable[[], None], device_type: str, settings: TimingSettings
                       warmup_rough_pct=100 * verdict.rough if verdict is not None else None,
                       warmup_temp_start_c=temp_start,
                       span_s=loop.timed_span_s - store.pending_s, burst=burst,
-                      latency_times_s=tuple(round(float(t), 9) for t in latency_times)
+                      latency_times_s=_rounded(latency_times)
                       if latency_times is not None else None)
 
 
@@ -690,7 +697,7 @@ def measure_burst(loop: _Loop, settings: TimingSettings, agree: Callable[[Sequen
     with window if window is not None else contextlib.nullcontext():
         loop.launch("burst", settings.burst_blocks, steps)
         loop.resolve()
-    return {"block_times_s": [round(float(t), 9) for t in loop.burst_times], "steps_per_block": steps,
+    return {"block_times_s": list(_rounded(loop.burst_times)), "steps_per_block": steps,
             "idle_s": settings.burst_idle_s, "warmup_steps": 1}
 
 def time_reps(op: Callable[[], Any], device_type: str, reps: int, warmup: int = 1,
