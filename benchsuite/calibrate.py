@@ -168,10 +168,7 @@ CPU_TELEMETRY_NOTE = "throttling not measured on a CPU"
 def check_budget(budget_s: Any) -> None:
     """Raise ValueError unless ``budget_s`` is None (the default budget) or a finite number of
     seconds above 0: a NaN or infinite budget must never reach a stored record."""
-    if budget_s is None:
-        return
-    if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float)) or not math.isfinite(budget_s) \
-            or budget_s <= 0:
+    if budget_s is not None and not calibration_store._positive(budget_s):
         raise ValueError(f"calibration budget {budget_s!r}: must be a finite number of seconds above 0 "
                          f"(default {BUDGET_S['cuda']:g} on a GPU, {BUDGET_S['cpu']:g} on a CPU)")
 
@@ -722,10 +719,10 @@ def calibrate_device(device, precisions: Iterable[str], budget_s: float, *, host
                      driver: str | None, on_trial: Callable[[str, Trial], None] | None = None,
                      clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
     """Measure one device's ceilings within ``budget_s`` seconds; return its calibration record
-    (`calibration_store.store` decides whether it is stored)."""
+    (`calibration_store.store` decides whether it is stored). ``budget_s`` is taken as
+    checked (`run` checks it with `check_budget`)."""
     import torch
 
-    check_budget(budget_s)
     precisions = list(precisions)
     started_at = results.now_iso()
     t0 = clock()
