@@ -166,7 +166,8 @@ class Telemetry:
         others = [o for o in (TelemetryId.parse(d) for d in also) if o != tid]
         if not others:
             return own
-        return NodeWindows(own, {str(o): self.window(o, label, align=align) for o in dict.fromkeys(others)})
+        return NodeWindows(own, {str(o): self.window(o, label, align=align) for o in dict.fromkeys(others)},
+                           sleep=self._sleep)
 
     def span(self, device: Any, label: str) -> Span:
         """A short span over ``device`` (a `benchsuite.devices.Device`) for power and clocks

@@ -507,38 +507,41 @@ class UnmatchedWindow(contextlib.nullcontext):
         self.summary: dict[str, Any] = {"device": device_id, "energy_j": None, "telemetry_note": note,
                                         "not_measured": {"energy_j": note}, "quality_flags": []}
 
+    def counter_reader(self) -> None:
+        """No counter: `align_edges` has nothing to poll for this window."""
+        return None
+
+    def open(self, aligned: tuple[float, float] | None = None) -> "UnmatchedWindow":
+        """Nothing to read: opening changes nothing."""
+        return self
+
+    def close(self, aligned: tuple[float, float] | None = None) -> None:
+        """Nothing to read: `summary` already says why."""
+
 
 class NodeWindows:
     """One case's own window and, on a node's local rank 0, a window per other local rank's
     device (``others``: {telemetry id text: window}), opened and closed together: their
-    counters are polled together (`align_edges`), so N GPUs cost one counter period per edge."""
+    counters are polled together (`align_edges`), so N GPUs cost one counter period per edge.
+    Each window is a `Window` or an `UnmatchedWindow`; ``sleep`` is what the polling waits with."""
 
-    def __init__(self, own: Any, others: dict[str, Any]) -> None:
-        self.own, self.others = own, others
+    def __init__(self, own: Any, others: dict[str, Any], sleep: Callable[[float], None] = time.sleep) -> None:
+        self.own, self.others, self.sleep = own, others, sleep
 
     def _windows(self) -> list[Any]:
         return [self.own, *self.others.values()]
 
     def _aligned(self) -> list[tuple[float, float] | None]:
-        windows = self._windows()
-        readers = [getattr(w, "counter_reader", lambda: None)() for w in windows]
-        sleep = next((w.sleep for w in windows if hasattr(w, "sleep")), time.sleep)
-        return align_edges(readers, sleep)
+        return align_edges([w.counter_reader() for w in self._windows()], self.sleep)
 
     def __enter__(self) -> "NodeWindows":
         for window, aligned in zip(self._windows(), self._aligned()):
-            if hasattr(window, "open"):
-                window.open(aligned)
-            else:
-                window.__enter__()
+            window.open(aligned)
         return self
 
     def __exit__(self, *exc: object) -> None:
         for window, aligned in zip(self._windows(), self._aligned()):
-            if hasattr(window, "close"):
-                window.close(aligned)
-            else:
-                window.__exit__(*exc)
+            window.close(aligned)
 
     @property
     def summary(self) -> dict[str, Any] | None:
