@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 
 from .nvml import SLOWING_REASONS, THROTTLE_REASONS, decode_throttle
 
-__all__ = ["Window", "UnmatchedWindow", "NodeWindows", "Span", "summarize_span", "SPAN_FIELDS", "unmatched_note",
+__all__ = ["Window", "UnmatchedWindow", "NodeWindows", "Span", "summarize_span", "unmatched_note",
            "summarize_gpu", "summarize_host",
            "align_edges", "min_window_s", "MIN_WINDOW_S", "MIN_SAMPLES", "EDGE_POLL_S", "EDGE_WAIT_S",
            "ALIGNED", "MISMATCH_TOLERANCE", "THROTTLED_SHARE_THRESHOLD", "HOST_BUSY_PCT", "GPU_SUMMARY_FIELDS",
@@ -552,11 +552,6 @@ class NodeWindows:
         return {d: getattr(w, "summary", None) for d, w in self.others.items()}
 
 
-#: What a `Span` (the burst's telemetry) summarises.
-SPAN_FIELDS: tuple[str, ...] = ("power_w", "sm_clock_mhz", "temp_c", "cpu_util_pct", "span_s", "samples",
-                                "source", "telemetry_note")
-
-
 def summarize_span(rows: list[Row], *, host: bool, t_open: float, t_close: float, open_row: Row | None,
                    close_row: Row | None) -> dict[str, Any]:
     """Power and clocks over a short span (the burst, ~50 ms: at 20 Hz about one sample).
@@ -586,7 +581,8 @@ def summarize_span(rows: list[Row], *, host: bool, t_open: float, t_close: float
 class Span:
     """A short telemetry span without energy (the burst): the sampler's rows between its edges,
     labelled with the case, and a reading at each edge (`summarize_span`). ``summary`` is set on
-    exit; with nothing to read it says why (``telemetry_note``)."""
+    exit; with nothing to read it says why (``telemetry_note``: ``reason``, which must be given
+    when ``sampler`` is None)."""
 
     def __init__(self, device: str, case_id: str, *, sampler: Any, host: bool, reason: str | None = None) -> None:
         self.device, self.case_id = device, case_id
@@ -604,7 +600,7 @@ class Span:
 
     def __exit__(self, *exc: object) -> None:
         if self._sampler is None or self._reason is not None:
-            self.summary = {"telemetry_note": self._reason or "telemetry not started"}
+            self.summary = {"telemetry_note": self._reason}
             return
         t_close = self._sampler.elapsed()
         close_row = self._sampler.read_now(self._row_device)
