@@ -410,7 +410,7 @@ class Window:
         self._procs = procs
         self._clock = clock
         self.align, self.sleep = align, sleep
-        self._aligned: list[bool] = []
+        self._open_aligned = False  # whether the open edge was on a counter update
         self._token: int | None = None
         self._pids: set[int] | None = set()
         self._errors0 = 0
@@ -432,7 +432,6 @@ class Window:
     def _edge(self, aligned: tuple[float, float] | None = None) -> tuple[float, Row | None]:
         """Read the device at the edge of the window; returns (t_s, row or None). With
         ``aligned`` (a counter update's instant and value) the edge is that instant."""
-        self._aligned.append(aligned is not None)
         if self._sampler is None or self._reason is not None:
             return self._now(), None
         row = self._sampler.read_now(self._row_device)
@@ -462,6 +461,7 @@ class Window:
             self._token = self._sampler.push_label(self.case_id)
             self._errors0 = self._sampler.errors
         self._collect_pids()
+        self._open_aligned = aligned is not None
         self._t_open, self._open_row = self._edge(aligned)
         return self
 
@@ -470,6 +470,7 @@ class Window:
 
     def close(self, aligned: tuple[float, float] | None = None) -> None:
         """Close the window and set `summary` (at a counter update when ``aligned`` is one)."""
+        both_aligned = self._open_aligned and aligned is not None
         t_close, close_row = self._edge(aligned)
         self._collect_pids()
         rows: list[Row] = []
@@ -486,8 +487,7 @@ class Window:
             self.summary = summarize_host(rows, rapl_reason=self._rapl_reason, **common)
         else:
             pids = sorted(self._pids) if self._pids is not None and self._procs else None
-            self.summary = summarize_gpu(rows, pids=pids, aligned=all(self._aligned[-2:]) and len(self._aligned) >= 2,
-                                         **common)
+            self.summary = summarize_gpu(rows, pids=pids, aligned=both_aligned, **common)
 
 
 def unmatched_note(device_id: str) -> str:
