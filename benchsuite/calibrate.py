@@ -45,7 +45,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from benchsuite import calibration_store, peaks, results, timing
+from benchsuite import calibration_store, files, peaks, results, timing
 from benchsuite.telemetry.window import THROTTLED_SHARE_THRESHOLD
 
 Shape = tuple[int, int, int]
@@ -168,10 +168,7 @@ CPU_TELEMETRY_NOTE = "throttling not measured on a CPU"
 def check_budget(budget_s: Any) -> None:
     """Raise ValueError unless ``budget_s`` is None (the default budget) or a finite number of
     seconds above 0: a NaN or infinite budget must never reach a stored record."""
-    if budget_s is None:
-        return
-    if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float)) or not math.isfinite(budget_s) \
-            or budget_s <= 0:
+    if budget_s is not None and not calibration_store._positive(budget_s):
         raise ValueError(f"calibration budget {budget_s!r}: must be a finite number of seconds above 0 "
                          f"(default {BUDGET_S['cuda']:g} on a GPU, {BUDGET_S['cpu']:g} on a CPU)")
 
@@ -635,24 +632,17 @@ def _prepare_cuda(device) -> tuple[Callable[[], Any] | None, int]:
     return timing.l2_flush(device.index)
 
 
-def _finite(value: Any) -> Any:
-    """A number as stored: NaN and infinity become None (stored JSON is strict)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _trial_entry(trial: Trial) -> dict[str, Any]:
-    return {"shape": list(trial.shape), "seconds": _finite(trial.seconds), "tflop_per_s": _finite(trial.tflop_per_s),
-            "phase": trial.phase}
+    return {"shape": list(trial.shape), "seconds": files.finite(trial.seconds),
+            "tflop_per_s": files.finite(trial.tflop_per_s), "phase": trial.phase}
 
 
 def _final_entry(check: FinalCheck) -> dict[str, Any]:
     """A finalist as stored: its search figure, its re-time's quartiles and the verdict."""
     reps = rep_summary(check.trial.times_s) if check.trial is not None else None
-    return {"shape": list(check.shape), "search_tflop_per_s": _finite(check.search.tflop_per_s),
-            "tflop_per_s": _finite(check.trial.tflop_per_s) if check.trial is not None else None,
-            "reps": {k: _finite(v) for k, v in reps.items()} if reps else None,
+    return {"shape": list(check.shape), "search_tflop_per_s": files.finite(check.search.tflop_per_s),
+            "tflop_per_s": files.finite(check.trial.tflop_per_s) if check.trial is not None else None,
+            "reps": files.finite(reps) if reps else None,
             "accepted": check.accepted, "reason": check.reason}
 
 
@@ -668,7 +658,7 @@ def matmul_entry(found: SearchResult, *, datasheet: float | None, budget_s: floa
         "shape": list(best.shape) if best else None,
         "seconds": best.seconds if best else None,
         "method": method,
-        "reps": {k: _finite(v) for k, v in reps.items()} if reps else None,
+        "reps": files.finite(reps) if reps else None,
         "times_s": list(best.times_s) if best else None,
         "finals": [_final_entry(f) for f in found.finals],
         "datasheet_tflop_per_s": datasheet,
@@ -729,10 +719,10 @@ def calibrate_device(device, precisions: Iterable[str], budget_s: float, *, host
                      driver: str | None, on_trial: Callable[[str, Trial], None] | None = None,
                      clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
     """Measure one device's ceilings within ``budget_s`` seconds; return its calibration record
-    (`calibration_store.store` decides whether it is stored)."""
+    (`calibration_store.store` decides whether it is stored). ``budget_s`` is taken as
+    checked (`run` checks it with `check_budget`)."""
     import torch
 
-    check_budget(budget_s)
     precisions = list(precisions)
     started_at = results.now_iso()
     t0 = clock()
@@ -751,7 +741,7 @@ def calibrate_device(device, precisions: Iterable[str], budget_s: float, *, host
     free = _free_bytes(device) or COPY_BYTES[device.type] * 8
     nbytes = min(COPY_BYTES[device.type], int(free * 0.1) // 4 * 4)
     for kind in kinds:
-        entry = {k: _finite(v) for k, v in copy_bandwidth(device.id, kind, nbytes, COPY_REPS[device.type]).items()}
+        entry = files.finite(copy_bandwidth(device.id, kind, nbytes, COPY_REPS[device.type]))
         datasheet_gbs = sheet.mem_bandwidth_gbs if sheet and kind == "d2d" else None
         entry["datasheet_gb_per_s"] = datasheet_gbs
         entry["pct_of_datasheet"] = 100.0 * entry["gb_per_s"] / datasheet_gbs if datasheet_gbs and entry["gb_per_s"] \

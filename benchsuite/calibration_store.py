@@ -272,16 +272,6 @@ def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _stamp(record: dict) -> dict:
-    """``record`` with every ceiling's ``source`` set to its own id (where not already set)."""
-    out = dict(record)
-    for section, _, _ in CEILINGS:
-        out[section] = {name: {**entry, "source": entry.get("source") or record.get("id")}
-                        for name, entry in (record.get(section) or {}).items()}
-    out["sources"] = [record.get("id")]
-    return out
-
-
 def store(record: dict, directory: Path | None = None, *, force: bool = False) -> Outcome:
     """Store a new calibration by the rules in this module's docstring and say what was done.
 
@@ -302,7 +292,7 @@ def store(record: dict, directory: Path | None = None, *, force: bool = False) -
         if old is not None:
             messages.append(f"the stored calibration {old.get('id')} stays in use")
         return Outcome("refused", path if old is not None else None, messages, old)
-    new = _stamp(record)
+    new, _, _ = merge({}, record)  # every ceiling names its source: this record's id where not set
     if old is None:
         written = save(new, directory)
         return Outcome("replaced" if unreadable else "stored", written,

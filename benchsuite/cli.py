@@ -602,8 +602,7 @@ def calibrate(device, precision, budget, out_dir, fmt, force, wide, precise) -> 
         chosen = devices_mod.resolve(device)
         requested = plan.parse_precisions(precision)
         results.check_out_dir(out_dir)
-        calibrate_mod.check_budget(budget)
-    except (plan.PlanError, devices_mod.DeviceError, results.ResultsError, ValueError) as exc:
+    except (plan.PlanError, devices_mod.DeviceError, results.ResultsError) as exc:
         raise _usage(exc) from None
     except WriteError as exc:
         _write_failed(exc)

@@ -30,14 +30,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
 
 from benchmarks.selfcheck.gpu_needed import nvml_gpu  # noqa: E402
+from benchsuite import precision  # noqa: E402  (imports no torch)
 
-DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "tf32": "float32"}
+#: The precisions a plain ``torch.mm`` computes in (fp8 needs ``torch._scaled_mm``).
+MM_PRECISIONS = tuple(p for p in precision.PRECISIONS if p != "fp8")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=8192, help="matmul side (default 8192)")
-    ap.add_argument("--precision", choices=sorted(DTYPES), default="bf16")
+    ap.add_argument("--precision", choices=sorted(MM_PRECISIONS), default="bf16")
     ap.add_argument("--reps", type=int, default=5, help="windows of each length and edge kind (default 5)")
     ap.add_argument("--lengths", default="0.5,1,2,5", help="window lengths in seconds (default 0.5,1,2,5)")
     ap.add_argument("--long", type=float, default=20.0, help="the reference window, seconds (default 20)")
@@ -55,8 +57,7 @@ def main() -> int:
     from benchsuite.settings import TIMING_DEFAULTS
     from benchsuite.telemetry import Telemetry
 
-    torch.backends.cuda.matmul.allow_tf32 = args.precision == "tf32"
-    dtype = getattr(torch, DTYPES[args.precision])
+    dtype = precision.dtype(args.precision)
     device = torch.device(gpu.id)
     a = torch.randn(args.size, args.size, device=device, dtype=dtype)
     b = torch.randn(args.size, args.size, device=device, dtype=dtype)
@@ -70,7 +71,8 @@ def main() -> int:
     fixed = replace(TIMING_DEFAULTS["cuda"], judge_steady=False, warmup_time_s=0.3,
                     fixed_warmup_why="selfcheck: warm from the run before")
     rows: list[dict] = []
-    with Telemetry([gpu.nvml_index], hz=args.hz) as tel:
+    # TF32 on for tf32 only, restored after (`precision.numerics`)
+    with precision.numerics(args.precision), Telemetry([gpu.nvml_index], hz=args.hz) as tel:
         first = timing.measure(step, "cuda", judged, device=device)
         print(f"{gpu.name}: {args.size}³ {args.precision} matmul; warm-up {first.warmup_rule} after "
               f"{first.warmup_s:.1f} s (drift {first.warmup_drift_pct:.2f} %)"

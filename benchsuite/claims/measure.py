@@ -96,7 +96,7 @@ def measure(devices: list[Device], registry: Registry, settings: ClaimsSettings,
     measured_now = [planning.flat_record(c, done.header, "measured now") for c in done.records]
     planned = {keys.text(c.to_dict()) for c in cases}
     reference = _reference_records() if use_reference else []
-    gpu_results = [r for r in measured_now + given + reference if str(r.get("device", "")).startswith("cuda")]
+    gpu_results = [r for r in measured_now + given + reference if verdicts.is_gpu(r)]
     names = list(dict.fromkeys(r["device_name"] for r in gpu_results if r.get("device_name")))
     # On a machine without a GPU (and no GPU run given) the shipped reference GPUs stand in for claims 1-3
     stand_in = planning.reference_gpu_cases(measured_now, given, reference, planned)

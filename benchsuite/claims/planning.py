@@ -116,10 +116,10 @@ def reference_gpu_cases(measured: list[dict], given: list[dict], reference: list
     """The reference runs' GPU records of the planned keys, for claims 1-3, when neither the cases
     measured now nor the ``--run`` runs hold a GPU result of them (a CPU-only machine): they are
     then compared with this machine's CPU. Empty when a GPU of the user's own was measured or given."""
-    own = [r for r in (*measured, *given) if r["key"] in keys and str(r.get("device", "")).startswith("cuda")]
+    own = [r for r in (*measured, *given) if r["key"] in keys and verdicts.is_gpu(r)]
     if own:
         return []
-    return [r for r in reference if r["key"] in keys and str(r.get("device", "")).startswith("cuda")
+    return [r for r in reference if r["key"] in keys and verdicts.is_gpu(r)
             and r.get("status") == "ok"]
 
 

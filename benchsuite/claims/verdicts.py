@@ -70,7 +70,8 @@ def _ok(rec: dict) -> bool:
     return rec.get("status") == "ok"
 
 
-def _is_gpu(rec: dict) -> bool:
+def is_gpu(rec: dict) -> bool:
+    """Whether a case record (or a training run) was measured on a GPU: its ``device`` is ``cuda...``."""
     return str(rec.get("device", "")).startswith("cuda")
 
 
@@ -114,7 +115,7 @@ def pairs(records: list[dict], select) -> list[tuple[dict, dict]]:
     by_key: dict[str, dict[str, list[dict]]] = {}
     for rec in records:
         if _ok(rec) and select(rec):
-            side = "gpu" if _is_gpu(rec) else "cpu"
+            side = "gpu" if is_gpu(rec) else "cpu"
             by_key.setdefault(rec["key"], {"gpu": [], "cpu": []})[side].append(rec)
     found = []
     for sides in by_key.values():
@@ -174,10 +175,10 @@ def claim_speed(evidence: dict) -> dict:
 
 def _why_unpaired(records: list[dict], select, evidence: dict) -> str:
     chosen = [r for r in records if select(r)]
-    if not any(_is_gpu(r) for r in chosen):
+    if not any(is_gpu(r) for r in chosen):
         return _no_gpu(records, evidence)
-    if not any(_ok(r) and _is_gpu(r) for r in chosen):
-        failed = next((r for r in chosen if _is_gpu(r)), {})
+    if not any(_ok(r) and is_gpu(r) for r in chosen):
+        failed = next((r for r in chosen if is_gpu(r)), {})
         return f"no GPU case finished ({failed.get('status')}: {failed.get('reason')})"
     return "no CPU result of the same cases to compare with (run benchsuite claims with --device all)"
 
@@ -187,7 +188,7 @@ def _samples_per_j(rec: dict, cpu_watts: float | None) -> tuple[float | None, st
     value = rec.get("samples_per_j")
     if value:
         return value, "measured", rec.get("energy_method") or ""
-    if not _is_gpu(rec) and cpu_watts:
+    if not is_gpu(rec) and cpu_watts:
         return rec["samples_per_s"] / cpu_watts, "assumption", f"assumed CPU power {cpu_watts:g} W (--cpu-watts)"
     return None, "not measured", rec.get("telemetry_note") or "energy not measured"
 
@@ -276,7 +277,7 @@ def _lower(gpu: Any, cpu: Any) -> bool:
 def _latency_figure(rec: dict, which: str, key: str) -> dict:
     """A batch-1 latency figure; on a GPU it says what the CUDA events do not include."""
     return figure(f"{keys.prose_label(rec)} latency {which}", rec.get(key), "s", _dev(rec), "measured",
-                  GPU_LATENCY_NOTE if _is_gpu(rec) else "")
+                  GPU_LATENCY_NOTE if is_gpu(rec) else "")
 
 
 def claim_article_network(evidence: dict) -> dict:
@@ -361,7 +362,7 @@ def _training_figures(run: dict, dev: str, target: float, cpu_watts: float | Non
     out.append(figure(f"time to {target:.2f} %", run["cumulative_s"][hit] if hit is not None else None, "s", dev,
                       "measured" if hit is not None else "not measured", "" if hit is not None else "not reached"))
     energy = run.get("cumulative_energy_j")
-    on_gpu = str(run.get("device", "")).startswith("cuda")
+    on_gpu = is_gpu(run)
     if energy and energy[best_epoch] is not None:
         out.append(figure("energy to best accuracy", energy[best_epoch], "J", dev, "measured", run.get("energy_method") or ""))
         if hit is not None:
@@ -396,7 +397,7 @@ def claim_generations(evidence: dict) -> dict:
                    "this run, --run and reports/reference/; each measured GPU's matmul TFLOP/s and samples/J "
                    "listed beside its datasheet peaks, which are shown, never judged; supported when every newer "
                    "generation measures higher on every common case")
-    records = [r for r in evidence.get("gpu_results", []) if _ok(r) and _is_gpu(r)]
+    records = [r for r in evidence.get("gpu_results", []) if _ok(r) and is_gpu(r)]
     by_name: dict[str, list[dict]] = {}
     for rec in records:
         by_name.setdefault(rec.get("device_name") or rec["device"], []).append(rec)

@@ -130,15 +130,18 @@ class Telemetry:
         self.stop()
 
     # -- measuring --------------------------------------------------------------------
+    def _unread_reason(self, tid: TelemetryId) -> str | None:
+        """Why a window or span on ``tid`` reads nothing (`device_reason`, or no sampler
+        running), or None when it reads."""
+        return self.device_reason(tid) or (None if self._sampler is not None else "telemetry not started")
+
     def window(self, device: TelemetryId | str, case_id: str, align: bool = False) -> Window:
         """A window over ``device`` ("cpu" or "cuda:<NVML index>"); its summary is set on exit.
         ``align``: a GPU window's edges go on energy-counter updates (`Window`)."""
         tid = TelemetryId.parse(device)
         index = tid.index
-        reason = self.device_reason(tid)
+        reason = self._unread_reason(tid)
         sampler = self._sampler
-        if reason is None and sampler is None:
-            reason = "telemetry not started"
         if index is None:
             host = sampler.host if sampler is not None else None
             return Window(str(tid), case_id, sampler=sampler, host=True,
@@ -166,7 +169,8 @@ class Telemetry:
         others = [o for o in (TelemetryId.parse(d) for d in also) if o != tid]
         if not others:
             return own
-        return NodeWindows(own, {str(o): self.window(o, label, align=align) for o in dict.fromkeys(others)})
+        return NodeWindows(own, {str(o): self.window(o, label, align=align) for o in dict.fromkeys(others)},
+                           sleep=self._sleep)
 
     def span(self, device: Any, label: str) -> Span:
         """A short span over ``device`` (a `benchsuite.devices.Device`) for power and clocks
@@ -175,7 +179,7 @@ class Telemetry:
         if tid is None:
             return Span(device.id, label, sampler=None, host=False, reason=unmatched_note(device.id))
         return Span(str(tid), label, sampler=self._sampler, host=tid.index is None,
-                    reason=self.device_reason(tid) or (None if self._sampler is not None else "telemetry not started"))
+                    reason=self._unread_reason(tid))
 
     def latest(self, device: TelemetryId | str, max_age_s: float | None = None) -> dict[str, Any] | None:
         """The sampler's newest row for GPU ``device`` if under ``max_age_s`` old (default:

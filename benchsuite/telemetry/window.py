@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 
 from .nvml import SLOWING_REASONS, THROTTLE_REASONS, decode_throttle
 
-__all__ = ["Window", "UnmatchedWindow", "NodeWindows", "Span", "summarize_span", "SPAN_FIELDS", "unmatched_note",
+__all__ = ["Window", "UnmatchedWindow", "NodeWindows", "Span", "summarize_span", "unmatched_note",
            "summarize_gpu", "summarize_host",
            "align_edges", "min_window_s", "MIN_WINDOW_S", "MIN_SAMPLES", "EDGE_POLL_S", "EDGE_WAIT_S",
            "ALIGNED", "MISMATCH_TOLERANCE", "THROTTLED_SHARE_THRESHOLD", "HOST_BUSY_PCT", "GPU_SUMMARY_FIELDS",
@@ -410,7 +410,7 @@ class Window:
         self._procs = procs
         self._clock = clock
         self.align, self.sleep = align, sleep
-        self._aligned: list[bool] = []
+        self._open_aligned = False  # whether the open edge was on a counter update
         self._token: int | None = None
         self._pids: set[int] | None = set()
         self._errors0 = 0
@@ -432,7 +432,6 @@ class Window:
     def _edge(self, aligned: tuple[float, float] | None = None) -> tuple[float, Row | None]:
         """Read the device at the edge of the window; returns (t_s, row or None). With
         ``aligned`` (a counter update's instant and value) the edge is that instant."""
-        self._aligned.append(aligned is not None)
         if self._sampler is None or self._reason is not None:
             return self._now(), None
         row = self._sampler.read_now(self._row_device)
@@ -462,6 +461,7 @@ class Window:
             self._token = self._sampler.push_label(self.case_id)
             self._errors0 = self._sampler.errors
         self._collect_pids()
+        self._open_aligned = aligned is not None
         self._t_open, self._open_row = self._edge(aligned)
         return self
 
@@ -470,6 +470,7 @@ class Window:
 
     def close(self, aligned: tuple[float, float] | None = None) -> None:
         """Close the window and set `summary` (at a counter update when ``aligned`` is one)."""
+        both_aligned = self._open_aligned and aligned is not None
         t_close, close_row = self._edge(aligned)
         self._collect_pids()
         rows: list[Row] = []
@@ -486,8 +487,7 @@ class Window:
             self.summary = summarize_host(rows, rapl_reason=self._rapl_reason, **common)
         else:
             pids = sorted(self._pids) if self._pids is not None and self._procs else None
-            self.summary = summarize_gpu(rows, pids=pids, aligned=all(self._aligned[-2:]) and len(self._aligned) >= 2,
-                                         **common)
+            self.summary = summarize_gpu(rows, pids=pids, aligned=both_aligned, **common)
 
 
 def unmatched_note(device_id: str) -> str:
@@ -507,38 +507,41 @@ class UnmatchedWindow(contextlib.nullcontext):
         self.summary: dict[str, Any] = {"device": device_id, "energy_j": None, "telemetry_note": note,
                                         "not_measured": {"energy_j": note}, "quality_flags": []}
 
+    def counter_reader(self) -> None:
+        """No counter: `align_edges` has nothing to poll for this window."""
+        return None
+
+    def open(self, aligned: tuple[float, float] | None = None) -> "UnmatchedWindow":
+        """Nothing to read: opening changes nothing."""
+        return self
+
+    def close(self, aligned: tuple[float, float] | None = None) -> None:
+        """Nothing to read: `summary` already says why."""
+
 
 class NodeWindows:
     """One case's own window and, on a node's local rank 0, a window per other local rank's
     device (``others``: {telemetry id text: window}), opened and closed together: their
-    counters are polled together (`align_edges`), so N GPUs cost one counter period per edge."""
+    counters are polled together (`align_edges`), so N GPUs cost one counter period per edge.
+    Each window is a `Window` or an `UnmatchedWindow`; ``sleep`` is what the polling waits with."""
 
-    def __init__(self, own: Any, others: dict[str, Any]) -> None:
-        self.own, self.others = own, others
+    def __init__(self, own: Any, others: dict[str, Any], sleep: Callable[[float], None] = time.sleep) -> None:
+        self.own, self.others, self.sleep = own, others, sleep
 
     def _windows(self) -> list[Any]:
         return [self.own, *self.others.values()]
 
     def _aligned(self) -> list[tuple[float, float] | None]:
-        windows = self._windows()
-        readers = [getattr(w, "counter_reader", lambda: None)() for w in windows]
-        sleep = next((w.sleep for w in windows if hasattr(w, "sleep")), time.sleep)
-        return align_edges(readers, sleep)
+        return align_edges([w.counter_reader() for w in self._windows()], self.sleep)
 
     def __enter__(self) -> "NodeWindows":
         for window, aligned in zip(self._windows(), self._aligned()):
-            if hasattr(window, "open"):
-                window.open(aligned)
-            else:
-                window.__enter__()
+            window.open(aligned)
         return self
 
     def __exit__(self, *exc: object) -> None:
         for window, aligned in zip(self._windows(), self._aligned()):
-            if hasattr(window, "close"):
-                window.close(aligned)
-            else:
-                window.__exit__(*exc)
+            window.close(aligned)
 
     @property
     def summary(self) -> dict[str, Any] | None:
@@ -547,11 +550,6 @@ class NodeWindows:
     @property
     def node_summaries(self) -> dict[str, dict[str, Any] | None]:
         return {d: getattr(w, "summary", None) for d, w in self.others.items()}
-
-
-#: What a `Span` (the burst's telemetry) summarises.
-SPAN_FIELDS: tuple[str, ...] = ("power_w", "sm_clock_mhz", "temp_c", "cpu_util_pct", "span_s", "samples",
-                                "source", "telemetry_note")
 
 
 def summarize_span(rows: list[Row], *, host: bool, t_open: float, t_close: float, open_row: Row | None,
@@ -583,7 +581,8 @@ def summarize_span(rows: list[Row], *, host: bool, t_open: float, t_close: float
 class Span:
     """A short telemetry span without energy (the burst): the sampler's rows between its edges,
     labelled with the case, and a reading at each edge (`summarize_span`). ``summary`` is set on
-    exit; with nothing to read it says why (``telemetry_note``)."""
+    exit; with nothing to read it says why (``telemetry_note``: ``reason``, which must be given
+    when ``sampler`` is None)."""
 
     def __init__(self, device: str, case_id: str, *, sampler: Any, host: bool, reason: str | None = None) -> None:
         self.device, self.case_id = device, case_id
@@ -601,7 +600,7 @@ class Span:
 
     def __exit__(self, *exc: object) -> None:
         if self._sampler is None or self._reason is not None:
-            self.summary = {"telemetry_note": self._reason or "telemetry not started"}
+            self.summary = {"telemetry_note": self._reason}
             return
         t_close = self._sampler.elapsed()
         close_row = self._sampler.read_now(self._row_device)
