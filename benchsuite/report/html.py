@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from benchsuite import calibration_store, files, fingerprint, results
+from benchsuite import flags as flags_mod
 from benchsuite.claims import store as claims_store
 from benchsuite.report import claims as claims_report
 from benchsuite.report import cases, figures, glossary, hardware, headline, roofline, scaling
@@ -207,7 +208,7 @@ def _glossary(df: pd.DataFrame) -> str:
     for flags in glossary.frame_flags(df):
         for flag in flags:
             counts[flag] = counts.get(flag, 0) + 1
-    names = list(glossary.GLOSSARY) + [f for f in counts if f not in glossary.GLOSSARY]
+    names = list(flags_mod.FLAGS) + [f for f in counts if f not in flags_mod.FLAGS]
     items = []
     for name in names:
         css = ' class="bs-red"' if name in glossary.RED else ""
