@@ -26,7 +26,7 @@ def fmt_number(value: Any, unit: str) -> str:
     three significant figures with an SI prefix (``2.00 product/J``, ``500 µs``, ``10.0 kJ``),
     ratios with two (``20×``, ``0.043×``); text (a datasheet line, accuracies by epoch) as is."""
     if isinstance(value, str):
-        return format.with_unit(value, unit)
+        return f"{value} {unit}".strip() if unit == "%" else value
     return format.quantity(value, unit)
 
 
