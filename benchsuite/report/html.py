@@ -288,9 +288,9 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
         page.add("hardware", "Hardware comparison", body)
         comparability = []
     for i, rows in enumerate(claims or []):
-        section = claims_report.claims_section_html(rows)
-        section = section.replace('id="claims"', f'id="claims-{i}"').replace("<h2>The article's claims</h2>", "")
-        page.add(f"claims{'' if i == 0 else f'-{i}'}", "The article's claims", section)
+        anchor = "claims" if i == 0 else f"claims-{i}"  # the first run's rows keep their claim-<id> anchors
+        page.add(anchor, "The article's claims",
+                 claims_report.claims_table_html(rows, row_id="claim-" if i == 0 else f"{anchor}-"))
 
     def figure(anchor: str, title: str, fig, missing: str, note: str = "") -> None:
         body = (note + _figure(fig, f"bs-{anchor}")) if fig is not None else f"<p>Not measured: {escape(missing)}</p>"
