@@ -277,7 +277,7 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
     comparability = [f"Comparability: {line}" for line in fingerprint.warning_lines(runs, gpus_paired=False)] \
         if len(runs) > 1 else []
     ok = df[df["status"] == "ok"] if "status" in df.columns else df.iloc[0:0]
-    if len(runs) > 1 or hardware.device_labels(ok).nunique() > 1:
+    if len(runs) > 1 or (not ok.empty and ok["device"].nunique() > 1):  # one run, one host: devices by id
         frame, devices, base = hardware.hardware(df, baseline)
         body = "".join(f'<p class="bs-warn">{escape(w)}</p>' for w in comparability)
         if len(devices):
