@@ -182,10 +182,9 @@ def _cases(df: pd.DataFrame) -> str:
     """Every case, one line each (figures with their units, never wrapped), its reasons, notes
     and flags as footnote markers; the footnotes under the table, flags linked to the glossary."""
     red = ["bs-red" if r else "" for r in glossary.red_rows(df)]
-    shown = cases.cases(df)
+    shown, notes = cases.table(df)
     css = "bs-table bs-cases" + (" bs-runs" if "run" in shown.columns else "")  # where the figures start
     table = _scroll(html_table(shown, css, row_classes=red))
-    notes = cases.footnotes(df)
     if not notes:
         return table
     items = "".join(f'<li><span class="bs-mark">{escape(marker)}</span> {_note_html(note)}</li>'
