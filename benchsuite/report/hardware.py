@@ -136,17 +136,13 @@ def _where(group: list, rivals: list[list], headers: dict) -> str:
     return f"@{group[-1]}"
 
 
-#: The order precisions are listed in (then any other, by name).
-PRECISION_ORDER = ("fp32", "tf32", "bf16", "fp16", "fp8")
-
-
 def _row_order(key: tuple) -> tuple:
-    """Rows by workload, mode (train first), precision (`PRECISION_ORDER`), batch size, then the rest."""
+    """Rows by workload, mode (train first), precision (`labels.PRECISION_ORDER`), batch size, then the rest."""
     parts = dict(zip(HARDWARE_KEY.fields, key))
-    precision = str(parts.get("precision", ""))
+    precision, order = str(parts.get("precision", "")), labels.PRECISION_ORDER
     batch = parts.get("batch_size")
     return (str(parts.get("workload", "")), {"train": 0, "infer": 1}.get(parts.get("mode"), 2),
-            PRECISION_ORDER.index(precision) if precision in PRECISION_ORDER else len(PRECISION_ORDER), precision,
+            order.index(precision) if precision in order else len(order), precision,
             batch if isinstance(batch, (int, float)) else -1, str(key))
 
 

@@ -272,7 +272,8 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
 
     runs = df.attrs.get("runs", [])
     page = _Page()
-    warnings = [p for p in problems or [] if not any(p in (r.get("problems") or []) for r in runs)]
+    # problems no run's own section shows: at the top of the page
+    unshown = [p for p in problems or [] if not any(p in (r.get("problems") or []) for r in runs)]
     comparability = [f"Comparability: {line}" for line in fingerprint.warning_lines(runs, gpus_paired=False)] \
         if len(runs) > 1 else []
     ok = df[df["status"] == "ok"] if "status" in df.columns else df.iloc[0:0]
@@ -325,7 +326,7 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
 
     title = headline.title(df)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    top = "".join(f'<p class="bs-warn">{escape(w)}</p>' for w in warnings)
+    top = "".join(f'<p class="bs-warn">{escape(w)}</p>' for w in unshown)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
