@@ -7,7 +7,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from benchsuite import calibration_store, results
+from benchsuite import calibration_store, flags, results
 from benchsuite.cli import main
 from benchsuite.report import calibration, summary
 from benchsuite.report.roofline import roofline_points
@@ -81,10 +81,16 @@ def test_throttled_and_unsettled_results_are_flagged_in_the_table():
          "throttled_share": 0.01, "throttle_slowing_reasons": ["sw_power_cap"], "warmup_settled": True,
          "warmup_s": 4.0, "pct_of_achievable": None},
     ])
-    frame = summary.summary(df)
-    assert frame["notes"].tolist() == [
-        "flags: throttled; throttled 20% of the window (hw_thermal); warm-up not settled (30.00 s)", ""]
-    assert frame["% achievable"].tolist() == ["97.5%", "—"]
+    notes = [summary.notes_of(r) for r in df.to_dict("records")]
+    assert notes == [[flags.footnote("throttled"), flags.footnote("warmup-not-settled")], []]
+    lines = summary.markdown_table(df).splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:4]]
+    at = header.index("% achievable")
+    assert [r[at] for r in rows] == ["97.5%", "—"]
+    assert [r[header.index("status")] for r in rows] == ["ok [ab]", "ok"]  # a's two flags as footnotes
+    assert f"- a: {flags.footnote('throttled')}" in lines and f"- b: {flags.footnote('warmup-not-settled')}" in lines
+    assert "throttled: the GPU slowed its clocks" in summary.text_table(df, None)
 
 
 def test_roofline_places_cases_under_the_two_ceilings():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from benchsuite.report import text
-from benchsuite.report.format import DIGITS, MISSING, nbytes, sig
+from benchsuite.report.format import DIGITS, nbytes, quantity, sig
 
 #: The terminal layout of `calibration_table` under a heading per device: (column, align, rank;
 #: 0 is never dropped). The datasheet's figure is shown as printed; notes wrap between words.
@@ -36,23 +36,18 @@ def calibration_table(records: list[dict], digits: int | None = DIGITS) -> pd.Da
             shape = entry.get("shape")
             rows.append({"device": device, "ceiling": f"matmul {name}", "achievable": sig(entry.get("tflop_per_s"), digits),
                          "datasheet": sig(entry.get("datasheet_tflop_per_s"), None), "unit": "TFLOP/s",
-                         "% of datasheet": _pct(entry.get("pct_of_datasheet"), digits),
+                         "% of datasheet": quantity(entry.get("pct_of_datasheet"), "%", digits),
                          "found at": "x".join(map(str, shape)) if shape else (entry.get("note") or ""),
                          "notes": "; ".join(n for n in (threads, search_note(entry)) if n)})
         for kind, entry in (rec.get("bandwidth") or {}).items():
             label = {"d2d": "memory copy", "h2d": "host to device", "d2h": "device to host"}.get(kind, kind)
             rows.append({"device": device, "ceiling": label, "achievable": sig(entry.get("gb_per_s"), digits),
                          "datasheet": sig(entry.get("datasheet_gb_per_s"), None), "unit": "GB/s",
-                         "% of datasheet": _pct(entry.get("pct_of_datasheet"), digits),
+                         "% of datasheet": quantity(entry.get("pct_of_datasheet"), "%", digits),
                          "found at": nbytes(entry.get("bytes_per_copy"), digits) + " per copy",
                          "notes": threads})
     return pd.DataFrame(rows, columns=["device", "ceiling", "achievable", "datasheet", "unit", "% of datasheet",
                                        "found at", "notes"])
-
-
-def _pct(value, digits: int | None) -> str:
-    shown = sig(value, digits)
-    return shown if shown == MISSING else shown + "%"
 
 
 def text_table(records: list[dict], limit: int | None, digits: int | None = DIGITS) -> str:

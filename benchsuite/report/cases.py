@@ -11,7 +11,6 @@ row stays one line high.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
@@ -19,7 +18,7 @@ import pandas as pd
 from benchsuite import keys, metrics
 from benchsuite.report import labels, text
 from benchsuite.report.format import DIGITS, MISSING, fmt_value
-from benchsuite.report.summary import Figure, device_heading, notes_of
+from benchsuite.report.summary import Figure, _frame_rows, device_heading, notes_of
 
 NOT_MEASURED = "not measured"
 #: The figures of "Every case", in display order: each cell carries its unit (``unit`` None:
@@ -53,15 +52,10 @@ WHEN_MEASURED = {"burst_samples_per_s", "burst_power_w", "burst_sm_clock_mhz", "
                  "latency_s_p50", "latency_s_p99"}
 
 
-def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-            for r in df.to_dict("records")]
-
-
 def case_notes(df: pd.DataFrame) -> text.Footnotes:
     """The footnotes of every case, in row order (`benchsuite.report.summary.notes_of`: reason,
     notes, missing telemetry, each flag in a few words)."""
-    return text.Footnotes(t for r in _rows(df) for t in notes_of(r))
+    return text.Footnotes(t for r in _frame_rows(df) for t in notes_of(r))
 
 
 def footnotes(df: pd.DataFrame) -> list[tuple[str, str]]:
@@ -70,11 +64,18 @@ def footnotes(df: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 def cases(df: pd.DataFrame, digits: int | None = DIGITS) -> pd.DataFrame:
-    """Every case of the runs, one display row each (module docstring); ``run`` only when the
-    rows come from several runs. A telemetry figure of an ok case the run did not measure
-    reads "not measured"; other missing figures read "—"; ``notes`` holds footnote markers."""
-    rows = _rows(df)
-    notes = case_notes(df)
+    """Every case of the runs, one display row each (`table` without its footnotes)."""
+    return table(df, digits)[0]
+
+
+def table(df: pd.DataFrame, digits: int | None = DIGITS) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """Every case of the runs, one display row each (module docstring), and its footnotes
+    (`footnotes`), from one pass over the rows. ``run`` only when the rows come from several
+    runs. A telemetry figure of an ok case the run did not measure reads "not measured"; other
+    missing figures read "—"; ``notes`` holds footnote markers."""
+    rows = _frame_rows(df)
+    texts = [notes_of(r) for r in rows]
+    notes = text.Footnotes(t for found in texts for t in found)
     several = "run_id" in df.columns and df["run_id"].nunique() > 1
     names = labels.labels(rows, keys.ACROSS_DEVICES) if rows else []
     out: dict[str, list[str]] = {}
@@ -93,8 +94,8 @@ def cases(df: pd.DataFrame, digits: int | None = DIGITS) -> pd.DataFrame:
                 shown = NOT_MEASURED
             cells.append(shown)
         out[fig.title] = cells
-    out[NOTES] = [notes.refs(notes_of(r)) for r in rows]
-    return pd.DataFrame(out, columns=list(out))
+    out[NOTES] = [notes.refs(found) for found in texts]
+    return pd.DataFrame(out, columns=list(out)), notes.notes()
 
 
 def _with_memory(row: dict[str, Any]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def fmt_number(value: Any, unit: str) -> str:
     three significant figures with an SI prefix (``2.00 product/J``, ``500 µs``, ``10.0 kJ``),
     ratios with two (``20×``, ``0.043×``); text (a datasheet line, accuracies by epoch) as is."""
     if isinstance(value, str):
-        return format.with_unit(value, unit)
+        return f"{value} {unit}".strip() if unit == "%" else value
     return format.quantity(value, unit)
 
 
@@ -90,21 +90,27 @@ def render(claims: list[dict], fmt: str) -> str:
     raise ValueError(f"unknown format {fmt!r}; allowed: table, markdown, json")
 
 
-def claims_section_html(claims: list[dict]) -> str:
-    """The claims table as an HTML ``<section>`` for the report; every string is escaped."""
+def claims_table_html(claims: list[dict], row_id: str = "claim-") -> str:
+    """The claims table as an HTML ``<table>``, each row's id ``row_id`` + the claim's id (a
+    page holding several claims tables gives each its own ``row_id``); every string is escaped."""
     e = html.escape
-    out = ['<section class="claims" id="claims">', "<h2>The article's claims</h2>",
-           '<table class="claims-table">',
+    out = ['<table class="claims-table">',
            "<thead><tr>" + "".join(f"<th>{e(c)}</th>" for c in COLUMNS) + "</tr></thead>", "<tbody>"]
     for claim, shown in zip(claims, rows(claims)):
         figures = "".join(f"<li>{e(fmt_figure(f))}</li>" for f in claim["figures"])
         css = VERDICT_CLASS.get(claim["verdict"], "other")
         reason = f"<br><span class=\"reason\">{e(claim['reason'])}</span>" if claim.get("reason") else ""
-        out.append(f'<tr id="claim-{e(str(claim["id"]))}"><td>{e(shown["claim"])}</td><td>{e(shown["measurement"])}</td>'
+        out.append(f'<tr id="{e(row_id + str(claim["id"]))}"><td>{e(shown["claim"])}</td><td>{e(shown["measurement"])}</td>'
                    f"<td>{'<ul>' + figures + '</ul>' if figures else '—'}</td>"
                    f'<td class="verdict {css}"><strong>{e(claim["verdict"])}</strong>{reason}</td></tr>')
-    out += ["</tbody>", "</table>", "</section>"]
-    return "\n".join(out) + "\n"
+    out += ["</tbody>", "</table>"]
+    return "\n".join(out)
+
+
+def claims_section_html(claims: list[dict]) -> str:
+    """The claims table as an HTML ``<section>`` with its heading (`page_html`); every string is escaped."""
+    return "\n".join(['<section class="claims" id="claims">', "<h2>The article's claims</h2>",
+                      claims_table_html(claims), "</section>"]) + "\n"
 
 
 STYLE = ("body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"

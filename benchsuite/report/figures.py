@@ -21,14 +21,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from benchsuite import results
+from benchsuite.report.labels import PRECISION_ORDER
 
 #: Device models are told apart by colour (plotly's default qualitative palette, in order) ...
 PALETTE = ["#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692", "#B6E880", "#FF97FF",
            "#FECB52"]
-#: ... and precisions by marker symbol, the same in every figure.
+#: ... and precisions by marker symbol, the same in every figure (in `labels.PRECISION_ORDER`).
 PRECISION_SYMBOLS = {"fp32": "circle", "tf32": "square", "bf16": "diamond", "fp16": "triangle-up", "fp8": "star"}
 OTHER_SYMBOLS = ["cross", "x", "hexagon", "pentagon", "star-square"]
-PRECISION_ORDER = list(PRECISION_SYMBOLS)
 #: A legend holds at most this many entries (device models + precisions + a line or two).
 MAX_LEGEND = 12
 #: Facets: one panel per workload and mode, this many side by side, this tall (px).

@@ -1,8 +1,8 @@
 """Numbers and units for people, in one place: every table, the compare view, the claims
 and the CLI's progress lines format through here (torch-free).
 
-A figure that was not measured reads `MISSING` ('—'), never 0. Each metric's format kind
-(`KINDS`) and column label come from its declaration in `benchsuite.metrics` (`columns`).
+A figure that was not measured reads `MISSING` ('—'), never 0. Each metric's unit (`figure`)
+comes from its declaration in `benchsuite.metrics`.
 
 Terminal tables show a figure as precisely as it is measured: `DIGITS` (3) significant
 figures with an SI prefix (`quantity`: ``86.8 k image/s``, ``438 µJ``, ``1.23 ms``), ratios
@@ -96,11 +96,6 @@ def fmt_value(value: Any, how: str) -> str:
     raise ValueError(f"unknown format kind {how!r}; allowed: {', '.join(KINDS)}")
 
 
-def ratio(value: Any, digits: int = 3) -> str:
-    """A plain ratio, ``1.084`` (compare's new/base)."""
-    return MISSING if missing(value) else f"{float(value):.{digits}f}"
-
-
 def times(value: Any, digits: int | None = RATIO_DIGITS) -> str:
     """A speedup or efficiency factor to two significant figures: ``0.043×``, ``1.8×``, ``150×``
     (never ``0.00×``; ``digits`` None: `PRECISE_DIGITS`)."""
@@ -113,22 +108,6 @@ def change_pct(value: Any) -> str:
         return MISSING
     text = f"{float(value):+.1f}%"
     return "0.0%" if text in ("+0.0%", "-0.0%") else text
-
-
-def with_unit(value: Any, unit: str) -> str:
-    """A figure with its unit: seconds below 1 s as ms, ratios as ``12.3×``, percentages with
-    two decimals, '—' when not measured; a string is shown as is (with ``%`` when the unit is)."""
-    if missing(value):
-        return MISSING
-    if isinstance(value, str):
-        return f"{value} {unit}".strip() if unit == "%" else value
-    if unit == "s" and abs(value) < 1:
-        return f"{fmt_value(value, 'ms')} ms"
-    if unit == "×":
-        return f"{num(value)}×"
-    if unit == "%":
-        return f"{value:.2f} %"
-    return f"{num(value)} {unit}".strip()
 
 
 def sig(value: Any, digits: int | None = DIGITS) -> str:
@@ -201,10 +180,3 @@ def figure(value: Any, metric: str, sample_unit: Any = None, digits: int | None 
     if isinstance(sample_unit, str) and sample_unit and "sample" in unit:
         unit = short_unit(unit.replace("sample", sample_unit))
     return quantity(value, unit, digits)
-
-
-def columns(*names: str, labels: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
-    """Table columns of metrics: ``{label: (field, format kind)}`` from their declarations;
-    ``labels`` overrides a header by metric name where a table says it its own way."""
-    labels = labels or {}
-    return {labels.get(n, metrics.metric(n).label): (n, metrics.metric(n).kind) for n in names}

@@ -3,9 +3,8 @@ report (torch-free).
 
 A case's flags are `benchsuite.flags.of` (the recorded ``quality_flags`` and the flags judged
 when results are read: ``noisy``, ``warmup-not-settled``, ``calibration-stale``), as in the
-terminal's tables. The meanings are this module's `GLOSSARY`, and `benchsuite.flags` for a flag
-it does not list. Sources are in `benchsuite.telemetry.window` (thresholds named there) and
-`benchsuite.runner`.
+terminal's tables. The meanings are `benchsuite.flags.FLAGS`, the one declaration that
+`benchsuite explain` shows too; each flag's source (and its threshold's constant) is named there.
 """
 
 from __future__ import annotations
@@ -14,31 +13,11 @@ from typing import Any
 
 from benchsuite import flags as flags_mod
 
-#: flag -> what it means for the case's figures
-GLOSSARY: dict[str, str] = {
-    "noisy": "step times spread widely: interquartile range over median above 10 % "
-             "(torch.utils.benchmark warns at that level); the throughput may move between runs",
-    "numerics": "one step differed from fp32 eager beyond its precision's tolerance (benchsuite.numerics): "
-                "its speed is not a result to use",
-    "throttled": "the GPU slowed its clocks (a power, thermal or clock cap) during more than 5 % of the "
-                 "window; the figures describe the capped GPU",
-    "short-window": "the timed window lasted under 5 s: NVML's 1 s power average makes its energy uncertain",
-    "few-samples": "fewer than 10 telemetry readings fell inside the window",
-    "counter-integration-mismatch": "the energy counter and the integrated power readings disagree by more "
-                                    "than 5 %; the counter's figure is used",
-    "counter-reset": "the energy counter went backwards (driver reload?); energy from integrated power",
-    "counter-stalled": "the energy counter did not advance; energy from integrated power",
-    "other-process": "another process used the GPU during the window",
-    "sampler-errors": "the telemetry sampler met read errors during the window",
-    "l2-flush-in-window": "the L2-cache flush writes ran inside the window: their energy is in the figure",
-    "recompiled": "torch.compile compiled the step again after it was prepared: the figures may hold a "
-                  "compile's time or two versions of the step",
-}
 #: flags that make a case's figures unusable or unreliable: its row is marked red
 RED: tuple[str, ...] = ("numerics", "noisy")
-#: flags that qualify a case's energy figure (J, samples/J, W), not its speed
-ENERGY: tuple[str, ...] = ("short-window", "few-samples", "counter-integration-mismatch", "counter-reset",
-                           "counter-stalled", "sampler-errors", "l2-flush-in-window")
+#: flags that qualify a case's energy figure (J, samples/J, W), not its speed: those
+#: `benchsuite.flags` declares as doubting the energy figures only
+ENERGY: tuple[str, ...] = tuple(n for n, f in flags_mod.FLAGS.items() if f.doubts == flags_mod.ENERGY)
 
 
 def case_flags(row: Any) -> list[str]:
@@ -63,13 +42,12 @@ def red_rows(df: Any) -> list[bool]:
 
 
 def explain(flag: str) -> str:
-    """What ``flag`` means; a flag not in `GLOSSARY` says so."""
-    if flag in GLOSSARY:
-        return GLOSSARY[flag]
-    known = flags_mod.FLAGS.get(flag)  # warmup-not-settled, calibration-stale
+    """What ``flag`` means (`benchsuite.flags.FLAGS`, as `benchsuite explain` shows it); a flag
+    not declared there says so."""
+    known = flags_mod.FLAGS.get(flag)
     return known.meaning if known else "not described (a flag from a newer benchsuite?)"
 
 
 def known() -> set[str]:
-    """Every flag name the glossary can explain (`GLOSSARY` and `benchsuite.flags.FLAGS`)."""
-    return set(GLOSSARY) | set(flags_mod.FLAGS)
+    """Every flag name the glossary can explain (`benchsuite.flags.FLAGS`)."""
+    return set(flags_mod.FLAGS)

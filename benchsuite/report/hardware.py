@@ -44,27 +44,6 @@ ENERGY_MARK, TIME_MARK = "*", "~"
 NOT_SPLITTING = ("temp_start_c",)
 
 
-def device_labels(df: pd.DataFrame) -> pd.Series:
-    """A label per row for plots of runs: the device name, with ``@host`` (then ``@run``) added
-    only where the same name comes from several machines (or runs on one machine)."""
-    if df.empty:
-        return pd.Series([], dtype=object)
-    name = df.get("device_name", pd.Series([None] * len(df), index=df.index))
-    name = name.where(name.notna(), df["device"]).astype(str)
-    host = df.get("hostname", pd.Series([""] * len(df), index=df.index)).fillna("").astype(str)
-    run = df.get("run_id", pd.Series([""] * len(df), index=df.index)).fillna("").astype(str)
-    label = name.copy()
-    for value in name.unique():
-        mask = name == value
-        if (host[mask] + "/" + df.loc[mask, "device"].astype(str)).nunique() > 1:
-            label[mask] = name[mask] + " @" + host[mask] + " " + df.loc[mask, "device"].astype(str)
-    for value in label.unique():
-        mask = label == value
-        if run[mask].nunique() > 1:
-            label[mask] = label[mask] + " @" + run[mask]
-    return label
-
-
 def _headers(df: pd.DataFrame) -> dict[str, dict]:
     return {(r.get("header") or {}).get("run_id"): r.get("header") or {} for r in df.attrs.get("runs", [])}
 
@@ -157,17 +136,13 @@ def _where(group: list, rivals: list[list], headers: dict) -> str:
     return f"@{group[-1]}"
 
 
-#: The order precisions are listed in (then any other, by name).
-PRECISION_ORDER = ("fp32", "tf32", "bf16", "fp16", "fp8")
-
-
 def _row_order(key: tuple) -> tuple:
-    """Rows by workload, mode (train first), precision (`PRECISION_ORDER`), batch size, then the rest."""
+    """Rows by workload, mode (train first), precision (`labels.PRECISION_ORDER`), batch size, then the rest."""
     parts = dict(zip(HARDWARE_KEY.fields, key))
-    precision = str(parts.get("precision", ""))
+    precision, order = str(parts.get("precision", "")), labels.PRECISION_ORDER
     batch = parts.get("batch_size")
     return (str(parts.get("workload", "")), {"train": 0, "infer": 1}.get(parts.get("mode"), 2),
-            PRECISION_ORDER.index(precision) if precision in PRECISION_ORDER else len(PRECISION_ORDER), precision,
+            order.index(precision) if precision in order else len(order), precision,
             batch if isinstance(batch, (int, float)) else -1, str(key))
 
 

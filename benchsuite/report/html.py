@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from benchsuite import calibration_store, files, fingerprint, results
+from benchsuite import flags as flags_mod
 from benchsuite.claims import store as claims_store
 from benchsuite.report import claims as claims_report
 from benchsuite.report import cases, figures, glossary, hardware, headline, roofline, scaling
@@ -181,10 +182,9 @@ def _cases(df: pd.DataFrame) -> str:
     """Every case, one line each (figures with their units, never wrapped), its reasons, notes
     and flags as footnote markers; the footnotes under the table, flags linked to the glossary."""
     red = ["bs-red" if r else "" for r in glossary.red_rows(df)]
-    shown = cases.cases(df)
+    shown, notes = cases.table(df)
     css = "bs-table bs-cases" + (" bs-runs" if "run" in shown.columns else "")  # where the figures start
     table = _scroll(html_table(shown, css, row_classes=red))
-    notes = cases.footnotes(df)
     if not notes:
         return table
     items = "".join(f'<li><span class="bs-mark">{escape(marker)}</span> {_note_html(note)}</li>'
@@ -207,7 +207,7 @@ def _glossary(df: pd.DataFrame) -> str:
     for flags in glossary.frame_flags(df):
         for flag in flags:
             counts[flag] = counts.get(flag, 0) + 1
-    names = list(glossary.GLOSSARY) + [f for f in counts if f not in glossary.GLOSSARY]
+    names = list(flags_mod.FLAGS) + [f for f in counts if f not in flags_mod.FLAGS]
     items = []
     for name in names:
         css = ' class="bs-red"' if name in glossary.RED else ""
@@ -272,11 +272,12 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
 
     runs = df.attrs.get("runs", [])
     page = _Page()
-    warnings = [p for p in problems or [] if not any(p in (r.get("problems") or []) for r in runs)]
+    # problems no run's own section shows: at the top of the page
+    unshown = [p for p in problems or [] if not any(p in (r.get("problems") or []) for r in runs)]
     comparability = [f"Comparability: {line}" for line in fingerprint.warning_lines(runs, gpus_paired=False)] \
         if len(runs) > 1 else []
     ok = df[df["status"] == "ok"] if "status" in df.columns else df.iloc[0:0]
-    if len(runs) > 1 or hardware.device_labels(ok).nunique() > 1:
+    if len(runs) > 1 or (not ok.empty and ok["device"].nunique() > 1):  # one run, one host: devices by id
         frame, devices, base = hardware.hardware(df, baseline)
         body = "".join(f'<p class="bs-warn">{escape(w)}</p>' for w in comparability)
         if len(devices):
@@ -287,9 +288,9 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
         page.add("hardware", "Hardware comparison", body)
         comparability = []
     for i, rows in enumerate(claims or []):
-        section = claims_report.claims_section_html(rows)
-        section = section.replace('id="claims"', f'id="claims-{i}"').replace("<h2>The article's claims</h2>", "")
-        page.add(f"claims{'' if i == 0 else f'-{i}'}", "The article's claims", section)
+        anchor = "claims" if i == 0 else f"claims-{i}"  # the first run's rows keep their claim-<id> anchors
+        page.add(anchor, "The article's claims",
+                 claims_report.claims_table_html(rows, row_id="claim-" if i == 0 else f"{anchor}-"))
 
     def figure(anchor: str, title: str, fig, missing: str, note: str = "") -> None:
         body = (note + _figure(fig, f"bs-{anchor}")) if fig is not None else f"<p>Not measured: {escape(missing)}</p>"
@@ -325,7 +326,7 @@ def build(df: pd.DataFrame, samples: list[tuple[str, pd.DataFrame | None]], prob
 
     title = headline.title(df)
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    top = "".join(f'<p class="bs-warn">{escape(w)}</p>' for w in warnings)
+    top = "".join(f'<p class="bs-warn">{escape(w)}</p>' for w in unshown)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -19,6 +19,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from benchsuite import keys
 
+#: The order precisions are listed in by the hardware table and the figures (then any other, by
+#: name): fp32 first, then the reduced precisions (`benchsuite.precision.PRECISIONS`).
+PRECISION_ORDER: tuple[str, ...] = ("fp32", "tf32", "bf16", "fp16", "fp8")
+
 
 @lru_cache(maxsize=1)
 def _declared() -> dict[str, tuple[Any, ...]]:

@@ -44,6 +44,8 @@ def test_reasons_and_flags_are_footnotes_not_prose(runs):
     oom = shown[shown["status"] == "oom"]["notes"].iloc[0].strip("[]")
     assert notes[oom] == "CUDA out of memory at batch 128"
     assert len(notes) == len(set(notes.values()))  # each text once, however many rows share it
+    frame, listed = cases.table(df)  # the report's one pass gives the same rows and footnotes
+    assert frame.equals(shown) and listed == cases.footnotes(df)
 
 
 def _compiled_run(tmp_path):

@@ -49,3 +49,4 @@ def test_figures_have_three_significant_figures_and_ratios_two_in_every_format()
         assert "latency p50: 500 µs [" in shown and "energy to best accuracy: 10.0 kJ [" in shown
     assert render.fmt_number(0.0432, "×") == "0.043×" and render.fmt_number(None, "s") == "—"
     assert render.fmt_number("40.00 42.00", "%") == "40.00 42.00 %"  # text stays as it is
+    assert render.fmt_number("n/a", "J") == "n/a"  # with its unit only when that is %

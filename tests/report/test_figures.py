@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from benchsuite import results
-from benchsuite.report import figures, scaling
+from benchsuite.report import figures, labels, scaling
 from tests.fakes.fixture_paths import OLD_RUNS
 from tests.fakes.report_runs import make_run
 
@@ -23,6 +23,12 @@ def _two_devices(tmp_path):
                  speed=0.5, seed=1)
     df, _ = results.load_runs([a, b])
     return df
+
+
+def test_precisions_keep_one_order_and_a_symbol_each():
+    """`labels.PRECISION_ORDER`, declared once: the figures' legend and the hardware table's rows."""
+    assert tuple(figures.PRECISION_SYMBOLS) == labels.PRECISION_ORDER
+    assert figures._precisions(["fp8", "int4", "fp16", "bf16", "fp32", "tf32"]) == [*labels.PRECISION_ORDER, "int4"]
 
 
 def test_throughput_one_panel_per_workload_and_mode_with_a_key_legend(tmp_path):

@@ -194,6 +194,18 @@ def test_report_of_a_claims_run_has_the_claims_section(tmp_path):
     assert "The printed CNN &lt;b&gt;runs&lt;/b&gt;" in page
 
 
+def test_two_claims_runs_each_have_a_section_and_every_id_once(tmp_path):
+    """Two claims runs on one page: two sections in the contents, one table each, no HTML id twice."""
+    run = make_run(tmp_path, "r", **SMALL)
+    df = results.load(run)
+    rows = [{"id": "4a", "claim": "c", "verdict": "not supported", "measurement": "m", "figures": [], "reason": None}]
+    page = html.build(df, [("r", None)], claims=[rows, rows])
+    ids = re.findall(r'\sid="([^"]*)"', page)
+    assert len(ids) == len(set(ids)), sorted(i for i in set(ids) if ids.count(i) > 1)
+    assert 'href="#claims"' in page and 'href="#claims-1"' in page
+    assert 'id="claim-4a"' in page and 'id="claims-1-4a"' in page
+    assert page.count('<table class="claims-table">') == 2 and '<section class="claims"' not in page
+
 def test_first_screen_order_title_headline_contents_then_hardware_and_details_last(hostile_page):
     title = re.search(r"<title>(.*?)</title>", hostile_page).group(1)
     assert title.startswith("NVIDIA H100 80GB HBM3 and CPU &lt;script&gt;alert(1)&lt;/script&gt;, 20")  # GPUs first
