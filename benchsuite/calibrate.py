@@ -168,7 +168,7 @@ CPU_TELEMETRY_NOTE = "throttling not measured on a CPU"
 def check_budget(budget_s: Any) -> None:
     """Raise ValueError unless ``budget_s`` is None (the default budget) or a finite number of
     seconds above 0: a NaN or infinite budget must never reach a stored record."""
-    if budget_s is not None and not calibration_store._positive(budget_s):
+    if budget_s is not None and not calibration_store.positive(budget_s):
         raise ValueError(f"calibration budget {budget_s!r}: must be a finite number of seconds above 0 "
                          f"(default {BUDGET_S['cuda']:g} on a GPU, {BUDGET_S['cpu']:g} on a CPU)")
 

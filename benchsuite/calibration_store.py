@@ -156,7 +156,8 @@ def load(key: str, directory: Path | None = None) -> dict | None:
 # ----------------------------------------------------------------------------------------
 # What is stored when
 
-def _positive(value: Any) -> bool:
+def positive(value: Any) -> bool:
+    """A finite number above 0 (not a bool): a figure worth storing, a budget worth spending."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
@@ -167,13 +168,13 @@ def incomplete(record: Mapping[str, Any]) -> list[str]:
     problems = []
     matmul = record.get("matmul") or {}
     for name, entry in matmul.items():
-        if not _positive((entry or {}).get("tflop_per_s")):
+        if not positive((entry or {}).get("tflop_per_s")):
             problems.append(f"{name} not calibrated ({(entry or {}).get('note') or 'no figure'})")
     if not matmul and not record.get("skipped"):
         problems.append("no precision was calibrated")
     bandwidth = record.get("bandwidth") or {}
     for kind, entry in bandwidth.items():
-        if not _positive((entry or {}).get("gb_per_s")):
+        if not positive((entry or {}).get("gb_per_s")):
             problems.append(f"{kind} bandwidth not measured")
     if "d2d" not in bandwidth:
         problems.append("device memory bandwidth (d2d) not measured")
@@ -215,8 +216,8 @@ def merge(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[dict, list[st
         out: dict[str, Any] = {}
         for name in dict.fromkeys([*new_entries, *old_entries]):
             o, n = old_entries.get(name), new_entries.get(name)
-            o_fig = (o or {}).get(figure) if _positive((o or {}).get(figure)) else None
-            n_fig = (n or {}).get(figure) if _positive((n or {}).get(figure)) else None
+            o_fig = (o or {}).get(figure) if positive((o or {}).get(figure)) else None
+            n_fig = (n or {}).get(figure) if positive((n or {}).get(figure)) else None
             o_source = (o or {}).get("source") or old.get("id")
             label = _ceiling_name(section, name)
             if n is None:
@@ -266,7 +267,7 @@ def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     for section, figure, unit in CEILINGS:
         for name, entry in (new.get(section) or {}).items():
             before = ((old.get(section) or {}).get(name) or {}).get(figure)
-            if _positive(before) and _positive(entry.get(figure)) and entry[figure] != before:
+            if positive(before) and positive(entry.get(figure)) and entry[figure] != before:
                 lines.append(f"{_ceiling_name(section, name)}: {entry[figure]:.4g} {unit} replaces the stored "
                              f"{before:.4g}")
     return lines

@@ -18,7 +18,7 @@ import pandas as pd
 from benchsuite import keys, metrics
 from benchsuite.report import labels, text
 from benchsuite.report.format import DIGITS, MISSING, fmt_value
-from benchsuite.report.summary import Figure, _frame_rows, device_heading, notes_of
+from benchsuite.report.summary import Figure, device_heading, frame_rows, notes_of
 
 NOT_MEASURED = "not measured"
 #: The figures of "Every case", in display order: each cell carries its unit (``unit`` None:
@@ -55,7 +55,7 @@ WHEN_MEASURED = {"burst_samples_per_s", "burst_power_w", "burst_sm_clock_mhz", "
 def case_notes(df: pd.DataFrame) -> text.Footnotes:
     """The footnotes of every case, in row order (`benchsuite.report.summary.notes_of`: reason,
     notes, missing telemetry, each flag in a few words)."""
-    return text.Footnotes(t for r in _frame_rows(df) for t in notes_of(r))
+    return text.Footnotes(t for r in frame_rows(df) for t in notes_of(r))
 
 
 def footnotes(df: pd.DataFrame) -> list[tuple[str, str]]:
@@ -73,7 +73,7 @@ def table(df: pd.DataFrame, digits: int | None = DIGITS) -> tuple[pd.DataFrame, 
     (`footnotes`), from one pass over the rows. ``run`` only when the rows come from several
     runs. A telemetry figure of an ok case the run did not measure reads "not measured"; other
     missing figures read "—"; ``notes`` holds footnote markers."""
-    rows = _frame_rows(df)
+    rows = frame_rows(df)
     texts = [notes_of(r) for r in rows]
     notes = text.Footnotes(t for found in texts for t in found)
     several = "run_id" in df.columns and df["run_id"].nunique() > 1

@@ -135,7 +135,7 @@ def notes_of(row: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _frame_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+def frame_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
             for r in df.to_dict("records")]
 
@@ -147,7 +147,7 @@ def device_heading(device: Any, name: Any) -> str:
 
 def _layout(df: pd.DataFrame, digits: int | None) -> tuple[list[text.Column], list, text.Footnotes, list[str]]:
     """(columns, rows under their device headings, footnotes, lines after) of the closing table."""
-    rows = _frame_rows(df)
+    rows = frame_rows(df)
     devices = list(dict.fromkeys(r.get("device") for r in rows))
     rows.sort(key=lambda r: devices.index(r.get("device")))  # grouped under their device, in run order
     names = [""] * len(rows)
